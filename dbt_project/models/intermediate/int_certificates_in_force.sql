@@ -1,0 +1,44 @@
+-- Certificates in force on the as-of date, through the one definition (macro is_in_force), with
+-- each certificate's status on that date taken from the status history (snapshot), so a past
+-- date is answered as it stood then.
+with
+
+located as (
+    select * from {{ ref('int_certificates_located') }}
+),
+
+status_history as (
+    select * from {{ ref('snp_certificates__status') }}
+),
+
+status_on_date as (
+    -- the version in effect at the end of the as-of day
+    select
+        cert_no,
+        status as status_on_date
+    from status_history
+    where dbt_valid_from < {{ as_of_date() }} + 1
+        and (dbt_valid_to is null or dbt_valid_to >= {{ as_of_date() }} + 1)
+),
+
+final as (
+    select
+        {{ as_of_date() }} as as_of_date,
+        located.cert_no,
+        located.cert_program,
+        located.target_id,
+        located.org_name,
+        located.org_id,
+        located.region_code,
+        located.region_method,
+        located.body_name,
+        located.issue_date,
+        located.expiry_date,
+        status_on_date.status_on_date
+    from located
+    inner join status_on_date on located.cert_no = status_on_date.cert_no
+    where {{ is_in_force(as_of_date(), issue_date='located.issue_date', expiry_date='located.expiry_date',
+                         is_sub='located.is_sub_certificate') }}
+)
+
+select * from final

@@ -1,0 +1,72 @@
+-- Every certificate with its program's target and its region: the source's code (retired codes
+-- mapped), else the USCC's registering region, else the address; what none of these places
+-- goes to 000000 (未定位) so it is counted and shown, never dropped.
+with
+
+certificates as (
+    select * from {{ ref('stg_certificates__certificates') }}
+),
+
+programs as (
+    select * from {{ ref('programs') }}
+),
+
+regions as (
+    select * from {{ ref('regions') }} where region_level = 'county'
+),
+
+aliases as (
+    select * from {{ ref('region_code_aliases') }}
+),
+
+keywords as (
+    select
+        regions.region_code,
+        keyword,
+        length(keyword) as keyword_length
+    from regions
+    cross join lateral unnest(string_to_array(regions.address_keywords, '|')) as keyword
+),
+
+by_code as (
+    select
+        certificates.cert_no,
+        regions_from_source.region_code as source_region,
+        regions_from_uscc.region_code as uscc_region
+    from certificates
+    left join aliases on certificates.source_region_code = aliases.alias_code
+    left join regions as regions_from_source
+        on coalesce(aliases.region_code, certificates.source_region_code) = regions_from_source.region_code
+    left join regions as regions_from_uscc
+        on certificates.org_id_is_uscc and substr(certificates.org_id, 3, 6) = regions_from_uscc.region_code
+),
+
+by_address as (
+    -- the longest keyword found in the address wins (苏州工业园区 before 园区)
+    select distinct on (certificates.cert_no)
+        certificates.cert_no,
+        keywords.region_code as address_region
+    from certificates
+    inner join keywords on strpos(certificates.org_address, keywords.keyword) > 0
+    order by certificates.cert_no, keywords.keyword_length desc, keywords.region_code
+),
+
+final as (
+    select
+        certificates.*,
+        programs.target_id,
+        programs.program_category,
+        coalesce(by_code.source_region, by_code.uscc_region, by_address.address_region, '000000') as region_code,
+        case
+            when by_code.source_region is not null then 'source_code'
+            when by_code.uscc_region is not null then 'uscc'
+            when by_address.address_region is not null then 'address'
+            else 'unlocated'
+        end as region_method
+    from certificates
+    left join programs on certificates.cert_program = programs.program_name_zh
+    left join by_code on certificates.cert_no = by_code.cert_no
+    left join by_address on certificates.cert_no = by_address.cert_no
+)
+
+select * from final

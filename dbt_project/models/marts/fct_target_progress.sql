@@ -1,0 +1,101 @@
+-- 目标进度: every policy target × every region (and the city) on the as-of date.
+-- Targets whose feeds are not ingested yet appear with no actual and status 未接入.
+{%- set target_facts = {
+    'T06': 'fct_t06_ems_certificates',
+    'T09': 'fct_t09_enms_certificates',
+} %}
+
+with
+
+targets as (
+    select * from {{ ref('dim_policy_target') }}
+),
+
+regions as (
+    select * from {{ ref('dim_region') }}
+),
+
+actuals as (
+    {%- for target_id, fact in target_facts.items() %}
+    select
+        '{{ target_id }}' as target_id,
+        region_code,
+        count(*) as actual_value
+    from {{ ref(fact) }}
+    group by region_code
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+by_region as (
+    select
+        targets.target_id,
+        regions.region_code,
+        targets.target_id in ('{{ target_facts.keys() | join("', '") }}') as is_fed,
+        actuals.actual_value
+    from targets
+    cross join regions
+    left join actuals
+        on targets.target_id = actuals.target_id and regions.region_code = actuals.region_code
+    where regions.region_level in ('county', 'unlocated')
+),
+
+region_rows as (
+    select
+        target_id,
+        region_code,
+        is_fed,
+        case when is_fed then coalesce(actual_value, 0) end as actual_value
+    from by_region
+),
+
+city_rows as (
+    -- the city total is the sum over its regions (未定位 included): nothing counted twice
+    select
+        target_id,
+        '320500' as region_code,
+        bool_and(is_fed) as is_fed,
+        sum(actual_value) as actual_value
+    from region_rows
+    group by target_id
+),
+
+all_rows as (
+    select * from region_rows
+    union all
+    select * from city_rows
+),
+
+final as (
+    select
+        {{ as_of_date() }} as as_of_date,
+        all_rows.target_id,
+        targets.clause,
+        targets.indicator_zh,
+        targets.unit_zh,
+        all_rows.region_code,
+        regions.region_name_zh,
+        regions.region_level,
+        all_rows.is_fed,
+        all_rows.actual_value,
+        case when regions.region_level = 'city' then targets.comparator end as comparator,
+        case when regions.region_level = 'city' then targets.target_value end as target_value,
+        case
+            when regions.region_level = 'city' and all_rows.is_fed
+                then round(100.0 * all_rows.actual_value / targets.target_value, 1)
+        end as percent_of_target,
+        case
+            when not all_rows.is_fed then '未接入'
+            when regions.region_level <> 'city' then '—'
+            when targets.comparator = '>=' and all_rows.actual_value >= targets.target_value then '达标'
+            when targets.comparator = '>' and all_rows.actual_value > targets.target_value then '达标'
+            else '未达标'
+        end as progress_status
+    from all_rows
+    inner join targets on all_rows.target_id = targets.target_id
+    inner join regions on all_rows.region_code = regions.region_code
+)
+
+select * from final

@@ -1,0 +1,180 @@
+"""`greencert` — the project's command line. `greencert --help` lists the commands."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from datetime import date
+
+from greencert import settings
+
+DEFAULT_AS_OF = "2025-06-30"
+
+
+def _setup(database: str = settings.DATABASE) -> dict[str, str]:
+    from greencert import warehouse
+
+    return warehouse.setup(database)
+
+
+def _step(msg: str) -> float:
+    print(f"==> {msg}", flush=True)
+    return time.monotonic()
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    from greencert import runtime
+
+    urls = _setup()
+    runtime.dbt_parse()
+    runtime.airflow_db_ready(runtime.airflow_env(urls))
+    _print_connect(urls)
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from greencert.generate import certificates
+
+    return certificates.main(["--as-of", args.as_of, "--seed", str(args.seed), "--out", str(args.out)])
+
+
+def run_day(as_of: str, urls: dict[str, str], seed: int = 2022) -> None:
+    """Generate the day's files, then run the real DAGs through Airflow for that date."""
+    from greencert import feeds, runtime
+    from greencert.generate import certificates
+    from greencert.orchestration import ingest, nightly
+
+    env = runtime.airflow_env(urls)
+    t = _step(f"generate sample feeds for {as_of} (seed {seed})")
+    certificates.main(["--as-of", as_of, "--seed", str(seed), "--out", str(settings.dropbox("certificates"))])
+    print(f"    {time.monotonic() - t:.1f}s")
+    conf = '{"as_of_date": "%s"}' % as_of
+    for feed in feeds.registry().values():
+        t = _step(f"airflow dags test {ingest.dag_id(feed)} {as_of}")
+        runtime.airflow(["dags", "test", ingest.dag_id(feed), as_of, "--conf", conf], env, capture=True)
+        print(f"    {time.monotonic() - t:.1f}s")
+    t = _step(f"airflow dags test {nightly.DAG_ID} {as_of}")
+    runtime.airflow(["dags", "test", nightly.DAG_ID, as_of, "--conf", conf], env, capture=True)
+    print(f"    {time.monotonic() - t:.1f}s")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from greencert import runtime
+    from greencert.report.progress import progress_table
+
+    t = _step("start the warehouse (embedded PostgreSQL unless WAREHOUSE_URL is set) and its roles")
+    urls = _setup()
+    runtime.dbt_parse()
+    runtime.airflow_db_ready(runtime.airflow_env(urls))
+    print(f"    {time.monotonic() - t:.1f}s")
+    for as_of in args.as_of:
+        run_day(as_of, urls, args.seed)
+    last = date.fromisoformat(args.as_of[-1])
+    print()
+    print(progress_table(urls["bi_reader"], last))
+    for region in args.region or []:
+        print()
+        print(progress_table(urls["bi_reader"], last, region))
+    print()
+    _print_connect(urls)
+    return 0
+
+
+def cmd_progress(args: argparse.Namespace) -> int:
+    from greencert.report.progress import progress_table
+
+    urls = _setup()
+    print(progress_table(urls["bi_reader"], date.fromisoformat(args.as_of), args.region))
+    return 0
+
+
+def cmd_airflow(args: argparse.Namespace) -> int:
+    """Run any airflow command against this checkout's Airflow home and connections."""
+    from greencert import runtime
+
+    urls = _setup()
+    env = runtime.airflow_env(urls)
+    runtime.dbt_parse()
+    runtime.airflow_db_ready(env)
+    return runtime.airflow(args.rest, env, check=False).returncode
+
+
+def cmd_dbt_parse(args: argparse.Namespace) -> int:
+    from greencert import runtime
+
+    print(runtime.dbt_parse())
+    return 0
+
+
+def cmd_warehouse(args: argparse.Namespace) -> int:
+    if args.action == "stop":
+        from greencert.warehouse import server
+
+        server.stop()
+        print("embedded warehouse stopped")
+        return 0
+    _print_connect(_setup())
+    return 0
+
+
+def _print_connect(urls: dict[str, str]) -> None:
+    from urllib.parse import urlsplit
+
+    p = urlsplit(urls["bi_reader"])
+    where = os.environ.get("WAREHOUSE_URL") and "WAREHOUSE_URL" or f"embedded PostgreSQL, data in {settings.PGDATA}"
+    print(f"Warehouse: {where}")
+    print(f"  host {p.hostname}  port {p.port}  database {p.path.lstrip('/')}")
+    print(f"  BI (read-only, schema bi): psql '{urls['bi_reader']}'")
+    print(f"  passwords of the loader/transformer/bi_reader roles: {settings.SECRETS_FILE} (git-ignored)")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="greencert", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("demo", help="generate sample data, run the real DAGs through Airflow, print progress")
+    s.add_argument("--as-of", nargs="+", default=[DEFAULT_AS_OF], metavar="YYYY-MM-DD",
+                   help="snapshot date(s), run in order (default %(default)s)")
+    s.add_argument("--seed", type=int, default=2022, help="sample-data seed")
+    s.add_argument("--region", action="append", metavar="CODE", help="also print this region (e.g. 320571)")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("setup", help="start/bootstrap the warehouse, compile the dbt manifest, migrate Airflow's DB")
+    s.set_defaults(func=cmd_setup)
+
+    s = sub.add_parser("generate", help="write a sample certificates file for a date")
+    s.add_argument("--as-of", required=True, metavar="YYYY-MM-DD")
+    s.add_argument("--seed", type=int, default=2022)
+    s.add_argument("--out", default=str(settings.dropbox("certificates")))
+    s.set_defaults(func=cmd_generate)
+
+    s = sub.add_parser("progress", help="print the published target progress for a date")
+    s.add_argument("--as-of", default=DEFAULT_AS_OF, metavar="YYYY-MM-DD")
+    s.add_argument("--region", default="320500", metavar="CODE", help="region code (default: the city)")
+    s.set_defaults(func=cmd_progress)
+
+    s = sub.add_parser("airflow", help="run an airflow command with this checkout's home and connections",
+                       description="e.g. `greencert airflow standalone` for the UI on http://localhost:8080")
+    s.add_argument("rest", nargs=argparse.REMAINDER)
+    s.set_defaults(func=cmd_airflow)
+
+    s = sub.add_parser("dbt-parse", help="compile the dbt manifest that Cosmos renders from")
+    s.set_defaults(func=cmd_dbt_parse)
+
+    s = sub.add_parser("warehouse", help="show connection settings, or stop the embedded server")
+    s.add_argument("action", choices=["info", "stop"], nargs="?", default="info")
+    s.set_defaults(func=cmd_warehouse)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore")
+    args = parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

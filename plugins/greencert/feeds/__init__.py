@@ -1,0 +1,87 @@
+"""The feed registry: one YAML file describes every source; DAGs, loaders and suites derive from it.
+
+Adding a feed = an entry in registry.yml + a generator + a staging model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+REGISTRY = Path(__file__).with_name("registry.yml")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str  # snake_case raw/staging column
+    headers: tuple[str, ...]  # the source's Chinese header and its known aliases
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Feed:
+    name: str
+    title: str
+    source: str
+    connector: str  # files | http
+    file_pattern: str
+    schedule: str
+    natural_key: tuple[str, ...]
+    columns: tuple[Column, ...]
+    vocabularies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    doc: str = ""
+
+    @property
+    def raw_table(self) -> str:
+        return f"raw.{self.name}"
+
+    @property
+    def asset_uri(self) -> str:
+        return f"greencert://raw/{self.name}"
+
+    def column_for_header(self, header: str) -> Column | None:
+        h = normalise_header(header)
+        return next((c for c in self.columns if h in c.headers), None)
+
+
+def normalise_header(header: str) -> str:
+    # sources pad headers with spaces (`地 区`) and BOMs; compare without them
+    return "".join(header.replace("\ufeff", "").split())
+
+
+@cache
+def registry() -> dict[str, Feed]:
+    data = yaml.safe_load(REGISTRY.read_text(encoding="utf-8"))
+    feeds = {}
+    for name, f in data["feeds"].items():
+        columns = tuple(
+            Column(
+                name=c["column"],
+                headers=tuple(normalise_header(h) for h in [c["header"], *c.get("aliases", [])]),
+                required=bool(c.get("required", False)),
+            )
+            for c in f["columns"]
+        )
+        feeds[name] = Feed(
+            name=name,
+            title=f["title"],
+            source=f["source"],
+            connector=f["connector"],
+            file_pattern=f["file_pattern"],
+            schedule=f["schedule"],
+            natural_key=tuple(f["natural_key"]),
+            columns=columns,
+            vocabularies={k: tuple(v) for k, v in f.get("vocabularies", {}).items()},
+            doc=f.get("doc", ""),
+        )
+    return feeds
+
+
+def get(name: str) -> Feed:
+    try:
+        return registry()[name]
+    except KeyError:
+        raise KeyError(f"unknown feed {name!r}; known: {', '.join(registry())}") from None

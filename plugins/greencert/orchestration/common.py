@@ -1,0 +1,58 @@
+"""What every greencert DAG shares: owner, retries, failure callback, as-of date, connections."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from greencert import settings
+
+log = logging.getLogger(__name__)
+
+OWNER = "greencert-data"
+LOADER_CONN = "greencert_loader"
+TRANSFORMER_CONN = "greencert_transformer"
+
+
+def on_failure(context: dict[str, Any]) -> None:
+    """Say what failed and where its log is (the notification channels arrive with issue 6)."""
+    ti = context.get("ti") or context.get("task_instance")
+    exc = context.get("exception")
+    log.error(
+        "greencert FAILED: dag=%s task=%s run=%s: %s",
+        getattr(ti, "dag_id", "?"), getattr(ti, "task_id", "?"), getattr(ti, "run_id", "?"), exc,
+    )
+
+
+def default_args(retries: int = 0) -> dict[str, Any]:
+    return {
+        "owner": OWNER,
+        "retries": retries,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": True,
+        "on_failure_callback": on_failure,
+    }
+
+
+def as_of_iso(dag_run: Any, logical_date: Any) -> str:
+    """The snapshot date of a run: conf `as_of_date`, else the logical date in Asia/Shanghai."""
+    conf = getattr(dag_run, "conf", None) or {}
+    if conf.get("as_of_date"):
+        return date.fromisoformat(str(conf["as_of_date"])).isoformat()
+    return logical_date.in_timezone(settings.TIMEZONE).date().isoformat()
+
+
+def as_of(context: dict[str, Any]) -> date:
+    return date.fromisoformat(as_of_iso(context.get("dag_run"), context["logical_date"]))
+
+
+def conninfo(conn_id: str) -> str:
+    """A libpq URL from an Airflow connection (AIRFLOW_CONN_* env, secrets backend or the UI)."""
+    from airflow.sdk import Connection
+
+    c = Connection.get(conn_id)
+    user = quote(c.login or "", safe="")
+    password = quote(c.password or "", safe="")
+    return f"postgresql://{user}:{password}@{c.host}:{c.port or 5432}/{c.schema}"

@@ -1,0 +1,74 @@
+"""One ingest DAG per feed of the registry: land → load (COPY into raw) → raw gate (GX)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from greencert import settings
+from greencert.feeds import Feed
+from greencert.orchestration.common import LOADER_CONN, as_of, conninfo, default_args
+
+
+def dag_id(feed: Feed) -> str:
+    return f"greencert_ingest_{feed.name}"
+
+
+def build(feed: Feed) -> Any:
+    from airflow.sdk import DAG, Asset, CronTriggerTimetable, task
+    from airflow.sdk.exceptions import AirflowFailException
+
+    raw_asset = Asset(name=f"raw.{feed.name}", uri=feed.asset_uri)
+
+    with DAG(
+        dag_id=dag_id(feed),
+        description=f"Ingest {feed.name}: {feed.title}",
+        doc_md=f"### {feed.title}\n\nSource: {feed.source} (connector `{feed.connector}`).\n\n{feed.doc}\n\n"
+        "Lands new files from the drop folder by content hash, COPYs them into "
+        f"`{feed.raw_table}` and runs the raw GX suite; a batch that fails is marked rejected "
+        "and never reaches staging.",
+        schedule=CronTriggerTimetable(feed.schedule, timezone=settings.TIMEZONE),
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_args(),
+        tags=["greencert", "ingest", feed.name],
+    ) as dag:
+
+        @task(retries=2)
+        def land(**context: Any) -> list[str]:
+            from greencert.extract.files import land_new_files
+
+            batches = land_new_files(feed, conninfo(LOADER_CONN), as_of(context))
+            return [b.batch_id for b in batches]
+
+        @task
+        def load(batch_ids: list[str]) -> list[dict[str, Any]]:
+            from greencert.load.copy import BatchRejected, load_batch
+            from greencert.load.manifest import batches_by_id
+
+            url = conninfo(LOADER_CONN)
+            done, errors = [], []
+            for batch in batches_by_id(url, batch_ids):
+                try:
+                    result = load_batch(feed, url, batch)
+                    done.append({"batch_id": batch.batch_id, "rows": result.rows,
+                                 "unknown_headers": list(result.unknown_headers)})
+                except BatchRejected as exc:
+                    errors.append(str(exc))
+            if errors:
+                raise AirflowFailException(f"feed {feed.name}: batch refused: " + "; ".join(errors))
+            return done
+
+        @task(outlets=[raw_asset])
+        def validate(loaded: list[dict[str, Any]], **context: Any) -> list[dict[str, Any]]:
+            from greencert.quality.raw_gate import run_raw_gate
+
+            url = conninfo(LOADER_CONN)
+            outcomes = [run_raw_gate(feed, url, b["batch_id"], run_id=context["run_id"]) for b in loaded]
+            failed = [o for o in outcomes if not o.success]
+            if failed:
+                raise AirflowFailException("\n".join(o.summary() for o in failed))
+            return [{"batch_id": o.target, "checks": len(o.checks)} for o in outcomes]
+
+        validate(load(land()))
+
+    return dag

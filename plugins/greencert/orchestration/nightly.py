@@ -1,0 +1,137 @@
+"""The nightly warehouse DAG: fresh build schema → dbt (Cosmos) → mart gate (GX) → publish → report.
+
+Write-audit-publish: dbt only ever writes into build_<date>; the published `marts`/`bi` schemas
+and target_progress_history change in the single publish transaction, after the audit passed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from greencert import feeds, settings
+from greencert.orchestration.common import TRANSFORMER_CONN, as_of, as_of_iso, conninfo, default_args
+
+DAG_ID = "greencert_nightly"
+SCHEDULE = "30 23 * * *"  # 23:30 Asia/Shanghai, after the feeds' 23:00 ingest
+MANIFEST = settings.DBT_PROJECT_DIR / "target" / "manifest.json"
+MART_SUITE = "marts.fct_target_progress"
+
+AS_OF = "{{ greencert_as_of(dag_run, logical_date) }}"
+BUILD_SCHEMA = "build_{{ greencert_as_of(dag_run, logical_date) | replace('-', '') }}"
+
+
+def dbt_env() -> dict[str, str]:
+    """dbt's profile reads these; values come from the Airflow connection at run time."""
+    conn = "conn." + TRANSFORMER_CONN
+    return {
+        "GREENCERT_DBT_HOST": "{{ " + conn + ".host }}",
+        "GREENCERT_DBT_PORT": "{{ " + conn + ".port }}",
+        "GREENCERT_DBT_USER": "{{ " + conn + ".login }}",
+        "GREENCERT_DBT_PASSWORD": "{{ " + conn + ".password }}",
+        "GREENCERT_DBT_DATABASE": "{{ " + conn + ".schema }}",
+        "GREENCERT_BUILD_SCHEMA": BUILD_SCHEMA,
+    }
+
+
+def build() -> Any:
+    from airflow.sdk import DAG, Asset, CronTriggerTimetable, task
+    from airflow.sdk.exceptions import AirflowFailException
+    from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
+
+    if not MANIFEST.exists():
+        raise FileNotFoundError(
+            f"{MANIFEST} is missing: compile the dbt manifest before starting Airflow "
+            "(`greencert dbt-parse`, which `make demo` and the tests run)"
+        )
+
+    raw_assets = [Asset(name=f"raw.{f.name}", uri=f.asset_uri) for f in feeds.registry().values()]
+    published = Asset(name="marts.fct_target_progress", uri="greencert://marts/fct_target_progress")
+
+    with DAG(
+        dag_id=DAG_ID,
+        description="Nightly build, audit and publish of the target-progress marts",
+        doc_md=__doc__,
+        schedule=CronTriggerTimetable(SCHEDULE, timezone=settings.TIMEZONE),
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_args(),
+        user_defined_macros={"greencert_as_of": as_of_iso},
+        params={"as_of_date": None},
+        tags=["greencert", "nightly"],
+    ) as dag:
+
+        @task(inlets=raw_assets)
+        def prepare_build(**context: Any) -> str:
+            from greencert.publish.swap import build_schema_for, prepare_build
+
+            return prepare_build(conninfo(TRANSFORMER_CONN), build_schema_for(as_of(context)))
+
+        dbt = DbtTaskGroup(
+            group_id="dbt",
+            project_config=ProjectConfig(
+                dbt_project_path=settings.DBT_PROJECT_DIR,
+                manifest_path=MANIFEST,
+                project_name="greencert",
+            ),
+            profile_config=ProfileConfig(
+                profile_name="greencert",
+                target_name="transformer",
+                profiles_yml_filepath=settings.DBT_PROJECT_DIR / "profiles.yml",
+            ),
+            # `dbt build` per node (model + its tests in one dbt call); a test spanning two nodes
+            # (relationships, city = sum of regions) runs in its own task once both are built
+            render_config=RenderConfig(
+                load_method=LoadMode.DBT_MANIFEST,
+                test_behavior=TestBehavior.BUILD,
+                should_detach_multiple_parents_tests=True,
+            ),
+            execution_config=ExecutionConfig(
+                execution_mode=ExecutionMode.LOCAL,
+                invocation_mode=InvocationMode.DBT_RUNNER,
+                test_indirect_selection=TestIndirectSelection.CAUTIOUS,
+            ),
+            operator_args={
+                "install_deps": False,
+                "env": dbt_env(),
+                "vars": {"as_of_date": AS_OF},
+            },
+        )
+
+        @task
+        def audit(build_schema: str, **context: Any) -> dict[str, Any]:
+            from greencert.quality import gx_run
+
+            outcome = gx_run.validate(
+                conninfo(TRANSFORMER_CONN), MART_SUITE, table=(build_schema, "fct_target_progress"),
+                target=f"{build_schema}.fct_target_progress", run_id=context["run_id"],
+            )
+            if not outcome.success:
+                raise AirflowFailException(
+                    "mart gate failed, nothing published:\n" + outcome.summary()
+                    + f"\nData Docs: {gx_run.data_docs_index()}"
+                )
+            return {"checks": len(outcome.checks)}
+
+        @task(outlets=[published])
+        def publish(build_schema: str, **context: Any) -> dict[str, Any]:
+            from greencert.publish.swap import publish as do_publish
+
+            result = do_publish(conninfo(TRANSFORMER_CONN), build_schema, as_of(context))
+            return {"snapshot_date": result.snapshot_date.isoformat(),
+                    "history_rows_written": result.history_rows_written}
+
+        @task
+        def summary(**context: Any) -> str:
+            from greencert.report.progress import progress_table
+
+            text = progress_table(conninfo(TRANSFORMER_CONN), as_of(context))
+            print(text)
+            return text
+
+        schema = prepare_build()
+        gate = audit(schema)
+        schema >> dbt >> gate >> publish(schema) >> summary()
+
+    return dag
+

@@ -1,0 +1,1 @@
+"""Publish: the atomic swap of an audited build into the published schemas (write-audit-publish)."""

@@ -1,0 +1,1 @@
+"""Quality: Great Expectations suites (raw batches and audited marts), run inside PostgreSQL."""

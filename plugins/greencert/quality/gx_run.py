@@ -1,0 +1,158 @@
+"""Run a GX suite against PostgreSQL and record the outcome in dq.validation_runs.
+
+GX Core 1.x chain: file context (expectations/gx) → Postgres data source → table or query asset →
+batch definition → suite → ValidationDefinition → Checkpoint. Validation runs as SQL inside the
+warehouse; result_format stays SUMMARY so a large table never ships its rows to Python.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+from greencert import settings
+
+log = logging.getLogger(__name__)
+DATASOURCE = "warehouse"
+CONN_VAR = "GREENCERT_GX_CONNECTION"  # GX resolves ${...} from the environment: no secret on disk
+
+
+@dataclass(frozen=True)
+class Check:
+    expectation: str
+    column: str | None
+    success: bool
+    observed: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    suite: str
+    target: str
+    success: bool
+    checks: tuple[Check, ...]
+
+    @property
+    def failed(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if not c.success)
+
+    def summary(self) -> str:
+        ok = len(self.checks) - len(self.failed)
+        lines = [f"GX suite {self.suite} on {self.target}: {ok}/{len(self.checks)} expectations passed"]
+        lines += [f"  FAILED {c.expectation}({c.column or ''}): {c.observed}" for c in self.failed]
+        return "\n".join(lines)
+
+
+def _sqlalchemy_url(conninfo: str) -> str:
+    parts = urlsplit(conninfo)
+    return urlunsplit(parts._replace(scheme="postgresql+psycopg2"))
+
+
+def context() -> Any:
+    warnings.filterwarnings("ignore", module="great_expectations")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+
+    return gx.get_context(mode="file", project_root_dir=str(settings.EXPECTATIONS_DIR))
+
+
+def load_suite(ctx: Any, name: str, expectations: list[dict[str, Any]] | None = None) -> Any:
+    """A suite from expectations/suites/<name>.json, or built from the given expectation dicts."""
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    if expectations is None:
+        spec = json.loads((settings.EXPECTATIONS_DIR / "suites" / f"{name}.json").read_text(encoding="utf-8"))
+        expectations = spec["expectations"]
+    suite = gx.ExpectationSuite(name=name)
+    for e in expectations:
+        suite.add_expectation_configuration(
+            ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e.get("meta", {}))
+        )
+    try:
+        ctx.suites.delete(name)
+    except Exception:  # first run: nothing to replace
+        pass
+    return ctx.suites.add(suite)
+
+
+def validate(
+    conninfo: str,
+    suite_name: str,
+    *,
+    table: tuple[str, str] | None = None,
+    query: str | None = None,
+    target: str,
+    run_id: str,
+    expectations: list[dict[str, Any]] | None = None,
+) -> Outcome:
+    """Validate a table (schema, name) or a query with the suite; store and return the outcome."""
+    import great_expectations as gx
+
+    os.environ[CONN_VAR] = _sqlalchemy_url(conninfo)
+    ctx = context()
+    ds = ctx.data_sources.add_or_update_postgres(name=DATASOURCE, connection_string="${" + CONN_VAR + "}")
+    asset_name = suite_name.replace(".", "__")
+    if asset_name in [a.name for a in ds.assets]:
+        ds.delete_asset(asset_name)
+    if table is not None:
+        asset = ds.add_table_asset(name=asset_name, schema_name=table[0], table_name=table[1])
+    else:
+        asset = ds.add_query_asset(name=asset_name, query=query)
+    batch_def = asset.add_batch_definition_whole_table("all")
+    suite = load_suite(ctx, suite_name, expectations)
+    try:
+        ctx.validation_definitions.delete(suite_name)
+    except Exception:
+        pass
+    vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=suite_name, data=batch_def, suite=suite))
+    try:
+        ctx.checkpoints.delete(suite_name)
+    except Exception:
+        pass
+    checkpoint = ctx.checkpoints.add(
+        gx.Checkpoint(
+            name=suite_name,
+            validation_definitions=[vd],
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
+        )
+    )
+    result = checkpoint.run()
+    checks = []
+    for vr in result.run_results.values():
+        for r in vr.results:
+            cfg = r.expectation_config
+            res = r.result or {}
+            observed = res.get("observed_value", res.get("unexpected_count", ""))
+            if res.get("partial_unexpected_list"):
+                observed = f"{res.get('unexpected_count')} unexpected, e.g. {res['partial_unexpected_list'][:5]}"
+            if r.exception_info and r.exception_info.get("raised_exception"):
+                observed = r.exception_info.get("exception_message")
+            checks.append(Check(cfg.type, cfg.kwargs.get("column"), bool(r.success), str(observed)[:500]))
+    outcome = Outcome(suite_name, target, bool(result.success), tuple(checks))
+    record(conninfo, run_id, outcome)
+    log.info(outcome.summary())
+    return outcome
+
+
+def record(conninfo: str, run_id: str, outcome: Outcome) -> None:
+    with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
+        cur.executemany(
+            """insert into dq.validation_runs (run_id, suite, target, expectation, column_name, success, observed)
+               values (%s, %s, %s, %s, %s, %s, %s)""",
+            [(run_id, outcome.suite, outcome.target, c.expectation, c.column, c.success, c.observed)
+             for c in outcome.checks],
+        )
+
+
+def data_docs_index() -> Path:
+    return settings.EXPECTATIONS_DIR / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"

@@ -1,0 +1,64 @@
+"""The target-progress table, read from the published `bi` views."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date
+
+import psycopg
+
+CITY = "320500"
+
+
+def _width(text: str) -> int:
+    # CJK characters take two terminal columns
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int, right: bool = False) -> str:
+    fill = " " * max(0, width - _width(text))
+    return fill + text if right else text + fill
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "—"
+    if hasattr(value, "is_integer") and value == int(value):  # Decimal / float whole numbers
+        return f"{int(value):,}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def rows(conninfo: str, as_of: date, region_code: str = CITY) -> list[tuple]:
+    with psycopg.connect(conninfo) as conn:
+        return conn.execute(
+            """select target_id, clause, indicator_zh, actual_value, comparator, target_value,
+                      percent_of_target, progress_status, unit_zh
+               from bi.target_progress
+               where as_of_date = %s and region_code = %s
+               order by target_id""",
+            (as_of, region_code),
+        ).fetchall()
+
+
+def progress_table(conninfo: str, as_of: date, region_code: str = CITY) -> str:
+    data = rows(conninfo, as_of, region_code)
+    if not data:
+        return f"no published target progress for {as_of} (region {region_code})"
+    header = ("目标", "条款", "指标", "实际", "目标值", "完成率", "状态")
+    body = []
+    for target_id, clause, indicator, actual, comparator, target, pct, status, unit in data:
+        body.append((
+            target_id, clause, indicator,
+            _fmt(actual),
+            f"{comparator or ''}{_fmt(target)}{unit or ''}" if target is not None else "—",
+            f"{pct}%" if pct is not None else "—",
+            "not yet fed" if status == "未接入" else status,
+        ))
+    widths = [max(_width(str(r[i])) for r in (header, *body)) for i in range(len(header))]
+    numeric = {3, 4, 5}
+    lines = [f"Target progress on {as_of} — region {region_code}"]
+    for r in (header, *body):
+        lines.append("  ".join(_pad(str(v), widths[i], right=i in numeric) for i, v in enumerate(r)))
+        if r is header:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,28 @@
+"""Where things live. Everything a run creates goes under var/ (git-ignored)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(os.environ.get("GREENCERT_ROOT", Path(__file__).resolve().parents[2]))
+VAR = Path(os.environ.get("GREENCERT_VAR", ROOT / "var"))
+
+DBT_PROJECT_DIR = ROOT / "dbt_project"
+EXPECTATIONS_DIR = ROOT / "expectations"
+DAGS_DIR = ROOT / "dags"
+
+PGDATA = VAR / "pgdata"
+SECRETS_FILE = VAR / "secrets" / "warehouse.json"
+AIRFLOW_HOME = VAR / "airflow"
+DROPBOX = VAR / "dropbox"  # where the files connector polls (stand-in for the sources' drop folders)
+LANDING = VAR / "landing"  # immutable copies of every file taken, by content hash
+REPORTS = VAR / "reports"
+
+TIMEZONE = "Asia/Shanghai"
+DATABASE = os.environ.get("GREENCERT_DB", "greencert")
+PG_PORT = int(os.environ.get("GREENCERT_PG_PORT", "54329"))
+
+
+def dropbox(feed: str) -> Path:
+    return DROPBOX / feed

@@ -1,0 +1,179 @@
+"""Schemas, roles and grants: least privilege, created idempotently by the admin connection.
+
+loader       writes raw.* and dq.* (landing manifest, raw batches, quarantine)
+transformer  reads raw, builds dbt into build_* schemas, owns snapshots/marts/history/bi, publishes
+bi_reader    reads bi.* and nothing else
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import psycopg
+from psycopg import sql
+
+from greencert import settings
+
+ROLES = ("loader", "transformer", "bi_reader")
+PREFIX = "greencert_"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+    database: str
+
+    def url(self, user: str, password: str) -> str:
+        return f"postgresql://{quote(user)}:{quote(password, safe='')}@{self.host}:{self.port}/{self.database}"
+
+
+def role_name(role: str) -> str:
+    return PREFIX + role
+
+
+def load_secrets(path: Path = settings.SECRETS_FILE) -> dict[str, str]:
+    """role -> password; created once, mode 0600, never committed (var/ is git-ignored)."""
+    if path.exists():
+        return json.loads(path.read_text())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    pw = {r: secrets.token_urlsafe(24) for r in ROLES}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(pw, fh)
+    return pw
+
+
+def ensure_database(admin_url: str, database: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if not conn.execute("select 1 from pg_database where datname = %s", (database,)).fetchone():
+            conn.execute(sql.SQL("create database {} encoding 'UTF8' template template0").format(
+                sql.Identifier(database)))
+
+
+def drop_database(admin_url: str, database: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(database)))
+
+
+def ensure_roles(admin_url: str, passwords: dict[str, str]) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        for role in ROLES:
+            name = sql.Identifier(role_name(role))
+            exists = conn.execute("select 1 from pg_roles where rolname = %s", (role_name(role),)).fetchone()
+            verb = "alter" if exists else "create"
+            conn.execute(sql.SQL(verb + " role {} login nosuperuser nocreaterole nocreatedb password {}").format(
+                name, sql.Literal(passwords[role])))
+
+
+def _swap_db(admin_url: str, database: str) -> str:
+    parts = urlsplit(admin_url)
+    return parts._replace(path="/" + database).geturl()
+
+
+# Owned schemas: owner role -> schemas. Build schemas (build_*) are created by the transformer.
+SCHEMAS = {
+    "loader": ("raw", "dq"),
+    "transformer": ("snapshots", "marts", "history", "bi"),
+}
+
+DDL = """
+create table if not exists raw.landing_manifest (
+    batch_id     text primary key,
+    feed         text not null,
+    source_file  text not null,           -- name as the source sent it
+    landed_path  text not null,           -- immutable copy under landing/<feed>/<date>/
+    sha256       text not null,
+    size_bytes   bigint not null,
+    rows         integer,
+    logical_date date not null,
+    status       text not null default 'landed'
+                 check (status in ('landed', 'loaded', 'accepted', 'rejected')),
+    reason       text,
+    landed_at    timestamptz not null default now(),
+    loaded_at    timestamptz,
+    unique (feed, sha256)
+);
+create table if not exists dq.validation_runs (
+    run_id         text not null,
+    suite          text not null,
+    target         text not null,         -- batch id or schema.table validated
+    expectation    text not null,
+    column_name    text,
+    success        boolean not null,
+    observed       text,
+    validated_at   timestamptz not null default now()
+);
+"""
+
+HISTORY_DDL = """
+create table if not exists history.target_progress_history (
+    snapshot_date     date not null,
+    target_id         text not null,
+    region_code       text not null,
+    region_name       text not null,
+    actual_value      numeric,
+    target_value      numeric,
+    percent_of_target numeric,
+    progress_status   text not null,
+    build_id          text not null,
+    published_at      timestamptz not null,
+    primary key (snapshot_date, target_id, region_code)
+);
+"""
+
+
+def bootstrap(admin_url: str, database: str = settings.DATABASE) -> dict[str, str]:
+    """Create database, roles, schemas, grants and the control tables. Safe to run again."""
+    passwords = load_secrets()
+    ensure_database(admin_url, database)
+    ensure_roles(admin_url, passwords)
+    db_url = _swap_db(admin_url, database)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        db = sql.Identifier(database)
+        L, T, B = (sql.Identifier(role_name(r)) for r in ROLES)
+        conn.execute(sql.SQL("revoke all on database {} from public").format(db))
+        conn.execute("revoke create on schema public from public")
+        conn.execute(sql.SQL("grant connect on database {} to {}, {}, {}").format(db, L, T, B))
+        # the transformer creates a fresh build_* schema per run (write-audit-publish)
+        conn.execute(sql.SQL("grant create, temporary on database {} to {}").format(db, T))
+        for owner, schemas in SCHEMAS.items():
+            for schema in schemas:
+                conn.execute(sql.SQL("create schema if not exists {} authorization {}").format(
+                    sql.Identifier(schema), sql.Identifier(role_name(owner))))
+        conn.execute(sql.SQL("grant usage on schema raw, dq to {}").format(T))
+        conn.execute(sql.SQL("grant select on all tables in schema raw to {}").format(T))
+        conn.execute(sql.SQL("alter default privileges for role {} in schema raw grant select on tables to {}").format(L, T))
+        conn.execute(sql.SQL("grant select, insert on all tables in schema dq to {}").format(T))
+        conn.execute(sql.SQL("alter default privileges for role {} in schema dq grant select, insert on tables to {}").format(L, T))
+        conn.execute(sql.SQL("grant usage on schema bi to {}").format(B))
+        conn.execute(sql.SQL("alter default privileges for role {} in schema bi grant select on tables to {}").format(T, B))
+        conn.execute(sql.SQL("grant select on all tables in schema bi to {}").format(B))
+        conn.execute(sql.SQL("set role {}").format(L))
+        conn.execute(DDL)
+        conn.execute(sql.SQL("set role {}").format(T))
+        conn.execute(HISTORY_DDL)
+        conn.execute("reset role")
+    host, port = _tcp_endpoint(admin_url)
+    ep = Endpoint(host, port, database)
+    return {r: ep.url(role_name(r), passwords[r]) for r in ROLES}
+
+
+def _tcp_endpoint(admin_url: str) -> tuple[str, int]:
+    """Where roles log in over TCP: the admin URL's host, or loopback for the socket-only admin."""
+    parts = urlsplit(admin_url)
+    host = parts.hostname or "127.0.0.1"
+    port = parts.port
+    for kv in parts.query.split("&"):
+        k, _, v = kv.partition("=")
+        if k == "host" and not parts.hostname:
+            host = "127.0.0.1"
+        if k == "port":
+            port = int(v)
+    return host, port or 5432
