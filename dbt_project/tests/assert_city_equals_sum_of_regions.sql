@@ -4,17 +4,26 @@ with progress as (
 ),
 
 city as (
-    select target_id, actual_value from progress where region_level = 'city'
+    select
+        target_id,
+        actual_value
+    from progress
+    where region_level = 'city'
 ),
 
 regions as (
-    select target_id, sum(actual_value) as actual_value
+    select
+        target_id,
+        sum(actual_value) as actual_value
     from progress
     where region_level <> 'city'
     group by target_id
 )
 
-select city.target_id, city.actual_value as city_value, regions.actual_value as sum_of_regions
+select
+    city.target_id,
+    city.actual_value as city_value,
+    regions.actual_value as sum_of_regions
 from city
 inner join regions on city.target_id = regions.target_id
 where city.actual_value is distinct from regions.actual_value

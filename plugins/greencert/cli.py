@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -51,7 +52,7 @@ def run_day(as_of: str, urls: dict[str, str], seed: int = 2022) -> None:
     t = _step(f"generate sample feeds for {as_of} (seed {seed})")
     certificates.main(["--as-of", as_of, "--seed", str(seed), "--out", str(settings.dropbox("certificates"))])
     print(f"    {time.monotonic() - t:.1f}s")
-    conf = '{"as_of_date": "%s"}' % as_of
+    conf = json.dumps({"as_of_date": as_of})
     for feed in feeds.registry().values():
         t = _step(f"airflow dags test {ingest.dag_id(feed)} {as_of}")
         runtime.airflow(["dags", "test", ingest.dag_id(feed), as_of, "--conf", conf], env, capture=True)
@@ -121,14 +122,24 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
 
 
 def _print_connect(urls: dict[str, str]) -> None:
-    from urllib.parse import urlsplit
+    """Where the warehouse is and how to open it with psql, without printing a password."""
+    from urllib.parse import unquote, urlsplit
 
+    pgpass = settings.SECRETS_FILE.with_name("pgpass")
+    lines = []
+    for url in urls.values():
+        p = urlsplit(url)
+        lines.append(f"{p.hostname}:{p.port}:{p.path.lstrip('/')}:{unquote(p.username or '')}:"
+                     f"{unquote(p.password or '')}")
+    pgpass.write_text("\n".join(lines) + "\n")
+    pgpass.chmod(0o600)
     p = urlsplit(urls["bi_reader"])
-    where = os.environ.get("WAREHOUSE_URL") and "WAREHOUSE_URL" or f"embedded PostgreSQL, data in {settings.PGDATA}"
+    where = "WAREHOUSE_URL" if os.environ.get("WAREHOUSE_URL") else f"embedded PostgreSQL, data in {settings.PGDATA}"
+    db = p.path.lstrip("/")
     print(f"Warehouse: {where}")
-    print(f"  host {p.hostname}  port {p.port}  database {p.path.lstrip('/')}")
-    print(f"  BI (read-only, schema bi): psql '{urls['bi_reader']}'")
-    print(f"  passwords of the loader/transformer/bi_reader roles: {settings.SECRETS_FILE} (git-ignored)")
+    print(f"  host {p.hostname}  port {p.port}  database {db}  (BI reads schema bi as greencert_bi_reader)")
+    print(f"  psql:  PGPASSFILE={pgpass} psql -h {p.hostname} -p {p.port} -U greencert_bi_reader {db}")
+    print(f"  the roles' passwords: {pgpass} (git-ignored, mode 0600)")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -17,7 +17,8 @@ status_on_date as (
         cert_no,
         status as status_on_date
     from status_history
-    where dbt_valid_from < {{ as_of_date() }} + 1
+    where
+        dbt_valid_from < {{ as_of_date() }} + 1
         and (dbt_valid_to is null or dbt_valid_to >= {{ as_of_date() }} + 1)
 ),
 

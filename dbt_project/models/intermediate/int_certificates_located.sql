@@ -12,7 +12,8 @@ programs as (
 ),
 
 regions as (
-    select * from {{ ref('regions') }} where region_level = 'county'
+    select * from {{ ref('regions') }}
+    where region_level = 'county'
 ),
 
 aliases as (
@@ -48,7 +49,7 @@ by_address as (
         keywords.region_code as address_region
     from certificates
     inner join keywords on strpos(certificates.org_address, keywords.keyword) > 0
-    order by certificates.cert_no, keywords.keyword_length desc, keywords.region_code
+    order by certificates.cert_no asc, keywords.keyword_length desc, keywords.region_code asc
 ),
 
 final as (

@@ -17,15 +17,15 @@ regions as (
 
 actuals as (
     {%- for target_id, fact in target_facts.items() %}
-    select
-        '{{ target_id }}' as target_id,
-        region_code,
-        count(*) as actual_value
-    from {{ ref(fact) }}
-    group by region_code
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        select
+            '{{ target_id }}' as target_id,
+            region_code,
+            count(*) as actual_value
+        from {{ ref(fact) }}
+        group by region_code
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 ),
 

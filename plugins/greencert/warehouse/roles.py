@@ -38,7 +38,11 @@ def role_name(role: str) -> str:
 
 
 def load_secrets(path: Path = settings.SECRETS_FILE) -> dict[str, str]:
-    """role -> password; created once, mode 0600, never committed (var/ is git-ignored)."""
+    """role -> password: GREENCERT_<ROLE>_PASSWORD from the environment (a server's secrets), else
+    generated once into var/secrets (mode 0600, git-ignored) for the embedded warehouse."""
+    from_env = {r: os.environ.get(f"GREENCERT_{r.upper()}_PASSWORD") for r in ROLES}
+    if all(from_env.values()):
+        return {r: str(p) for r, p in from_env.items()}
     if path.exists():
         return json.loads(path.read_text())
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -147,14 +151,18 @@ def bootstrap(admin_url: str, database: str = settings.DATABASE) -> dict[str, st
             for schema in schemas:
                 conn.execute(sql.SQL("create schema if not exists {} authorization {}").format(
                     sql.Identifier(schema), sql.Identifier(role_name(owner))))
-        conn.execute(sql.SQL("grant usage on schema raw, dq to {}").format(T))
-        conn.execute(sql.SQL("grant select on all tables in schema raw to {}").format(T))
-        conn.execute(sql.SQL("alter default privileges for role {} in schema raw grant select on tables to {}").format(L, T))
-        conn.execute(sql.SQL("grant select, insert on all tables in schema dq to {}").format(T))
-        conn.execute(sql.SQL("alter default privileges for role {} in schema dq grant select, insert on tables to {}").format(L, T))
-        conn.execute(sql.SQL("grant usage on schema bi to {}").format(B))
-        conn.execute(sql.SQL("alter default privileges for role {} in schema bi grant select on tables to {}").format(T, B))
-        conn.execute(sql.SQL("grant select on all tables in schema bi to {}").format(B))
+        grants = [
+            "grant usage on schema raw, dq to {t}",
+            "grant select on all tables in schema raw to {t}",
+            "alter default privileges for role {l} in schema raw grant select on tables to {t}",
+            "grant select, insert on all tables in schema dq to {t}",
+            "alter default privileges for role {l} in schema dq grant select, insert on tables to {t}",
+            "grant usage on schema bi to {b}",
+            "alter default privileges for role {t} in schema bi grant select on tables to {b}",
+            "grant select on all tables in schema bi to {b}",
+        ]
+        for grant in grants:
+            conn.execute(sql.SQL(grant).format(l=L, t=T, b=B))
         conn.execute(sql.SQL("set role {}").format(L))
         conn.execute(DDL)
         conn.execute(sql.SQL("set role {}").format(T))

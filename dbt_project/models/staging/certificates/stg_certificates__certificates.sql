@@ -6,7 +6,9 @@ source as (
 ),
 
 accepted_batches as (
-    select batch_id, landed_at
+    select
+        batch_id,
+        landed_at
     from {{ source('raw', 'landing_manifest') }}
     where feed = 'certificates' and status = 'accepted'
 ),

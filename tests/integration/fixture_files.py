@@ -1,0 +1,31 @@
+"""Hand-made certificate files for tests whose right answers are worked out by hand."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from greencert import feeds
+
+HEADERS = [c.headers[0] for c in feeds.get("certificates").columns]
+
+
+def cert(cert_no: str, **fields: str) -> dict[str, str]:
+    row = {
+        "证书编号": cert_no, "证书状态": "有效", "认证类别": "管理体系认证", "认证项目": "环境管理体系认证",
+        "组织名称": f"苏州{cert_no}有限公司", "认证机构名称": "中国质量认证中心",
+        "认证机构批准号": "CNCA-R-2002-001", "颁证日期": "2024-01-10", "证书到期日期": "2027-01-09",
+        "是否是子证书": "否", "更新时间": "2024-01-10 09:00:00",
+    }
+    row.update(fields)
+    return row
+
+
+def write_csv(path: Path, rows: list[dict[str, str]], headers: list[str] = HEADERS,
+              encoding: str = "utf-8") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding=encoding) as fh:
+        writer = csv.DictWriter(fh, fieldnames=headers, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path

@@ -1,0 +1,59 @@
+"""Team rules for every DAG, checked on the real DAG files through Airflow's own DagBag."""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+
+import pytest
+
+from greencert import feeds, runtime, settings
+
+DAG_FILES = sorted(settings.DAGS_DIR.glob("*.py"))
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    runtime.dbt_parse()  # the nightly DAG renders from the precompiled manifest
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(settings.DAGS_DIR))
+
+
+def test_no_import_errors(dagbag) -> None:
+    assert dagbag.import_errors == {}
+
+
+def test_one_ingest_dag_per_feed_plus_nightly(dagbag) -> None:
+    expected = {f"greencert_ingest_{name}" for name in feeds.registry()} | {"greencert_nightly"}
+    assert set(dagbag.dag_ids) == expected
+
+
+def test_team_rules(dagbag) -> None:
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.doc_md, f"{dag_id}: doc_md"
+        assert "greencert" in dag.tags, f"{dag_id}: tags"
+        assert dag.max_active_runs == 1, f"{dag_id}: max_active_runs"
+        timezone = getattr(dag.timetable.timezone, "name", dag.timetable.timezone)
+        assert timezone == settings.TIMEZONE, f"{dag_id}: schedule timezone"
+        for task in dag.tasks:
+            assert task.owner == "greencert-data", f"{dag_id}.{task.task_id}: owner"
+            assert task.on_failure_callback, f"{dag_id}.{task.task_id}: failure callback"
+            assert task.retries is not None
+
+
+def test_extract_tasks_retry(dagbag) -> None:
+    for name in feeds.registry():
+        assert dagbag.dags[f"greencert_ingest_{name}"].get_task("land").retries >= 1
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
+def test_dag_file_parses_well_under_a_second(path: Path, dagbag) -> None:
+    """Parsing does no heavy work: the nightly DAG renders dbt from a manifest, running no dbt."""
+    spec = importlib.util.spec_from_file_location(f"parse_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    start = time.perf_counter()
+    spec.loader.exec_module(module)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 1.0, f"{path.name} took {elapsed:.2f}s to parse"
