@@ -7,8 +7,6 @@ server, bootstrapped with the same schemas, roles and grants as production.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
-from functools import cache
 
 import pytest
 
@@ -30,17 +28,3 @@ def fresh_database() -> Callable[[str], dict[str, str]]:
 @pytest.fixture(scope="session")
 def role_urls(fresh_database) -> dict[str, str]:
     return fresh_database(settings.DATABASE)
-
-
-def admin_url_for(database: str) -> str:
-    return roles._swap_db(warehouse.admin_url(), database)
-
-
-@cache
-def population(seed: int = 2022):
-    from greencert.generate import certificates
-
-    return certificates.build_population(seed)
-
-
-AS_OF = date(2025, 6, 30)

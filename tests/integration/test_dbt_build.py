@@ -12,12 +12,12 @@ import pytest
 from greencert import feeds, runtime
 from greencert.codes.uscc import is_valid_uscc, make_uscc
 from greencert.extract.files import land_new_files
-from greencert.load.copy import load_batch
+from greencert.load.copy_batch import load_batch
 from greencert.publish.swap import build_schema_for, prepare_build, publish
 from greencert.quality import gx_run
 from greencert.quality.raw_gate import run_raw_gate
 
-from .fixture_files import cert, write_csv
+from .helpers import cert, write_csv
 
 D = date(2025, 6, 30)
 KUNSHAN_USCC = make_uscc("320583", 4711)

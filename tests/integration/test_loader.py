@@ -11,10 +11,9 @@ import pytest
 from greencert import feeds
 from greencert.extract.files import land_new_files
 from greencert.generate import certificates
-from greencert.load.copy import BatchRejected, load_batch
+from greencert.load.copy_batch import BatchRejected, load_batch
 
-from .conftest import AS_OF, population
-from .fixture_files import HEADERS, cert, write_csv
+from .helpers import AS_OF, HEADERS, cert, population, write_csv
 
 FEED = feeds.get("certificates")
 

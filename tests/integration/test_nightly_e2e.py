@@ -14,7 +14,7 @@ from greencert import feeds, runtime, settings
 from greencert.generate import certificates
 from greencert.orchestration import ingest, nightly
 
-from .conftest import AS_OF, admin_url_for, population
+from .helpers import AS_OF, admin_url_for, population
 
 DB = "greencert_e2e"
 NEXT = AS_OF + timedelta(days=1)

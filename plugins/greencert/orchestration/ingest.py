@@ -42,7 +42,7 @@ def build(feed: Feed) -> Any:
 
         @task
         def load(batch_ids: list[str]) -> list[dict[str, Any]]:
-            from greencert.load.copy import BatchRejected, load_batch
+            from greencert.load.copy_batch import BatchRejected, load_batch
             from greencert.load.manifest import batches_by_id
 
             url = conninfo(LOADER_CONN)

@@ -60,8 +60,11 @@ def context() -> Any:
     warnings.filterwarnings("ignore", module="great_expectations")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    return gx.get_context(mode="file", project_root_dir=str(settings.EXPECTATIONS_DIR))
+    ctx = gx.get_context(mode="file", project_root_dir=str(settings.EXPECTATIONS_DIR))
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    return ctx
 
 
 def load_suite(ctx: Any, name: str, expectations: list[dict[str, Any]] | None = None) -> Any:

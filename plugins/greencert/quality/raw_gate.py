@@ -8,7 +8,7 @@ from __future__ import annotations
 from psycopg import sql
 
 from greencert.feeds import Feed
-from greencert.load.copy import mark
+from greencert.load.copy_batch import mark
 from greencert.quality import gx_run, raw_suite
 
 

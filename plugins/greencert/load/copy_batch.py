@@ -35,7 +35,7 @@ class LoadResult:
     unknown_headers: tuple[str, ...]
 
 
-def detect_encoding(path: Path) -> str:
+def detect_encoding(path: Path, name: str | None = None) -> str:
     """UTF-8 (with or without BOM) if the whole file decodes strictly, else GB18030.
 
     Charset detectors call GB18030 text "GB2312" and then fail on rarer characters, so we do not
@@ -58,7 +58,7 @@ def detect_encoding(path: Path) -> str:
             decoder.decode(b"", final=True)
         return "gb18030"
     except UnicodeDecodeError as exc:
-        raise BatchRejected(f"{path.name}: neither UTF-8 nor GB18030 text ({exc})") from None
+        raise BatchRejected(f"{name or path.name}: neither UTF-8 nor GB18030 text ({exc})") from None
 
 
 def ensure_raw_table(conn: psycopg.Connection, feed: Feed) -> None:
@@ -81,13 +81,16 @@ def ensure_raw_table(conn: psycopg.Connection, feed: Feed) -> None:
     )
 
 
-def _rows(path: Path, feed: Feed) -> tuple[list[str], list[int], tuple[str, ...], Iterator[list[str]]]:
-    """Open the file; return (raw columns, their positions in the file, unknown headers, data rows)."""
-    fh = io.TextIOWrapper(path.open("rb"), encoding=detect_encoding(path), newline="")
+def _rows(batch: Batch, feed: Feed) -> tuple[list[str], list[int], tuple[str, ...], Iterator[list[str]]]:
+    """Open the file; return (raw columns, their positions in the file, unknown headers, data rows).
+
+    Errors name the file as the source sent it (the landed copy is named by its hash)."""
+    path, name = batch.landed_path, batch.source_file
+    fh = io.TextIOWrapper(path.open("rb"), encoding=detect_encoding(path, name), newline="")
     reader = csv.reader(fh)
     header = next(reader, None)
     if not header or not any(h.strip() for h in header):
-        raise BatchRejected(f"{path.name}: empty file, no header row")
+        raise BatchRejected(f"{name}: empty file, no header row")
     names: list[str] = []
     positions: list[int] = []
     unknown: list[str] = []
@@ -96,20 +99,20 @@ def _rows(path: Path, feed: Feed) -> tuple[list[str], list[int], tuple[str, ...]
         if col is None:
             unknown.append(h)
         elif col.name in names:
-            raise BatchRejected(f"{path.name}: column {h!r} ({col.name}) appears twice in the header")
+            raise BatchRejected(f"{name}: column {h!r} ({col.name}) appears twice in the header")
         else:
             names.append(col.name)
             positions.append(i)
     missing = [c for c in feed.columns if c.required and c.name not in names]
     if missing:
         cols = ", ".join(f"{c.headers[0]} ({c.name})" for c in missing)
-        raise BatchRejected(f"{path.name}: missing required column {cols} in feed {feed.name}")
+        raise BatchRejected(f"{name}: missing required column {cols} in feed {feed.name}")
     return names, positions, tuple(unknown), reader
 
 
 def load_batch(feed: Feed, conninfo: str, batch: Batch) -> LoadResult:
     try:
-        names, positions, unknown, reader = _rows(batch.landed_path, feed)
+        names, positions, unknown, reader = _rows(batch, feed)
     except BatchRejected as exc:
         mark(conninfo, batch.batch_id, "rejected", str(exc))
         raise

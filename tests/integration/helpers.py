@@ -1,11 +1,16 @@
-"""Hand-made certificate files for tests whose right answers are worked out by hand."""
+"""Helpers for the integration tests: hand-made certificate files, the sample population."""
 
 from __future__ import annotations
 
 import csv
+from datetime import date
+from functools import cache
 from pathlib import Path
 
-from greencert import feeds
+from greencert import feeds, warehouse
+from greencert.warehouse import roles
+
+AS_OF = date(2025, 6, 30)
 
 HEADERS = [c.headers[0] for c in feeds.get("certificates").columns]
 
@@ -29,3 +34,14 @@ def write_csv(path: Path, rows: list[dict[str, str]], headers: list[str] = HEADE
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+@cache
+def population(seed: int = 2022):
+    from greencert.generate import certificates
+
+    return certificates.build_population(seed)
+
+
+def admin_url_for(database: str) -> str:
+    return roles._swap_db(warehouse.admin_url(), database)
