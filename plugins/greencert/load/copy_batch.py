@@ -35,30 +35,31 @@ class LoadResult:
     unknown_headers: tuple[str, ...]
 
 
+def _decodes(path: Path, encoding: str) -> UnicodeDecodeError | None:
+    """Stream the whole file through a strict decoder; the error if it does not decode."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    try:
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        return exc
+    return None
+
+
 def detect_encoding(path: Path, name: str | None = None) -> str:
     """UTF-8 (with or without BOM) if the whole file decodes strictly, else GB18030.
 
     Charset detectors call GB18030 text "GB2312" and then fail on rarer characters, so we do not
     guess: UTF-8 is strict enough that a GB file virtually never passes it.
     """
-    decoder = codecs.getincrementaldecoder("utf-8")("strict")
-    try:
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
+    if _decodes(path, "utf-8") is None:
         return "utf-8-sig"
-    except UnicodeDecodeError:
-        pass
-    decoder = codecs.getincrementaldecoder("gb18030")("strict")
-    try:
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
+    exc = _decodes(path, "gb18030")
+    if exc is None:
         return "gb18030"
-    except UnicodeDecodeError as exc:
-        raise BatchRejected(f"{name or path.name}: neither UTF-8 nor GB18030 text ({exc})") from None
+    raise BatchRejected(f"{name or path.name}: neither UTF-8 nor GB18030 text ({exc})")
 
 
 def ensure_raw_table(conn: psycopg.Connection, feed: Feed) -> None:
