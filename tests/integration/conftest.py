@@ -6,7 +6,8 @@ server, bootstrapped with the same schemas, roles and grants as production.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -15,14 +16,20 @@ from greencert.warehouse import roles
 
 
 @pytest.fixture(scope="session")
-def fresh_database() -> Callable[[str], dict[str, str]]:
+def fresh_database() -> Iterator[Callable[[str], dict[str, str]]]:
+    from greencert.warehouse import server
+
+    embedded = not os.environ.get("WAREHOUSE_URL")
+    was_running = embedded and server.is_running()
     admin = warehouse.admin_url()
 
     def make(name: str) -> dict[str, str]:
         roles.drop_database(admin, name)
         return roles.bootstrap(admin, name)
 
-    return make
+    yield make
+    if embedded and not was_running:  # leave the machine as we found it
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -57,3 +57,12 @@ def test_dag_file_parses_well_under_a_second(path: Path, dagbag) -> None:
     spec.loader.exec_module(module)
     elapsed = time.perf_counter() - start
     assert elapsed < 1.0, f"{path.name} took {elapsed:.2f}s to parse"
+
+
+def test_nightly_publishes_only_after_dbt_and_the_gate(dagbag) -> None:
+    dag = dagbag.dags["greencert_nightly"]
+    publish, audit = dag.get_task("publish"), dag.get_task("audit")
+    assert "audit" in publish.upstream_task_ids
+    dbt_tasks = {t.task_id for t in dag.tasks if t.task_id.startswith("dbt.")}
+    assert dbt_tasks and dbt_tasks <= audit.get_flat_relative_ids(upstream=True)
+    assert all(t.trigger_rule == "all_success" for t in (publish, audit))

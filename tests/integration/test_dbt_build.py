@@ -105,3 +105,24 @@ def test_gate_then_publish(built) -> None:
     assert progress[("T06", "320500")] == 6
     with psycopg.connect(urls["bi_reader"]) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("select * from marts.fct_target_progress")
+
+
+def test_gate_refuses_a_double_count(built) -> None:
+    """A build whose city total is not the sum of its regions fails the mart suite, naming why."""
+    urls, _ = built
+    bad = "build_20250701"
+    prepare_build(urls["transformer"], bad)
+    with psycopg.connect(urls["transformer"]) as conn:
+        conn.execute(f"create table {bad}.fct_target_progress as table marts.fct_target_progress")
+        conn.execute(f"update {bad}.fct_target_progress set actual_value = actual_value * 2 "
+                     "where target_id = 'T06' and region_code = '320500'")
+    outcome = gx_run.validate(urls["transformer"], "marts.fct_target_progress",
+                              table=(bad, "fct_target_progress"), target=bad, run_id="test-bad")
+    assert not outcome.success
+    assert [(c.expectation, c.why) for c in outcome.failed] == [
+        ("unexpected_rows_expectation", "the city total equals the sum over its regions")]
+    assert "the city total equals the sum over its regions" in outcome.summary()
+    with psycopg.connect(urls["transformer"]) as conn:
+        recorded = conn.execute("select count(*) from dq.validation_runs where run_id = 'test-bad' "
+                                "and not success").fetchone()[0]
+    assert recorded == 1

@@ -31,6 +31,7 @@ class Check:
     column: str | None
     success: bool
     observed: str
+    why: str = ""  # the suite's own explanation of the rule (meta.why)
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,8 @@ class Outcome:
     def summary(self) -> str:
         ok = len(self.checks) - len(self.failed)
         lines = [f"GX suite {self.suite} on {self.target}: {ok}/{len(self.checks)} expectations passed"]
-        lines += [f"  FAILED {c.expectation}({c.column or ''}): {c.observed}" for c in self.failed]
+        lines += [f"  FAILED {c.expectation}({c.column or ''}){' — ' + c.why if c.why else ''}: {c.observed}"
+                  for c in self.failed]
         return "\n".join(lines)
 
 
@@ -77,9 +79,10 @@ def load_suite(ctx: Any, name: str, expectations: list[dict[str, Any]] | None = 
         expectations = spec["expectations"]
     suite = gx.ExpectationSuite(name=name)
     for e in expectations:
-        suite.add_expectation_configuration(
-            ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e.get("meta", {}))
-        )
+        # add as Expectation objects: adding configurations de-duplicates by domain, which would
+        # silently keep only one of several table-level UnexpectedRows checks
+        config = ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e.get("meta", {}))
+        suite.add_expectation(config.to_domain_obj())
     try:
         ctx.suites.delete(name)
     except Exception:  # first run: nothing to replace
@@ -140,7 +143,8 @@ def validate(
                 observed = f"{res.get('unexpected_count')} unexpected, e.g. {res['partial_unexpected_list'][:5]}"
             if r.exception_info and r.exception_info.get("raised_exception"):
                 observed = r.exception_info.get("exception_message")
-            checks.append(Check(cfg.type, cfg.kwargs.get("column"), bool(r.success), str(observed)[:500]))
+            checks.append(Check(cfg.type, cfg.kwargs.get("column"), bool(r.success), str(observed)[:500],
+                                (cfg.meta or {}).get("why", "")))
     outcome = Outcome(suite_name, target, bool(result.success), tuple(checks))
     record(conninfo, run_id, outcome)
     log.info(outcome.summary())

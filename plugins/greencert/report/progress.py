@@ -52,7 +52,7 @@ def progress_table(conninfo: str, as_of: date, region_code: str = CITY) -> str:
             _fmt(actual),
             f"{comparator or ''}{_fmt(target)}{unit or ''}" if target is not None else "—",
             f"{pct}%" if pct is not None else "—",
-            "not yet fed" if status == "未接入" else status,
+            "未接入 not yet fed" if status == "未接入" else status,
         ))
     widths = [max(_width(str(r[i])) for r in (header, *body)) for i in range(len(header))]
     numeric = {3, 4, 5}

