@@ -1,6 +1,6 @@
-{#- A certificate-count target's fact: one row per certificate in force on the as-of date whose
-    program counts towards the target (programs seed). -#}
-{% macro certificates_in_force_for(target_id) %}
+{#- A certificate-count fact: one row per certificate in force on the as-of date whose program
+    counts towards one of the given targets or indicators (programs seed). -#}
+{% macro certificates_in_force_for(target_ids) %}
 with
 
 in_force as (
@@ -10,6 +10,7 @@ in_force as (
 final as (
     select
         as_of_date,
+        target_id,
         cert_no,
         cert_program,
         org_name,
@@ -20,7 +21,7 @@ final as (
         issue_date,
         expiry_date
     from in_force
-    where target_id = '{{ target_id }}'
+    where target_id in ('{{ target_ids | join("', '") }}')
 )
 
 select * from final

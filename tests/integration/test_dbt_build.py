@@ -41,9 +41,22 @@ ROWS = [
     cert("K", **{"行政区划代码": "320505", "认证项目": "质量管理体系认证"}),  # counts towards nothing
     cert("L", **{"行政区划代码": "３２０５０６", "颁证日期": "2024年1月10日",
                  "证书到期日期": "20270109"}),                                # full-width code, CN dates: 吴中
+    cert("S1", **{"行政区划代码": "320582", "认证类别": "服务认证", "认证项目": "商品售后服务评价认证"}),
+    cert("S2", **{"行政区划代码": "320582", "认证类别": "服务认证", "认证项目": "服务认证(其他)",
+                 "证书状态": "注销", "更新时间": "2025-03-01 09:00:00"}),     # cancelled: not counted
+    cert("P1", **{"行政区划代码": "320581", "认证类别": "产品认证", "认证项目": "节水产品认证"}),
+    cert("P2", **{"行政区划代码": "320581", "认证类别": "产品认证", "认证项目": "环保产品认证"}),  # no target
+    cert("G1", **{"行政区划代码": "320585", "认证类别": "产品认证", "认证项目": "良好农业规范(GAP)认证"}),
 ]
 EXPECTED_T06 = {"320506": 2, "320583": 1, "320509": 1, "320571": 1, "000000": 1}
-EXPECTED_T09 = {"320505": 1}
+EXPECTED = {
+    "T06": EXPECTED_T06,
+    "T09": {"320505": 1},
+    "T05": {"320582": 1},
+    "T07": {"320581": 1},
+    "I01": {"320585": 1},
+    "I03": {},  # fed, none in force: zero, not null
+}
 
 
 @pytest.fixture(scope="module")
@@ -70,17 +83,19 @@ def _progress(url: str, relation: str) -> dict[tuple[str, str], Decimal | None]:
 def test_in_force_counts_worked_out_by_hand(built) -> None:
     urls, schema = built
     progress = _progress(urls["transformer"], f"{schema}.fct_target_progress")
-    for target, expected in (("T06", EXPECTED_T06), ("T09", EXPECTED_T09)):
+    for target, expected in EXPECTED.items():
         by_region = {r: int(v) for (t, r), v in progress.items() if t == target and r != "320500" and v}
         assert by_region == expected, target
         assert progress[(target, "320500")] == sum(expected.values())
     assert progress[("T01", "320500")] is None  # not fed yet: no number, not a zero
+    assert progress[("I06", "320500")] is None
 
 
 def test_every_target_for_every_region(built) -> None:
     urls, schema = built
     progress = _progress(urls["transformer"], f"{schema}.fct_target_progress")
-    assert len(progress) == 12 * 12  # T01–T12 × (10 county-level units + 未定位 + city)
+    # (12 targets + 8 indicators) × (10 county-level units + 未定位 + city)
+    assert len(progress) == 20 * 12
 
 
 def test_uscc_macro_agrees_with_python(built) -> None:
@@ -100,7 +115,7 @@ def test_gate_then_publish(built) -> None:
                               table=(schema, "fct_target_progress"), target=schema, run_id="test")
     assert outcome.success, outcome.summary()
     result = publish(urls["transformer"], schema, D)
-    assert result.history_rows_total == 144
+    assert result.history_rows_total == 20 * 12
     progress = _progress(urls["bi_reader"], "bi.target_progress")  # BI sees it through bi only
     assert progress[("T06", "320500")] == 6
     with psycopg.connect(urls["bi_reader"]) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):

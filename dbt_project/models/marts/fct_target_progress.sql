@@ -1,9 +1,15 @@
 -- 目标进度: every policy target × every region (and the city) on the as-of date.
 -- Targets whose feeds are not ingested yet appear with no actual and status 未接入.
-{%- set target_facts = {
-    'T06': 'fct_t06_ems_certificates',
-    'T09': 'fct_t09_enms_certificates',
+{#- fact model -> the targets/indicators it answers; a target in no fact is 未接入 (not fed) -#}
+{%- set facts = {
+    'fct_t05_service_certificates': ['T05'],
+    'fct_t06_ems_certificates': ['T06'],
+    'fct_t07_energy_water_low_carbon_product_certificates': ['T07'],
+    'fct_t09_enms_certificates': ['T09'],
+    'fct_indicator_certificates': ['I01', 'I02', 'I03', 'I04', 'I05'],
 } %}
+{%- set fed = [] %}
+{%- for ids in facts.values() %}{% do fed.extend(ids) %}{% endfor %}
 
 with
 
@@ -16,13 +22,13 @@ regions as (
 ),
 
 actuals as (
-    {%- for target_id, fact in target_facts.items() %}
+    {%- for fact in facts %}
         select
-            '{{ target_id }}' as target_id,
+            target_id,
             region_code,
             count(*) as actual_value
         from {{ ref(fact) }}
-        group by region_code
+        group by target_id, region_code
         {%- if not loop.last %}
             union all
         {%- endif %}
@@ -33,7 +39,7 @@ by_region as (
     select
         targets.target_id,
         regions.region_code,
-        targets.target_id in ('{{ target_facts.keys() | join("', '") }}') as is_fed,
+        targets.target_id in ('{{ fed | join("', '") }}') as is_fed,
         actuals.actual_value
     from targets
     cross join regions
@@ -72,6 +78,7 @@ final as (
     select
         {{ as_of_date() }} as as_of_date,
         all_rows.target_id,
+        targets.target_kind,
         targets.clause,
         targets.indicator_zh,
         targets.unit_zh,
@@ -83,12 +90,13 @@ final as (
         case when regions.region_level = 'city' then targets.comparator end as comparator,
         case when regions.region_level = 'city' then targets.target_value end as target_value,
         case
-            when regions.region_level = 'city' and all_rows.is_fed
+            when regions.region_level = 'city' and all_rows.is_fed and targets.target_value > 0
                 then round(100.0 * all_rows.actual_value / targets.target_value, 1)
         end as percent_of_target,
         case
             when not all_rows.is_fed then '未接入'
             when regions.region_level <> 'city' then '—'
+            when targets.target_kind = 'indicator' then '监测'
             when targets.comparator = '>=' and all_rows.actual_value >= targets.target_value then '达标'
             when targets.comparator = '>' and all_rows.actual_value > targets.target_value then '达标'
             else '未达标'
