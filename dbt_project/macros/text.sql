@@ -25,3 +25,10 @@ end)
     else cast({{ parse_date(column) }} as timestamp)
 end)
 {%- endmacro %}
+
+{#- Numbers arrive with thousands separators ("4,200"); anything else non-numeric becomes null. -#}
+{% macro parse_number(column) -%}
+(case
+    when replace({{ column }}, ',', '') ~ '^-?\d+(\.\d+)?$' then cast(replace({{ column }}, ',', '') as numeric)
+end)
+{%- endmacro %}

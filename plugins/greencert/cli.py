@@ -9,6 +9,7 @@ import sys
 import time
 import warnings
 from datetime import date
+from pathlib import Path
 
 from greencert import settings
 
@@ -37,20 +38,23 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from greencert.generate import certificates
+    from greencert.generate import write_all
 
-    return certificates.main(["--as-of", args.as_of, "--seed", str(args.seed), "--out", str(args.out)])
+    for path in write_all(date.fromisoformat(args.as_of), args.seed, Path(args.out)):
+        print(path)
+    return 0
 
 
 def run_day(as_of: str, urls: dict[str, str], seed: int = 2022) -> None:
     """Generate the day's files, then run the real DAGs through Airflow for that date."""
     from greencert import feeds, runtime
-    from greencert.generate import certificates
+    from greencert.generate import write_all
     from greencert.orchestration import ingest, nightly
 
     env = runtime.airflow_env(urls)
     t = _step(f"generate sample feeds for {as_of} (seed {seed})")
-    certificates.main(["--as-of", as_of, "--seed", str(seed), "--out", str(settings.dropbox("certificates"))])
+    for path in write_all(date.fromisoformat(as_of), seed):
+        print(f"    {path}")
     print(f"    {time.monotonic() - t:.1f}s")
     conf = json.dumps({"as_of_date": as_of})
     for feed in feeds.registry().values():
@@ -156,10 +160,10 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("setup", help="start/bootstrap the warehouse, compile the dbt manifest, migrate Airflow's DB")
     s.set_defaults(func=cmd_setup)
 
-    s = sub.add_parser("generate", help="write a sample certificates file for a date")
+    s = sub.add_parser("generate", help="write every feed's sample file for a date into the drop folders")
     s.add_argument("--as-of", required=True, metavar="YYYY-MM-DD")
     s.add_argument("--seed", type=int, default=2022)
-    s.add_argument("--out", default=str(settings.dropbox("certificates")))
+    s.add_argument("--out", default=str(settings.DROPBOX), help="drop folders' root (default %(default)s)")
     s.set_defaults(func=cmd_generate)
 
     s = sub.add_parser("progress", help="print the published target progress for a date")

@@ -45,3 +45,22 @@ def population(seed: int = 2022):
 
 def admin_url_for(database: str) -> str:
     return roles._swap_db(warehouse.admin_url(), database)
+
+
+def write_xlsx(path: Path, rows: list[dict[str, str]], headers: list[str] = HEADERS,
+               title_rows: tuple[str, ...] = (), total_row: bool = False) -> Path:
+    """An XLSX list as the provincial offices publish them: title rows, header, rows, 合计."""
+    from openpyxl import Workbook
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("Sheet1")
+    for title in title_rows:
+        ws.append([title])
+    ws.append(headers)
+    for row in rows:
+        ws.append([row.get(h, "") for h in headers])
+    if total_row:
+        ws.append(["合计", f"{len(rows)}项"])
+    wb.save(path)
+    return path

@@ -17,7 +17,7 @@ from greencert.publish.swap import build_schema_for, prepare_build, publish
 from greencert.quality import gx_run
 from greencert.quality.raw_gate import run_raw_gate
 
-from .helpers import cert, write_csv
+from .helpers import cert, write_csv, write_xlsx
 
 D = date(2025, 6, 30)
 KUNSHAN_USCC = make_uscc("320583", 4711)
@@ -49,7 +49,20 @@ ROWS = [
     cert("G1", **{"行政区划代码": "320585", "认证类别": "产品认证", "认证项目": "良好农业规范(GAP)认证"}),
 ]
 EXPECTED_T06 = {"320506": 2, "320583": 1, "320509": 1, "320571": 1, "000000": 1}
+GF_HEADERS = [c.headers[0] for c in feeds.get("green_food").columns]
+GREEN_FOOD = [
+    {"企业名称": "苏州甲农业有限公司", "产品编号": "LB-15-2105020001A", "产品名称": "大米", "核准产量(吨)": "4,200",
+     "证书有效期起": "2024-05-01", "证书有效期止": "2027-05-01", "所在地区": "吴中区"},          # counted: 吴中
+    {"企业名称": "苏州乙农业有限公司", "产品编号": "LB-15-2206020002A", "产品名称": "枇杷",
+     "证书有效期起": "2022-06-30", "证书有效期止": "2025-06-30", "所在地区": "吴中区"},          # ends on D
+    {"企业名称": "苏州丙农业有限公司", "产品编号": "LB-15-2507020003A", "产品名称": "青虾",
+     "证书有效期起": "2025-07-01", "证书有效期止": "2028-07-01", "所在地区": "常熟市"},          # future
+    {"企业名称": "苏州丁农业有限公司", "产品编号": "LB-15-2301020004A", "产品名称": "茶叶",
+     "统一社会信用代码": KUNSHAN_USCC, "证书有效期起": "2023-01-01", "证书有效期止": "2026-01-01"},  # USCC → 昆山
+]
+
 EXPECTED = {
+    "T02": {"320506": 1, "320583": 1},
     "T06": EXPECTED_T06,
     "T09": {"320505": 1},
     "T05": {"320582": 1},
@@ -68,6 +81,12 @@ def built(fresh_database, tmp_path_factory):
     (batch,) = land_new_files(feed, urls["loader"], D, dropbox=tmp / "drop", landing=tmp / "landing")
     load_batch(feed, urls["loader"], batch)
     assert run_raw_gate(feed, urls["loader"], batch.batch_id, run_id="test").success
+    gf = feeds.get("green_food")
+    write_xlsx(tmp / "gf" / "绿色食品.xlsx", GREEN_FOOD, GF_HEADERS, title_rows=("苏州市绿色食品获证产品名录",),
+               total_row=True)
+    (gf_batch,) = land_new_files(gf, urls["loader"], D, dropbox=tmp / "gf", landing=tmp / "landing")
+    load_batch(gf, urls["loader"], gf_batch)
+    assert run_raw_gate(gf, urls["loader"], gf_batch.batch_id, run_id="test").success
     schema = prepare_build(urls["transformer"], build_schema_for(D))
     env = runtime.dbt_env(urls["transformer"], schema)
     runtime.dbt(["build", "--vars", f"{{as_of_date: '{D}'}}"], env)
@@ -88,6 +107,10 @@ def test_in_force_counts_worked_out_by_hand(built) -> None:
         assert by_region == expected, target
         assert progress[(target, "320500")] == sum(expected.values())
     assert progress[("T01", "320500")] is None  # not fed yet: no number, not a zero
+    with psycopg.connect(urls["transformer"]) as conn:
+        output = conn.execute(f"select approved_output_t from {schema}.stg_green_food__products "
+                              "where product_code = 'LB-15-2105020001A'").fetchone()[0]
+    assert output == 4200  # "4,200" with its thousands separator
     assert progress[("I06", "320500")] is None
 
 

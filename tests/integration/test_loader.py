@@ -13,7 +13,7 @@ from greencert.extract.files import land_new_files
 from greencert.generate import certificates
 from greencert.load.copy_batch import BatchRejected, load_batch
 
-from .helpers import AS_OF, HEADERS, cert, population, write_csv
+from .helpers import AS_OF, HEADERS, cert, population, write_csv, write_xlsx
 
 FEED = feeds.get("certificates")
 
@@ -40,12 +40,12 @@ def test_generated_file_loads_every_row_tagged(role_urls, dirs) -> None:
         n, rows_min, rows_max, files = conn.execute(
             "select count(*), min(source_row), max(source_row), array_agg(distinct source_file) "
             "from raw.certificates where batch_id = %s", (batch.batch_id,)).fetchone()
-        row7 = conn.execute("select cert_no, org_name, status from raw.certificates "
-                            "where batch_id = %s and source_row = 7", (batch.batch_id,)).fetchone()
+        row8 = conn.execute("select cert_no, org_name, status from raw.certificates "
+                            "where batch_id = %s and source_row = 8", (batch.batch_id,)).fetchone()
         manifest = conn.execute("select status, rows, sha256 from raw.landing_manifest where batch_id = %s",
                                 (batch.batch_id,)).fetchone()
-    assert (n, rows_min, rows_max, files) == (len(source), 1, len(source), [path.name])
-    assert row7 == (source[6]["证书编号"], source[6]["组织名称"], source[6]["证书状态"])
+    assert (n, rows_min, rows_max, files) == (len(source), 2, len(source) + 1, [path.name])  # header = row 1
+    assert row8 == (source[6]["证书编号"], source[6]["组织名称"], source[6]["证书状态"])
     assert manifest == ("loaded", len(source), batch.sha256)
     # the same file again, under any name, is a no-op
     (dirs[0] / "copy_of_it.csv").write_bytes(path.read_bytes())
@@ -62,6 +62,24 @@ def test_gb18030_and_header_alias(role_urls, dirs) -> None:
         got = conn.execute("select org_name, org_id from raw.certificates where batch_id = %s",
                            (batch.batch_id,)).fetchone()
     assert got == ("苏州市吴中区甪直镇䶮记食品有限公司", "000000000")
+
+
+def test_xlsx_with_title_rows_and_a_total_row(role_urls, dirs) -> None:
+    rows = [cert("X1", **{"颁证日期": "2024-01-10"}), cert("X2")]
+    write_xlsx(dirs[0] / "名录.xlsx", rows, title_rows=("江苏省认证证书名录", "统计截至：2025年6月30日"),
+               total_row=True)
+    (batch,) = land(role_urls, dirs)
+    assert load_batch(FEED, role_urls["loader"], batch).rows == 2  # the 合计 row is not data
+    with psycopg.connect(role_urls["loader"]) as conn:
+        got = conn.execute("select source_row, cert_no, issue_date from raw.certificates "
+                           "where batch_id = %s order by source_row", (batch.batch_id,)).fetchall()
+    assert got == [(4, "X1", "2024-01-10"), (5, "X2", "2024-01-10")]  # rows as the sheet numbers them
+
+
+def test_xlsx_sent_with_a_csv_name_is_read_as_xlsx(role_urls, dirs) -> None:
+    write_xlsx(dirs[0] / "really_a_workbook.csv", [cert("W1")])
+    (batch,) = land(role_urls, dirs)
+    assert load_batch(FEED, role_urls["loader"], batch).rows == 1
 
 
 def test_missing_required_column_refuses_the_batch_and_names_it(role_urls, dirs) -> None:

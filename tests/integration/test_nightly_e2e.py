@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from greencert import feeds, runtime, settings
-from greencert.generate import certificates
+from greencert.generate import certificates, green_food, write_all
 from greencert.orchestration import ingest, nightly
 
 from .helpers import AS_OF, admin_url_for, population
@@ -21,7 +21,7 @@ NEXT = AS_OF + timedelta(days=1)
 
 
 def run_day(env: dict[str, str], day: date) -> None:
-    certificates.write_csv(population(), day, settings.dropbox("certificates") / f"certificates_{day:%Y%m%d}.csv")
+    write_all(day)
     conf = json.dumps({"as_of_date": day.isoformat()})
     for feed in feeds.registry().values():
         runtime.airflow(["dags", "test", ingest.dag_id(feed), day.isoformat(), "--conf", conf], env, capture=True)
@@ -38,6 +38,7 @@ def published(url: str, day: date) -> dict[tuple[str, str], int | None]:
 
 # what each fed target or indicator counts, in the generator's words
 PROGRAMS = {
+    "T02": (),  # green_food feed
     "T05": ("商品售后服务评价认证", "服务认证(其他)"),
     "T06": ("环境管理体系认证",),
     "T07": ("节能产品认证", "节水产品认证", "低碳产品认证"),
@@ -51,6 +52,8 @@ PROGRAMS = {
 
 
 def oracle(day: date, target: str) -> dict[str, int]:
+    if target == "T02":
+        return {k: v for k, v in green_food.in_force_counts(green_food.build_population(), day).items() if v}
     total: dict[str, int] = {}
     for program in PROGRAMS[target]:
         for region, n in certificates.in_force_counts(population(), day, program).items():
@@ -77,7 +80,7 @@ def checksums(db: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def env(fresh_database):
     urls = fresh_database(DB)
-    for f in settings.dropbox("certificates").glob("*.csv"):
+    for f in settings.DROPBOX.glob("*/*"):
         f.unlink()
     runtime.dbt_parse()
     env = runtime.airflow_env(urls)

@@ -21,12 +21,7 @@ aliases as (
 ),
 
 keywords as (
-    select
-        regions.region_code,
-        keyword,
-        length(keyword) as keyword_length
-    from regions
-    cross join lateral unnest(string_to_array(regions.address_keywords, '|')) as keyword
+    select * from {{ ref('int_region_keywords') }}
 ),
 
 by_code as (

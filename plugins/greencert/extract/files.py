@@ -52,7 +52,8 @@ def land_new_files(
     """Land every file of the drop folder not seen before; return the batches still to load."""
     dropbox = dropbox or settings.dropbox(feed.name)
     with psycopg.connect(conninfo) as conn:
-        for path in sorted(dropbox.glob(feed.file_pattern)) if dropbox.exists() else []:
+        paths = {p for pattern in feed.file_patterns for p in dropbox.glob(pattern)} if dropbox.exists() else set()
+        for path in sorted(paths):
             digest = sha256_of(path)
             seen = conn.execute(
                 "select 1 from raw.landing_manifest where feed = %s and sha256 = %s", (feed.name, digest)

@@ -27,7 +27,7 @@ class Feed:
     title: str
     source: str
     connector: str  # files | http
-    file_pattern: str
+    file_patterns: tuple[str, ...]  # globs in the drop folder
     schedule: str
     natural_key: tuple[str, ...]
     columns: tuple[Column, ...]
@@ -70,7 +70,7 @@ def registry() -> dict[str, Feed]:
             title=f["title"],
             source=f["source"],
             connector=f["connector"],
-            file_pattern=f["file_pattern"],
+            file_patterns=tuple(f["file_patterns"]),
             schedule=f["schedule"],
             natural_key=tuple(f["natural_key"]),
             columns=columns,

@@ -10,7 +10,6 @@ independently of the SQL that computes it.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import math
 import os
@@ -333,14 +332,5 @@ def write_csv(pop: Population, as_of: date, path: Path) -> Path:
     return path
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="greencert generate", description=__doc__.splitlines()[0])
-    parser.add_argument("--as-of", required=True, type=date.fromisoformat, metavar="YYYY-MM-DD")
-    parser.add_argument("--seed", type=int, default=2022)
-    parser.add_argument("--out", type=Path, default=Path("var/dropbox/certificates"))
-    args = parser.parse_args(argv)
-    pop = build_population(args.seed)
-    path = write_csv(pop, args.as_of, args.out / f"certificates_{args.as_of:%Y%m%d}.csv")
-    n = sum(1 for c in pop.certificates if c.issue_date <= args.as_of)
-    print(f"    {path}: {n:,} certificates as of {args.as_of} (seed {args.seed})")
-    return 0
+def write(as_of: date, out_dir: Path, seed: int = 2022) -> Path:
+    return write_csv(build_population(seed), as_of, out_dir / f"certificates_{as_of:%Y%m%d}.csv")

@@ -1,25 +1,24 @@
-"""COPY a landed CSV batch into raw.<feed>: decode, map headers, tag rows, stream.
+"""COPY a landed batch (CSV or XLSX) into raw.<feed>: decode, map headers, tag rows, stream.
 
 Raw columns are text: typing and rules come after (COPY aborts on the first bad row, so nothing
-is typed here). Each row carries batch_id, source_file and source_row (1 = first data row) so any
-warehouse row can be traced to the line of the file it came from. The batch is loaded in one
-transaction together with its manifest update: a killed load leaves nothing half-loaded.
+is typed here). Each row carries batch_id, source_file and source_row (the row number in the file
+as a spreadsheet shows it, header included), so any warehouse row can be traced to its line. The
+batch is loaded in one transaction together with its manifest update: a killed load leaves
+nothing half-loaded.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
 from greencert.extract.files import Batch
 from greencert.feeds import Feed
+from greencert.load.readers import HEADER_SEARCH_ROWS, UnreadableFile, is_blank_or_total, records
 
 META_COLUMNS = ("batch_id", "source_file", "source_row")
 
@@ -33,33 +32,6 @@ class LoadResult:
     batch_id: str
     rows: int
     unknown_headers: tuple[str, ...]
-
-
-def _decodes(path: Path, encoding: str) -> UnicodeDecodeError | None:
-    """Stream the whole file through a strict decoder; the error if it does not decode."""
-    decoder = codecs.getincrementaldecoder(encoding)("strict")
-    try:
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-    except UnicodeDecodeError as exc:
-        return exc
-    return None
-
-
-def detect_encoding(path: Path, name: str | None = None) -> str:
-    """UTF-8 (with or without BOM) if the whole file decodes strictly, else GB18030.
-
-    Charset detectors call GB18030 text "GB2312" and then fail on rarer characters, so we do not
-    guess: UTF-8 is strict enough that a GB file virtually never passes it.
-    """
-    if _decodes(path, "utf-8") is None:
-        return "utf-8-sig"
-    exc = _decodes(path, "gb18030")
-    if exc is None:
-        return "gb18030"
-    raise BatchRejected(f"{name or path.name}: neither UTF-8 nor GB18030 text ({exc})")
 
 
 def ensure_raw_table(conn: psycopg.Connection, feed: Feed) -> None:
@@ -82,23 +54,34 @@ def ensure_raw_table(conn: psycopg.Connection, feed: Feed) -> None:
     )
 
 
-def _rows(batch: Batch, feed: Feed) -> tuple[list[str], list[int], tuple[str, ...], Iterator[list[str]]]:
-    """Open the file; return (raw columns, their positions in the file, unknown headers, data rows).
+def _header(feed: Feed, cells: list[str]) -> int:
+    return sum(1 for h in cells if h and feed.column_for_header(h) is not None)
 
-    Errors name the file as the source sent it (the landed copy is named by its hash)."""
-    path, name = batch.landed_path, batch.source_file
-    fh = io.TextIOWrapper(path.open("rb"), encoding=detect_encoding(path, name), newline="")
-    reader = csv.reader(fh)
-    header = next(reader, None)
-    if not header or not any(h.strip() for h in header):
-        raise BatchRejected(f"{name}: empty file, no header row")
+
+def _rows(batch: Batch, feed: Feed) -> tuple[list[str], list[int], tuple[str, ...], Iterator[tuple[int, list[str]]]]:
+    """Open the file; return (raw columns, their positions, unknown headers, data records).
+
+    The header is the row, among the first few, that names the most of the feed's columns (title
+    rows above it are skipped). Errors name the file as the source sent it (the landed copy is
+    named by its hash)."""
+    name = batch.source_file
+    try:
+        rows = records(batch.landed_path, name)
+        head = [r for _, r in zip(range(HEADER_SEARCH_ROWS), rows, strict=False)]
+    except UnreadableFile as exc:
+        raise BatchRejected(str(exc)) from None
+    if not head or not any(_header(feed, cells) for _, cells in head):
+        raise BatchRejected(f"{name}: empty file or no header row naming any {feed.name} column")
+    at = max(range(len(head)), key=lambda i: _header(feed, head[i][1]))
+    header = head[at][1]
     names: list[str] = []
     positions: list[int] = []
     unknown: list[str] = []
     for i, h in enumerate(header):
         col = feed.column_for_header(h)
         if col is None:
-            unknown.append(h)
+            if h.strip():
+                unknown.append(h)
         elif col.name in names:
             raise BatchRejected(f"{name}: column {h!r} ({col.name}) appears twice in the header")
         else:
@@ -108,7 +91,8 @@ def _rows(batch: Batch, feed: Feed) -> tuple[list[str], list[int], tuple[str, ..
     if missing:
         cols = ", ".join(f"{c.headers[0]} ({c.name})" for c in missing)
         raise BatchRejected(f"{name}: missing required column {cols} in feed {feed.name}")
-    return names, positions, tuple(unknown), reader
+    data = itertools.chain(head[at + 1:], rows)
+    return names, positions, tuple(unknown), ((n, r) for n, r in data if not is_blank_or_total(r))
 
 
 def load_batch(feed: Feed, conninfo: str, batch: Batch) -> LoadResult:
@@ -122,16 +106,18 @@ def load_batch(feed: Feed, conninfo: str, batch: Batch) -> LoadResult:
         sql.Identifier("raw", feed.name), sql.SQL(", ").join(map(sql.Identifier, columns))
     )
     n = 0
-    width = len(positions)
+    width = max(positions) + 1
     with psycopg.connect(conninfo) as conn:  # one transaction: rows + manifest, or nothing
         ensure_raw_table(conn, feed)
         conn.execute(sql.SQL("delete from {} where batch_id = %s").format(sql.Identifier("raw", feed.name)),
                      (batch.batch_id,))
         with conn.cursor().copy(copy) as cp:
-            for n, row in enumerate(reader, start=1):
-                if len(row) < width or len(row) <= positions[-1]:
-                    row = row + [""] * (positions[-1] + 1 - len(row))
-                cp.write_row([*(row[p] or None for p in positions), batch.batch_id, batch.source_file, n])
+            for row_number, row in reader:
+                n += 1
+                if len(row) < width:
+                    row = row + [""] * (width - len(row))
+                cp.write_row([*(row[p] or None for p in positions), batch.batch_id, batch.source_file,
+                              row_number])
         conn.execute(
             "update raw.landing_manifest set status = 'loaded', rows = %s, loaded_at = now() where batch_id = %s",
             (n, batch.batch_id),
