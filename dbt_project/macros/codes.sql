@@ -24,3 +24,13 @@ coalesce(
 {% macro as_of_date() -%}
 cast('{{ var("as_of_date") }}' as date)
 {%- endmacro %}
+
+{#- Each certificate's status at the end of the as-of day, from a status history (snapshot). -#}
+{% macro status_on_as_of_date(snapshot) -%}
+select
+    cert_no,
+    status as status_on_date
+from {{ snapshot }}
+where dbt_valid_from < {{ as_of_date() }} + 1
+    and (dbt_valid_to is null or dbt_valid_to >= {{ as_of_date() }} + 1)
+{%- endmacro %}

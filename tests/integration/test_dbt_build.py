@@ -61,7 +61,26 @@ GREEN_FOOD = [
      "统一社会信用代码": KUNSHAN_USCC, "证书有效期起": "2023-01-01", "证书有效期止": "2026-01-01"},  # USCC → 昆山
 ]
 
+ORGANIC_HEADERS = [c.headers[0] for c in feeds.get("organic").columns]
+
+
+def organic(cert_no: str, **fields: str) -> dict[str, str]:
+    row = {"证书编号": cert_no, "认证类别": "生产", "获证组织名称": "苏州有机农业有限公司", "是否转换期": "否",
+           "统一社会信用代码": make_uscc("320506", 77), "发证日期": "2025-01-01", "证书有效期至": "2026-01-01",
+           "证书状态": "有效", "更新时间": "2025-01-01 09:00:00"}
+    return {**row, **fields}
+
+
+ORGANIC = [
+    organic("228OP2500001"),                                              # counted: 吴中 (USCC)
+    organic("228OP2500001-1"),                                            # its sub-certificate: once
+    organic("228OP2500002", **{"是否转换期": "是"}),                       # conversion period: not organic
+    organic("228OP2500003", **{"证书状态": "暂停", "更新时间": "2025-05-01 09:00:00"}),  # suspended
+    organic("228OP2500004", **{"统一社会信用代码": "", "基地地址": "江苏省苏州市吴江区同里镇"}),  # address → 吴江
+]
+
 EXPECTED = {
+    "T03": {"320506": 1, "320509": 1},
     "T02": {"320506": 1, "320583": 1},
     "T06": EXPECTED_T06,
     "T09": {"320505": 1},
@@ -87,6 +106,11 @@ def built(fresh_database, tmp_path_factory):
     (gf_batch,) = land_new_files(gf, urls["loader"], D, dropbox=tmp / "gf", landing=tmp / "landing")
     load_batch(gf, urls["loader"], gf_batch)
     assert run_raw_gate(gf, urls["loader"], gf_batch.batch_id, run_id="test").success
+    og = feeds.get("organic")
+    write_csv(tmp / "og" / "organic.csv", ORGANIC, ORGANIC_HEADERS)
+    (og_batch,) = land_new_files(og, urls["loader"], D, dropbox=tmp / "og", landing=tmp / "landing")
+    load_batch(og, urls["loader"], og_batch)
+    assert run_raw_gate(og, urls["loader"], og_batch.batch_id, run_id="test").success
     schema = prepare_build(urls["transformer"], build_schema_for(D))
     env = runtime.dbt_env(urls["transformer"], schema)
     runtime.dbt(["build", "--vars", f"{{as_of_date: '{D}'}}"], env)

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from greencert import feeds, runtime, settings
-from greencert.generate import certificates, green_food, write_all
+from greencert.generate import certificates, green_food, organic, write_all
 from greencert.orchestration import ingest, nightly
 
 from .helpers import AS_OF, admin_url_for, population
@@ -37,8 +37,10 @@ def published(url: str, day: date) -> dict[tuple[str, str], int | None]:
 
 
 # what each fed target or indicator counts, in the generator's words
+OTHER_FEEDS = {"T02": green_food, "T03": organic}
 PROGRAMS = {
     "T02": (),  # green_food feed
+    "T03": (),  # organic feed
     "T05": ("商品售后服务评价认证", "服务认证(其他)"),
     "T06": ("环境管理体系认证",),
     "T07": ("节能产品认证", "节水产品认证", "低碳产品认证"),
@@ -52,8 +54,9 @@ PROGRAMS = {
 
 
 def oracle(day: date, target: str) -> dict[str, int]:
-    if target == "T02":
-        return {k: v for k, v in green_food.in_force_counts(green_food.build_population(), day).items() if v}
+    if target in OTHER_FEEDS:
+        gen = OTHER_FEEDS[target]
+        return {k: v for k, v in gen.in_force_counts(gen.build_population(), day).items() if v}
     total: dict[str, int] = {}
     for program in PROGRAMS[target]:
         for region, n in certificates.in_force_counts(population(), day, program).items():

@@ -7,19 +7,9 @@ located as (
     select * from {{ ref('int_certificates_located') }}
 ),
 
-status_history as (
-    select * from {{ ref('snp_certificates__status') }}
-),
-
 status_on_date as (
     -- the version in effect at the end of the as-of day
-    select
-        cert_no,
-        status as status_on_date
-    from status_history
-    where
-        dbt_valid_from < {{ as_of_date() }} + 1
-        and (dbt_valid_to is null or dbt_valid_to >= {{ as_of_date() }} + 1)
+    {{ status_on_as_of_date(ref('snp_certificates__status')) }}
 ),
 
 final as (

@@ -3,6 +3,7 @@
 {#- fact model -> the targets/indicators it answers; a target in no fact is 未接入 (not fed) -#}
 {%- set facts = {
     'fct_t02_green_food_certificates': ['T02'],
+    'fct_t03_organic_certificates': ['T03'],
     'fct_t05_service_certificates': ['T05'],
     'fct_t06_ems_certificates': ['T06'],
     'fct_t07_energy_water_low_carbon_product_certificates': ['T07'],

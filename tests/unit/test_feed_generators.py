@@ -1,4 +1,4 @@
-"""The green_food sample list: the contract's headers, office layout, reproducible bytes."""
+"""Sample lists of the other feeds: contract headers, office layout, reproducible bytes, realistic counts."""
 
 from datetime import date
 from pathlib import Path
@@ -30,3 +30,13 @@ def test_realistic_count_in_force() -> None:
     pop = gen.build_population()
     assert 400 <= sum(gen.in_force_counts(pop, D).values()) <= 800
     assert sum(gen.in_force_counts(pop, date(2022, 7, 19)).values()) < sum(gen.in_force_counts(pop, D).values())
+
+
+def test_organic_list_counts_main_non_conversion_certificates_only() -> None:
+    from greencert.generate import organic
+
+    pop = organic.build_population()
+    in_force = [c for c in pop.certificates if organic.in_force(c, D)]
+    assert 150 <= len(in_force) <= 400
+    assert not any(c.is_sub or c.in_conversion for c in in_force)
+    assert any(c.in_conversion and c.issue_date <= D < c.expiry_date for c in pop.certificates)
