@@ -79,7 +79,38 @@ ORGANIC = [
     organic("228OP2500004", **{"统一社会信用代码": "", "基地地址": "江苏省苏州市吴江区同里镇"}),  # address → 吴江
 ]
 
+GBM = [  # green_building_materials: the plant's address decides
+    {"证书编号": "GBM1", "企业名称": "苏州甲建材有限公司", "认证等级": "★★", "发证日期": "2023-01-01",
+     "有效期至": "2027-12-31", "证书状态": "有效", "生产地址": "江苏省苏州市太仓市港区路1号",
+     "统一社会信用代码": KUNSHAN_USCC},                                     # 太仓 (address beats USCC)
+    {"证书编号": "GBM2", "企业名称": "苏州乙建材有限公司", "认证等级": "三星级", "发证日期": "2023-01-01",
+     "有效期至": "2027-12-31", "证书状态": "撤销", "生产地址": "江苏省苏州市太仓市"},  # revoked
+]
+STANDARDS = [  # enterprise_standards: green, above national, made in the policy period, current
+    {"标准编号": "Q/SZ 0001-2023", "企业名称": "甲", "统一社会信用代码": KUNSHAN_USCC, "发布日期": "2023-03-01",
+     "指标水平": "高于国家标准", "绿色产品": "是", "状态": "现行"},            # counted: 昆山
+    {"标准编号": "Q/SZ 0002-2021", "企业名称": "乙", "统一社会信用代码": KUNSHAN_USCC, "发布日期": "2021-03-01",
+     "指标水平": "高于国家标准", "绿色产品": "是", "状态": "现行"},            # before the policy
+    {"标准编号": "Q/SZ 0003-2023", "企业名称": "丙", "统一社会信用代码": KUNSHAN_USCC, "发布日期": "2023-03-01",
+     "指标水平": "等同", "绿色产品": "是", "状态": "现行"},                    # not above national
+    {"标准编号": "Q/SZ 0004-2023", "企业名称": "丁", "统一社会信用代码": KUNSHAN_USCC, "发布日期": "2023-03-01",
+     "指标水平": "高于国家标准", "绿色产品": "是", "状态": "废止"},            # withdrawn
+]
+BODIES = [  # certification_bodies: green scope, brought in during the policy period, approval valid
+    {"机构名称": "甲认证", "批准号": "CNCA-R-2010-001", "业务范围": "质量管理体系认证;绿色产品认证",
+     "批准有效期至": "2027-01-01", "在苏设立/引进日期": "2023-05-01", "在苏机构地址": "苏州工业园区星湖街1号"},
+    {"机构名称": "乙认证", "批准号": "CNCA-R-2010-002", "业务范围": "有机产品认证",
+     "批准有效期至": "2027-01-01", "在苏设立/引进日期": "2020-05-01", "在苏机构地址": "苏州工业园区"},  # before
+    {"机构名称": "丙认证", "批准号": "CNCA-R-2010-003", "业务范围": "质量管理体系认证",
+     "批准有效期至": "2027-01-01", "在苏设立/引进日期": "2023-05-01", "在苏机构地址": "苏州工业园区"},  # no green
+    {"机构名称": "丁认证", "批准号": "CNCA-R-2010-004", "业务范围": "节能产品认证",
+     "批准有效期至": "2025-06-30", "在苏设立/引进日期": "2023-05-01", "在苏机构地址": "苏州工业园区"},  # lapses on D
+]
+
 EXPECTED = {
+    "T08": {"320585": 1},
+    "T10": {"320583": 1},
+    "T11": {"320571": 1},
     "T03": {"320506": 1, "320509": 1},
     "T02": {"320506": 1, "320583": 1},
     "T06": EXPECTED_T06,
@@ -111,6 +142,13 @@ def built(fresh_database, tmp_path_factory):
     (og_batch,) = land_new_files(og, urls["loader"], D, dropbox=tmp / "og", landing=tmp / "landing")
     load_batch(og, urls["loader"], og_batch)
     assert run_raw_gate(og, urls["loader"], og_batch.batch_id, run_id="test").success
+    for name, rows in (("green_building_materials", GBM), ("enterprise_standards", STANDARDS),
+                       ("certification_bodies", BODIES)):
+        feed_ = feeds.get(name)
+        write_csv(tmp / name / f"{name}.csv", rows, [c.headers[0] for c in feed_.columns])
+        (b,) = land_new_files(feed_, urls["loader"], D, dropbox=tmp / name, landing=tmp / "landing")
+        load_batch(feed_, urls["loader"], b)
+        assert run_raw_gate(feed_, urls["loader"], b.batch_id, run_id="test").success
     schema = prepare_build(urls["transformer"], build_schema_for(D))
     env = runtime.dbt_env(urls["transformer"], schema)
     runtime.dbt(["build", "--vars", f"{{as_of_date: '{D}'}}"], env)

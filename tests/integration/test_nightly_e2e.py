@@ -11,7 +11,15 @@ import psycopg
 import pytest
 
 from greencert import feeds, runtime, settings
-from greencert.generate import certificates, green_food, organic, write_all
+from greencert.generate import (
+    certificates,
+    certification_bodies,
+    enterprise_standards,
+    green_building_materials,
+    green_food,
+    organic,
+    write_all,
+)
 from greencert.orchestration import ingest, nightly
 
 from .helpers import AS_OF, admin_url_for, population
@@ -37,10 +45,15 @@ def published(url: str, day: date) -> dict[tuple[str, str], int | None]:
 
 
 # what each fed target or indicator counts, in the generator's words
-OTHER_FEEDS = {"T02": green_food, "T03": organic}
+OTHER_FEEDS = {
+    "T02": green_food,
+    "T03": organic,
+    "T08": green_building_materials,
+    "T10": enterprise_standards,
+    "T11": certification_bodies,
+}
 PROGRAMS = {
-    "T02": (),  # green_food feed
-    "T03": (),  # organic feed
+    **{target: () for target in OTHER_FEEDS},  # counted from their own feeds
     "T05": ("商品售后服务评价认证", "服务认证(其他)"),
     "T06": ("环境管理体系认证",),
     "T07": ("节能产品认证", "节水产品认证", "低碳产品认证"),

@@ -7,7 +7,10 @@
     'fct_t05_service_certificates': ['T05'],
     'fct_t06_ems_certificates': ['T06'],
     'fct_t07_energy_water_low_carbon_product_certificates': ['T07'],
+    'fct_t08_green_building_material_certificates': ['T08'],
     'fct_t09_enms_certificates': ['T09'],
+    'fct_t10_green_enterprise_standards': ['T10'],
+    'fct_t11_green_certification_bodies': ['T11'],
     'fct_indicator_certificates': ['I01', 'I02', 'I03', 'I04', 'I05'],
 } %}
 {%- set fed = [] %}

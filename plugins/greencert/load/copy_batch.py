@@ -35,21 +35,23 @@ class LoadResult:
 
 
 def ensure_raw_table(conn: psycopg.Connection, feed: Feed) -> None:
-    cols = [sql.SQL("{} text").format(sql.Identifier(c.name)) for c in feed.columns]
+    """raw.<feed> with a text column per registry column (added when the registry grows)."""
+    table = sql.Identifier("raw", feed.name)
     conn.execute(
         sql.SQL(
             """create table if not exists {} (
-                   {},
                    batch_id text not null,
                    source_file text not null,
                    source_row integer not null,
                    loaded_at timestamptz not null default now()
                )"""
-        ).format(sql.Identifier("raw", feed.name), sql.SQL(", ").join(cols))
+        ).format(table)
     )
+    for c in feed.columns:
+        conn.execute(sql.SQL("alter table {} add column if not exists {} text").format(table, sql.Identifier(c.name)))
     conn.execute(
         sql.SQL("create index if not exists {} on {} (batch_id)").format(
-            sql.Identifier(f"{feed.name}_batch_idx"), sql.Identifier("raw", feed.name)
+            sql.Identifier(f"{feed.name}_batch_idx"), table
         )
     )
 

@@ -165,6 +165,13 @@ def bootstrap(admin_url: str, database: str = settings.DATABASE) -> dict[str, st
             conn.execute(sql.SQL(grant).format(l=L, t=T, b=B))
         conn.execute(sql.SQL("set role {}").format(L))
         conn.execute(DDL)
+        # every feed's raw table exists from the start, so a feed that has not delivered yet
+        # leaves its targets at zero instead of breaking the build
+        from greencert import feeds
+        from greencert.load.copy_batch import ensure_raw_table
+
+        for feed in feeds.registry().values():
+            ensure_raw_table(conn, feed)
         conn.execute(sql.SQL("set role {}").format(T))
         conn.execute(HISTORY_DDL)
         conn.execute("reset role")

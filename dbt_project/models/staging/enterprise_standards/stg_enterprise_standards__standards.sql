@@ -1,0 +1,61 @@
+-- One row per enterprise standard (标准编号 + 统一社会信用代码): the latest state sent.
+with
+
+source as (
+    select * from {{ source('raw', 'enterprise_standards') }}
+),
+
+accepted_batches as (
+    select
+        batch_id,
+        landed_at
+    from {{ source('raw', 'landing_manifest') }}
+    where feed = 'enterprise_standards' and status = 'accepted'
+),
+
+renamed as (
+    select
+        upper({{ clean_text('source.standard_no') }}) as standard_no,
+        upper({{ clean_text('source.uscc') }}) as uscc,
+        {{ clean_text('source.standard_name') }} as standard_name,
+        {{ clean_text('source.org_name') }} as org_name,
+        {{ parse_date(clean_text('source.published_on')) }} as published_on,
+        upper({{ clean_text('source.national_standard') }}) as national_standard,
+        {{ clean_text('source.level') }} as level,
+        coalesce({{ clean_text('source.is_green') }} = '是', false) as is_green,
+        {{ clean_text('source.status') }} as status,
+        source.batch_id,
+        source.source_row,
+        accepted_batches.landed_at
+    from source
+    inner join accepted_batches on source.batch_id = accepted_batches.batch_id
+),
+
+latest as (
+    select
+        *,
+        row_number() over (
+            partition by standard_no, uscc order by landed_at desc, source_row desc
+        ) as recency
+    from renamed
+),
+
+final as (
+    select
+        standard_no,
+        uscc,
+        {{ is_valid_uscc('uscc') }} as uscc_is_valid,
+        standard_name,
+        org_name,
+        published_on,
+        national_standard,
+        level,
+        is_green,
+        status,
+        batch_id,
+        source_row
+    from latest
+    where recency = 1
+)
+
+select * from final

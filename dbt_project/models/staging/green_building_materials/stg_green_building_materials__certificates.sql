@@ -1,0 +1,69 @@
+-- One row per graded green building-material certificate: the latest state sent by any
+-- accepted batch. Grades written with stars (★★) are normalised to 一星级/二星级/三星级.
+with
+
+source as (
+    select * from {{ source('raw', 'green_building_materials') }}
+),
+
+accepted_batches as (
+    select
+        batch_id,
+        landed_at
+    from {{ source('raw', 'landing_manifest') }}
+    where feed = 'green_building_materials' and status = 'accepted'
+),
+
+renamed as (
+    select
+        upper({{ clean_text('source.cert_no') }}) as cert_no,
+        {{ clean_text('source.org_name') }} as org_name,
+        upper({{ clean_text('source.uscc') }}) as uscc,
+        {{ clean_text('source.product_category') }} as product_category,
+        {{ clean_text('source.product_model') }} as product_model,
+        case replace({{ clean_text('source.grade') }}, '☆', '★')
+            when '★' then '一星级'
+            when '★★' then '二星级'
+            when '★★★' then '三星级'
+            else {{ clean_text('source.grade') }}
+        end as grade,
+        {{ clean_text('source.body_name') }} as body_name,
+        {{ parse_date(clean_text('source.issue_date')) }} as issue_date,
+        {{ parse_date(clean_text('source.expiry_date')) }} as expiry_date,
+        {{ clean_text('source.status') }} as status,
+        {{ clean_text('source.plant_address') }} as plant_address,
+        source.batch_id,
+        source.source_row,
+        accepted_batches.landed_at
+    from source
+    inner join accepted_batches on source.batch_id = accepted_batches.batch_id
+),
+
+latest as (
+    select
+        *,
+        row_number() over (partition by cert_no order by landed_at desc, source_row desc) as recency
+    from renamed
+),
+
+final as (
+    select
+        cert_no,
+        org_name,
+        uscc,
+        {{ is_valid_uscc('uscc') }} as uscc_is_valid,
+        product_category,
+        product_model,
+        grade,
+        body_name,
+        issue_date,
+        expiry_date,
+        status,
+        plant_address,
+        batch_id,
+        source_row
+    from latest
+    where recency = 1
+)
+
+select * from final
