@@ -91,8 +91,12 @@ def airflow(args: list[str], env: dict[str, str], check: bool = True, capture: b
             ) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run([str(AIRFLOW_BIN), *args], env=env, text=True, capture_output=capture)
     if check and proc.returncode != 0:
-        out = (proc.stdout or "")[-6000:] + (proc.stderr or "")[-4000:]
-        raise RuntimeError(f"airflow {' '.join(args)} exited {proc.returncode}\n{out}")
+        text = (proc.stdout or "") + (proc.stderr or "")
+        # the lines that say what failed, then the tail: a DAG's log is long
+        why = [line for line in text.splitlines()
+               if "[error" in line or "Error" in line or "FAILED" in line or "greencert FAILED" in line][:40]
+        raise RuntimeError(f"airflow {' '.join(args)} exited {proc.returncode}\n" + "\n".join(why)
+                           + "\n...\n" + text[-3000:])
     return proc
 
 
