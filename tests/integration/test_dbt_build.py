@@ -107,6 +107,13 @@ BODIES = [  # certification_bodies: green scope, brought in during the policy pe
      "批准有效期至": "2025-06-30", "在苏设立/引进日期": "2023-05-01", "在苏机构地址": "苏州工业园区"},  # lapses on D
 ]
 
+BLACKLIST = [
+    {"统一社会信用代码": KUNSHAN_USCC, "企业名称": "苏州D有限公司", "列入日期": "2025-01-01",
+     "列入原因": "虚标绿色产品，情节严重"},                                    # listed on D
+    {"统一社会信用代码": make_uscc("320506", 77), "企业名称": "苏州有机农业有限公司", "列入日期": "2023-01-01",
+     "移出日期": "2024-01-01"},                                               # removed before D
+]
+
 EXPECTED = {
     "T08": {"320585": 1},
     "T10": {"320583": 1},
@@ -143,7 +150,7 @@ def built(fresh_database, tmp_path_factory):
     load_batch(og, urls["loader"], og_batch)
     assert run_raw_gate(og, urls["loader"], og_batch.batch_id, run_id="test").success
     for name, rows in (("green_building_materials", GBM), ("enterprise_standards", STANDARDS),
-                       ("certification_bodies", BODIES)):
+                       ("certification_bodies", BODIES), ("credit_blacklist", BLACKLIST)):
         feed_ = feeds.get(name)
         write_csv(tmp / name / f"{name}.csv", rows, [c.headers[0] for c in feed_.columns])
         (b,) = land_new_files(feed_, urls["loader"], D, dropbox=tmp / name, landing=tmp / "landing")
@@ -174,6 +181,20 @@ def test_in_force_counts_worked_out_by_hand(built) -> None:
                               "where product_code = 'LB-15-2105020001A'").fetchone()[0]
     assert output == 4200  # "4,200" with its thousands separator
     assert progress[("I06", "320500")] is None
+
+
+def test_dishonest_holders_are_flagged_and_watched(built) -> None:
+    urls, schema = built
+    with psycopg.connect(urls["transformer"]) as conn:
+        flagged = conn.execute(f"select enterprise_id, feeds from {schema}.dim_enterprise "
+                               "where is_seriously_dishonest").fetchall()
+        watched = conn.execute(f"select target_id, certificate_no from {schema}.fct_dishonest_green_certificate_holders"
+                               ).fetchall()
+    # the Kunshan enterprise holds EMS certificate D, green-food product …0004A and building-material
+    # certificate GBM1 (its standard is not a certificate); the organic farm was removed before D
+    assert flagged == [(KUNSHAN_USCC, ["certificates", "enterprise_standards", "green_building_materials",
+                                       "green_food"])]
+    assert sorted(watched) == [("T02", "LB-15-2301020004A"), ("T06", "D"), ("T08", "GBM1")]
 
 
 def test_every_target_for_every_region(built) -> None:
@@ -226,3 +247,25 @@ def test_gate_refuses_a_double_count(built) -> None:
         recorded = conn.execute("select count(*) from dq.validation_runs where run_id = 'test-bad' "
                                 "and not success").fetchone()[0]
     assert recorded == 1
+
+
+def test_docs_generate(built) -> None:
+    """Every model documents itself: `dbt docs generate` builds the catalog from the live build."""
+    import json
+
+    from greencert import settings
+
+    urls, schema = built
+    with psycopg.connect(urls["transformer"]) as conn:  # once published, the build is `marts`
+        if not conn.execute("select 1 from pg_namespace where nspname = %s", (schema,)).fetchone():
+            schema = "marts"
+    runtime.dbt(["docs", "generate", "--vars", f"{{as_of_date: '{D}'}}"], runtime.dbt_env(urls["transformer"], schema))
+    catalog = json.loads((settings.DBT_PROJECT_DIR / "target" / "catalog.json").read_text())
+    manifest = json.loads((settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+    models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+    assert {m["unique_id"] for m in models} <= set(catalog["nodes"])
+    undocumented = [m["name"] for m in models if not m["description"]]
+    assert undocumented == []
+    missing = {m["name"]: sorted(set(catalog["nodes"][m["unique_id"]]["columns"]) - set(m["columns"]))
+               for m in models}
+    assert {k: v for k, v in missing.items() if v} == {}  # every column of every model is described

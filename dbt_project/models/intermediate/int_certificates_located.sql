@@ -49,7 +49,14 @@ by_address as (
 
 final as (
     select
-        certificates.*,
+        certificates.cert_no,
+        certificates.cert_program,
+        certificates.org_name,
+        certificates.org_id,
+        certificates.body_name,
+        certificates.issue_date,
+        certificates.expiry_date,
+        certificates.is_sub_certificate,
         programs.target_id,
         programs.program_category,
         coalesce(by_code.source_region, by_code.uscc_region, by_address.address_region, '000000') as region_code,

@@ -26,7 +26,12 @@ by_district as (
 
 final as (
     select
-        products.*,
+        products.product_code,
+        products.product_name,
+        products.org_name,
+        products.uscc,
+        products.valid_from,
+        products.valid_to,
         coalesce(by_district.district_region, regions.region_code, '000000') as region_code,
         case
             when by_district.district_region is not null then 'district_name'

@@ -1,0 +1,62 @@
+-- Every (enterprise, feed) sighting with a valid USCC: the key that resolves an enterprise across
+-- feeds. Sources without a USCC (green-manufacturing lists) are matched by name later.
+with
+
+certificates as (
+    select * from {{ ref('stg_certificates__certificates') }}
+),
+
+green_food as (
+    select * from {{ ref('stg_green_food__products') }}
+),
+
+organic as (
+    select * from {{ ref('stg_organic__certificates') }}
+),
+
+building_materials as (
+    select * from {{ ref('stg_green_building_materials__certificates') }}
+),
+
+standards as (
+    select * from {{ ref('stg_enterprise_standards__standards') }}
+),
+
+final as (
+    select
+        org_id as uscc,
+        org_name,
+        'certificates' as feed
+    from certificates
+    where org_id_is_uscc
+    union all
+    select
+        uscc,
+        org_name,
+        'green_food' as feed
+    from green_food
+    where uscc_is_valid
+    union all
+    select
+        uscc,
+        org_name,
+        'organic' as feed
+    from organic
+    where uscc_is_valid
+    union all
+    select
+        uscc,
+        org_name,
+        'green_building_materials' as feed
+    from building_materials
+    where uscc_is_valid
+    union all
+    select
+        uscc,
+        org_name,
+        'enterprise_standards' as feed
+    from standards
+    where uscc_is_valid
+)
+
+select * from final
