@@ -20,10 +20,6 @@ aliases as (
     select * from {{ ref('region_code_aliases') }}
 ),
 
-keywords as (
-    select * from {{ ref('int_region_keywords') }}
-),
-
 by_code as (
     select
         certificates.cert_no,
@@ -38,13 +34,7 @@ by_code as (
 ),
 
 by_address as (
-    -- the longest keyword found in the address wins (苏州工业园区 before 园区)
-    select distinct on (certificates.cert_no)
-        certificates.cert_no,
-        keywords.region_code as address_region
-    from certificates
-    inner join keywords on strpos(certificates.org_address, keywords.keyword) > 0
-    order by certificates.cert_no asc, keywords.keyword_length desc, keywords.region_code asc
+    {{ locate_by_keywords('certificates', 'cert_no', 'org_address') }}
 ),
 
 final as (
@@ -59,11 +49,11 @@ final as (
         certificates.is_sub_certificate,
         programs.target_id,
         programs.program_category,
-        coalesce(by_code.source_region, by_code.uscc_region, by_address.address_region, '000000') as region_code,
+        coalesce(by_code.source_region, by_code.uscc_region, by_address.text_region, '000000') as region_code,
         case
             when by_code.source_region is not null then 'source_code'
             when by_code.uscc_region is not null then 'uscc'
-            when by_address.address_region is not null then 'address'
+            when by_address.text_region is not null then 'address'
             else 'unlocated'
         end as region_method
     from certificates

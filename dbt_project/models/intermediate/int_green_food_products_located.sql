@@ -11,17 +11,8 @@ regions as (
     where region_level = 'county'
 ),
 
-keywords as (
-    select * from {{ ref('int_region_keywords') }}
-),
-
 by_district as (
-    select distinct on (products.product_code)
-        products.product_code,
-        keywords.region_code as district_region
-    from products
-    inner join keywords on strpos(products.district_name, keywords.keyword) > 0
-    order by products.product_code asc, keywords.keyword_length desc, keywords.region_code asc
+    {{ locate_by_keywords('products', 'product_code', 'district_name') }}
 ),
 
 final as (
@@ -32,9 +23,9 @@ final as (
         products.uscc,
         products.valid_from,
         products.valid_to,
-        coalesce(by_district.district_region, regions.region_code, '000000') as region_code,
+        coalesce(by_district.text_region, regions.region_code, '000000') as region_code,
         case
-            when by_district.district_region is not null then 'district_name'
+            when by_district.text_region is not null then 'district_name'
             when regions.region_code is not null then 'uscc'
             else 'unlocated'
         end as region_method

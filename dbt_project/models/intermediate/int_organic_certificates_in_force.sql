@@ -16,17 +16,8 @@ regions as (
     where region_level = 'county'
 ),
 
-keywords as (
-    select * from {{ ref('int_region_keywords') }}
-),
-
 by_address as (
-    select distinct on (certificates.cert_no)
-        certificates.cert_no,
-        keywords.region_code as address_region
-    from certificates
-    inner join keywords on strpos(certificates.site_address, keywords.keyword) > 0
-    order by certificates.cert_no asc, keywords.keyword_length desc, keywords.region_code asc
+    {{ locate_by_keywords('certificates', 'cert_no', 'site_address') }}
 ),
 
 final as (
@@ -41,10 +32,10 @@ final as (
         certificates.body_name,
         certificates.issue_date,
         certificates.expiry_date,
-        coalesce(regions.region_code, by_address.address_region, '000000') as region_code,
+        coalesce(regions.region_code, by_address.text_region, '000000') as region_code,
         case
             when regions.region_code is not null then 'uscc'
-            when by_address.address_region is not null then 'address'
+            when by_address.text_region is not null then 'address'
             else 'unlocated'
         end as region_method
     from certificates

@@ -5,7 +5,6 @@ in during the policy period whose approval is still valid.
 
 from __future__ import annotations
 
-import csv
 import random
 from collections import Counter
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from greencert.codes.uscc import make_uscc
+from greencert.generate import csvfile
 from greencert.generate.certificates import REGIONS
 
 HEADERS: list[str] = [
@@ -74,15 +74,9 @@ def in_force_counts(pop: Population, day: date) -> dict[str, int]:
 
 def write(as_of: date, out_dir: Path, seed: int = 2022) -> Path:
     pop = build_population(seed)
-    path = out_dir / f"certification_bodies_{as_of:%Y%m%d}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(HEADERS)
-        for b in pop.bodies:
-            shown = b.introduced_on if b.introduced_on and b.introduced_on <= as_of else None
-            writer.writerow([b.name, b.approval_no, b.uscc, ";".join(b.scopes), b.approval_valid_to.isoformat(),
-                             shown.isoformat() if shown else "", b.address if shown else ""])
-    tmp.replace(path)
-    return path
+    def row(b: Body) -> list[str]:
+        shown = b.introduced_on if b.introduced_on and b.introduced_on <= as_of else None
+        return [b.name, b.approval_no, b.uscc, ";".join(b.scopes), b.approval_valid_to.isoformat(),
+                shown.isoformat() if shown else "", b.address if shown else ""]
+
+    return csvfile.save(out_dir / f"certification_bodies_{as_of:%Y%m%d}.csv", HEADERS, map(row, pop.bodies))

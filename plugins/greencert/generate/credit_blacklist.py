@@ -7,14 +7,13 @@ what the clause (十二) watch list is for; others are unrelated firms. An entry
 
 from __future__ import annotations
 
-import csv
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 from greencert.codes.uscc import is_valid_uscc, make_uscc
-from greencert.generate import certificates
+from greencert.generate import certificates, csvfile
 from greencert.generate.certificates import REGION_WEIGHTS
 
 HEADERS: list[str] = ["统一社会信用代码", "企业名称", "列入日期", "列入原因", "作出决定机关", "移出日期"]
@@ -68,15 +67,7 @@ def listed_on(pop: Population, day: date) -> set[str]:
 
 def write(as_of: date, out_dir: Path, seed: int = 2022) -> Path:
     pop = build_population(seed)
-    path = out_dir / f"credit_blacklist_{as_of:%Y%m%d}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(HEADERS)
-        for e in pop.entries:
-            if e.listed_on <= as_of:
-                removed = e.removed_on.isoformat() if e.removed_on and e.removed_on <= as_of else ""
-                writer.writerow([e.uscc, e.org_name, e.listed_on.isoformat(), e.reason, e.authority, removed])
-    tmp.replace(path)
-    return path
+    rows = ([e.uscc, e.org_name, e.listed_on.isoformat(), e.reason, e.authority,
+             e.removed_on.isoformat() if e.removed_on and e.removed_on <= as_of else ""]
+            for e in pop.entries if e.listed_on <= as_of)
+    return csvfile.save(out_dir / f"credit_blacklist_{as_of:%Y%m%d}.csv", HEADERS, rows)

@@ -7,7 +7,6 @@ period and still current (现行). The source sends GB18030 text, as many Chines
 
 from __future__ import annotations
 
-import csv
 import random
 from collections import Counter
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from greencert.codes.uscc import make_uscc
+from greencert.generate import csvfile
 from greencert.generate.certificates import REGION_WEIGHTS
 
 HEADERS: list[str] = [
@@ -83,15 +83,8 @@ def in_force_counts(pop: Population, day: date) -> dict[str, int]:
 
 def write(as_of: date, out_dir: Path, seed: int = 2022) -> Path:
     pop = build_population(seed)
-    path = out_dir / f"企业标准_{as_of:%Y%m%d}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    with tmp.open("w", newline="", encoding="gb18030") as fh:
-        writer = csv.writer(fh, lineterminator="\r\n")
-        writer.writerow(HEADERS)
-        for s in pop.standards:
-            if s.published_on <= as_of:
-                writer.writerow([s.standard_no, s.name, s.org_name, s.uscc, s.published_on.isoformat(),
-                                 s.national_standard, s.level, "是" if s.is_green else "否", status_on(s, as_of)])
-    tmp.replace(path)
-    return path
+    rows = ([s.standard_no, s.name, s.org_name, s.uscc, s.published_on.isoformat(), s.national_standard, s.level,
+             "是" if s.is_green else "否", status_on(s, as_of)]
+            for s in pop.standards if s.published_on <= as_of)
+    return csvfile.save(out_dir / f"企业标准_{as_of:%Y%m%d}.csv", HEADERS, rows, encoding="gb18030",
+                        lineterminator="\r\n")

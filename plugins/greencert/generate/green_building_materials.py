@@ -7,7 +7,6 @@ no update time, so a file for date D simply shows each certificate's state on D.
 
 from __future__ import annotations
 
-import csv
 import random
 from collections import Counter
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from greencert.codes.uscc import make_uscc
+from greencert.generate import csvfile
 from greencert.generate.certificates import REGION_WEIGHTS, REGIONS
 
 HEADERS: list[str] = [
@@ -91,16 +91,9 @@ def in_force_counts(pop: Population, day: date) -> dict[str, int]:
 
 def write(as_of: date, out_dir: Path, seed: int = 2022) -> Path:
     pop = build_population(seed)
-    path = out_dir / f"绿色建材产品分级认证_{as_of:%Y%m%d}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    with tmp.open("w", newline="", encoding="utf-8-sig") as fh:  # this source sends a BOM
-        writer = csv.writer(fh, lineterminator="\r\n")
-        writer.writerow(HEADERS)
-        for c in sorted(pop.certificates, key=lambda c: c.cert_no):
-            if c.issue_date <= as_of:
-                writer.writerow([c.cert_no, c.org_name, c.uscc, c.category, c.model, c.grade, c.body,
-                                 c.issue_date.isoformat(), c.expiry_date.isoformat(), status_on(c, as_of),
-                                 c.plant_address])
-    tmp.replace(path)
-    return path
+    rows = ([c.cert_no, c.org_name, c.uscc, c.category, c.model, c.grade, c.body, c.issue_date.isoformat(),
+             c.expiry_date.isoformat(), status_on(c, as_of), c.plant_address]
+            for c in sorted(pop.certificates, key=lambda c: c.cert_no) if c.issue_date <= as_of)
+    # this source sends a BOM and Windows line ends
+    return csvfile.save(out_dir / f"绿色建材产品分级认证_{as_of:%Y%m%d}.csv", HEADERS, rows,
+                        encoding="utf-8-sig", lineterminator="\r\n")

@@ -8,7 +8,6 @@ the other generators, a file for date D is a pure function of (population, D).
 
 from __future__ import annotations
 
-import csv
 import random
 from collections import Counter
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from greencert.codes.uscc import make_uscc
+from greencert.generate import csvfile
 from greencert.generate.certificates import REGION_WEIGHTS, REGIONS
 
 HEADERS: list[str] = [
@@ -124,12 +124,5 @@ def _row(c: Certificate, as_of: date) -> list[str]:
 
 def write(as_of: date, out_dir: Path, seed: int = 2022) -> Path:
     pop = build_population(seed)
-    path = out_dir / f"organic_{as_of:%Y%m%d}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(HEADERS)
-        writer.writerows(_row(c, as_of) for c in pop.certificates if c.issue_date <= as_of)
-    tmp.replace(path)
-    return path
+    rows = (_row(c, as_of) for c in pop.certificates if c.issue_date <= as_of)
+    return csvfile.save(out_dir / f"organic_{as_of:%Y%m%d}.csv", HEADERS, rows)

@@ -2,15 +2,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'certificates') }}
-),
-
-accepted_batches as (
-    select
-        batch_id,
-        landed_at
-    from {{ source('raw', 'landing_manifest') }}
-    where feed = 'certificates' and status = 'accepted'
+    {{ accepted_batch_rows('certificates') }}
 ),
 
 renamed as (
@@ -37,19 +29,12 @@ renamed as (
         {{ parse_timestamp(clean_text('source.updated_at')) }} as updated_at,
         source.batch_id,
         source.source_row,
-        accepted_batches.landed_at
+        source.landed_at
     from source
-    inner join accepted_batches on source.batch_id = accepted_batches.batch_id
 ),
 
 latest as (
-    select
-        *,
-        row_number() over (
-            partition by cert_no
-            order by updated_at desc nulls last, landed_at desc, source_row desc
-        ) as recency
-    from renamed
+    {{ latest_per_key('renamed', 'cert_no', 'updated_at desc nulls last') }}
 ),
 
 final as (
@@ -78,7 +63,6 @@ final as (
         batch_id,
         source_row
     from latest
-    where recency = 1
 )
 
 select * from final

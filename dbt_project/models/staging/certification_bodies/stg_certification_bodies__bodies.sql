@@ -2,15 +2,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'certification_bodies') }}
-),
-
-accepted_batches as (
-    select
-        batch_id,
-        landed_at
-    from {{ source('raw', 'landing_manifest') }}
-    where feed = 'certification_bodies' and status = 'accepted'
+    {{ accepted_batch_rows('certification_bodies') }}
 ),
 
 renamed as (
@@ -24,16 +16,12 @@ renamed as (
         {{ clean_text('source.suzhou_address') }} as suzhou_address,
         source.batch_id,
         source.source_row,
-        accepted_batches.landed_at
+        source.landed_at
     from source
-    inner join accepted_batches on source.batch_id = accepted_batches.batch_id
 ),
 
 latest as (
-    select
-        *,
-        row_number() over (partition by approval_no order by landed_at desc, source_row desc) as recency
-    from renamed
+    {{ latest_per_key('renamed', 'approval_no') }}
 ),
 
 final as (
@@ -50,7 +38,6 @@ final as (
         batch_id,
         source_row
     from latest
-    where recency = 1
 )
 
 select * from final

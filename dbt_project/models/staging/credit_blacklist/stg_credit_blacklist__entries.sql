@@ -2,15 +2,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'credit_blacklist') }}
-),
-
-accepted_batches as (
-    select
-        batch_id,
-        landed_at
-    from {{ source('raw', 'landing_manifest') }}
-    where feed = 'credit_blacklist' and status = 'accepted'
+    {{ accepted_batch_rows('credit_blacklist') }}
 ),
 
 renamed as (
@@ -23,18 +15,12 @@ renamed as (
         {{ parse_date(clean_text('source.removed_on')) }} as removed_on,
         source.batch_id,
         source.source_row,
-        accepted_batches.landed_at
+        source.landed_at
     from source
-    inner join accepted_batches on source.batch_id = accepted_batches.batch_id
 ),
 
 latest as (
-    select
-        *,
-        row_number() over (
-            partition by uscc, listed_on order by landed_at desc, source_row desc
-        ) as recency
-    from renamed
+    {{ latest_per_key('renamed', 'uscc, listed_on') }}
 ),
 
 final as (
@@ -49,7 +35,6 @@ final as (
         batch_id,
         source_row
     from latest
-    where recency = 1
 )
 
 select * from final

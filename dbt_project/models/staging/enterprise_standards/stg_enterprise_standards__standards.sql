@@ -2,15 +2,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'enterprise_standards') }}
-),
-
-accepted_batches as (
-    select
-        batch_id,
-        landed_at
-    from {{ source('raw', 'landing_manifest') }}
-    where feed = 'enterprise_standards' and status = 'accepted'
+    {{ accepted_batch_rows('enterprise_standards') }}
 ),
 
 renamed as (
@@ -26,18 +18,12 @@ renamed as (
         {{ clean_text('source.status') }} as status,
         source.batch_id,
         source.source_row,
-        accepted_batches.landed_at
+        source.landed_at
     from source
-    inner join accepted_batches on source.batch_id = accepted_batches.batch_id
 ),
 
 latest as (
-    select
-        *,
-        row_number() over (
-            partition by standard_no, uscc order by landed_at desc, source_row desc
-        ) as recency
-    from renamed
+    {{ latest_per_key('renamed', 'standard_no, uscc') }}
 ),
 
 final as (
@@ -55,7 +41,6 @@ final as (
         batch_id,
         source_row
     from latest
-    where recency = 1
 )
 
 select * from final

@@ -3,15 +3,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'green_building_materials') }}
-),
-
-accepted_batches as (
-    select
-        batch_id,
-        landed_at
-    from {{ source('raw', 'landing_manifest') }}
-    where feed = 'green_building_materials' and status = 'accepted'
+    {{ accepted_batch_rows('green_building_materials') }}
 ),
 
 renamed as (
@@ -34,16 +26,12 @@ renamed as (
         {{ clean_text('source.plant_address') }} as plant_address,
         source.batch_id,
         source.source_row,
-        accepted_batches.landed_at
+        source.landed_at
     from source
-    inner join accepted_batches on source.batch_id = accepted_batches.batch_id
 ),
 
 latest as (
-    select
-        *,
-        row_number() over (partition by cert_no order by landed_at desc, source_row desc) as recency
-    from renamed
+    {{ latest_per_key('renamed', 'cert_no') }}
 ),
 
 final as (
@@ -63,7 +51,6 @@ final as (
         batch_id,
         source_row
     from latest
-    where recency = 1
 )
 
 select * from final

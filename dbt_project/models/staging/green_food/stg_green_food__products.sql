@@ -2,15 +2,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'green_food') }}
-),
-
-accepted_batches as (
-    select
-        batch_id,
-        landed_at
-    from {{ source('raw', 'landing_manifest') }}
-    where feed = 'green_food' and status = 'accepted'
+    {{ accepted_batch_rows('green_food') }}
 ),
 
 renamed as (
@@ -28,19 +20,12 @@ renamed as (
         {{ clean_text('source.district_name') }} as district_name,
         source.batch_id,
         source.source_row,
-        accepted_batches.landed_at
+        source.landed_at
     from source
-    inner join accepted_batches on source.batch_id = accepted_batches.batch_id
 ),
 
 latest as (
-    select
-        *,
-        row_number() over (
-            partition by product_code
-            order by landed_at desc, source_row desc
-        ) as recency
-    from renamed
+    {{ latest_per_key('renamed', 'product_code') }}
 ),
 
 final as (
@@ -60,7 +45,6 @@ final as (
         batch_id,
         source_row
     from latest
-    where recency = 1
 )
 
 select * from final

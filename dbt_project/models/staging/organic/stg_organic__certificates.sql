@@ -2,15 +2,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'organic') }}
-),
-
-accepted_batches as (
-    select
-        batch_id,
-        landed_at
-    from {{ source('raw', 'landing_manifest') }}
-    where feed = 'organic' and status = 'accepted'
+    {{ accepted_batch_rows('organic') }}
 ),
 
 renamed as (
@@ -30,19 +22,12 @@ renamed as (
         {{ parse_timestamp(clean_text('source.updated_at')) }} as updated_at,
         source.batch_id,
         source.source_row,
-        accepted_batches.landed_at
+        source.landed_at
     from source
-    inner join accepted_batches on source.batch_id = accepted_batches.batch_id
 ),
 
 latest as (
-    select
-        *,
-        row_number() over (
-            partition by cert_no
-            order by updated_at desc nulls last, landed_at desc, source_row desc
-        ) as recency
-    from renamed
+    {{ latest_per_key('renamed', 'cert_no', 'updated_at desc nulls last') }}
 ),
 
 final as (
@@ -65,7 +50,6 @@ final as (
         batch_id,
         source_row
     from latest
-    where recency = 1
 )
 
 select * from final
