@@ -16,6 +16,7 @@ from greencert.load.copy_batch import load_batch
 from greencert.publish.swap import build_schema_for, prepare_build, publish
 from greencert.quality import gx_run
 from greencert.quality.raw_gate import run_raw_gate
+from greencert.report.progress import progress_table
 
 from .helpers import cert, write_csv, write_xlsx
 
@@ -224,6 +225,11 @@ def test_gate_then_publish(built) -> None:
     assert result.history_rows_total == 20 * 12
     progress = _progress(urls["bi_reader"], "bi.target_progress")  # BI sees it through bi only
     assert progress[("T06", "320500")] == 6
+    table = progress_table(urls["bi_reader"], D).splitlines()  # what the demo and the nightly print
+    ids = [line.split()[0] for line in table[3:]]
+    assert ids == [f"T{i:02d}" for i in range(1, 13)] + [f"I{i:02d}" for i in range(1, 9)]
+    t06 = next(line for line in table if line.startswith("T06"))
+    assert "6" in t06.split() and ">=17500张" in t06 and "未达标" in t06
     with psycopg.connect(urls["bi_reader"]) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("select * from marts.fct_target_progress")
 

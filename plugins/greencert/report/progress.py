@@ -35,7 +35,7 @@ def rows(conninfo: str, as_of: date, region_code: str = CITY) -> list[tuple]:
                       percent_of_target, progress_status, unit_zh
                from bi.target_progress
                where as_of_date = %s and region_code = %s
-               order by target_id""",
+               order by left(target_id, 1) = 'I', target_id""",
             (as_of, region_code),
         ).fetchall()
 
