@@ -32,3 +32,14 @@ end)
     when replace({{ column }}, ',', '') ~ '^-?\d+(\.\d+)?$' then cast(replace({{ column }}, ',', '') as numeric)
 end)
 {%- endmacro %}
+
+{#- A name as a matching key: NFKC (full-width → half-width, brackets included), no whitespace,
+    and 有限公司 written the same whether or not the source bracketed it. -#}
+{% macro normalise_name(column) -%}
+nullif(replace(regexp_replace(normalize({{ column }}, nfkc), '\s', '', 'g'), '(有限公司)', '有限公司'), '')
+{%- endmacro %}
+
+{#- Spreadsheet exports write empty cells as the literal `nan`: null them like empty text. -#}
+{% macro clean_cell(column) -%}
+nullif({{ clean_text(column) }}, 'nan')
+{%- endmacro %}

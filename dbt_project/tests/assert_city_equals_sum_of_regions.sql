@@ -1,4 +1,5 @@
 -- The city total of every target equals the sum over its regions (nothing counted twice or lost).
+-- Ratio targets (T04) compare their numerator and denominator: shares themselves do not add up.
 with progress as (
     select * from {{ ref('fct_target_progress') }}
 ),
@@ -6,7 +7,8 @@ with progress as (
 city as (
     select
         target_id,
-        actual_value
+        numerator_value,
+        denominator_value
     from progress
     where region_level = 'city'
 ),
@@ -14,7 +16,8 @@ city as (
 regions as (
     select
         target_id,
-        sum(actual_value) as actual_value
+        sum(numerator_value) as numerator_value,
+        sum(denominator_value) as denominator_value
     from progress
     where region_level <> 'city'
     group by target_id
@@ -22,8 +25,12 @@ regions as (
 
 select
     city.target_id,
-    city.actual_value as city_value,
-    regions.actual_value as sum_of_regions
+    city.numerator_value as city_numerator,
+    regions.numerator_value as sum_of_region_numerators,
+    city.denominator_value as city_denominator,
+    regions.denominator_value as sum_of_region_denominators
 from city
 inner join regions on city.target_id = regions.target_id
-where city.actual_value is distinct from regions.actual_value
+where
+    city.numerator_value is distinct from regions.numerator_value
+    or city.denominator_value is distinct from regions.denominator_value

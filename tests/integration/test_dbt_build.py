@@ -115,7 +115,57 @@ BLACKLIST = [
      "移出日期": "2024-01-01"},                                               # removed before D
 ]
 
+# green_manufacturing: names, not USCCs; three files whose headers drift, a later one withdrawing
+# and renaming entries of an earlier one. Known enterprise: certificate D's holder 苏州D有限公司 (昆山).
+GM_2023 = ("绿色工厂名单_2023.csv",
+           ["序号", "省份", "单位名称", "行业", "第三方评价机构名称", "批次", "级别", "动态调整", "更名为"], [
+    ["1", "江苏", "苏州D（有限公司）", "nan", "甲评价", "2023", "国家级", "", ""],  # matched by name → 昆山
+    ["2", "江苏", "昆山甲 新材料有限公司", "nan", "甲评价", "2023", "国家级", "", ""],  # name-only; withdrawn below
+    ["3", "江苏", "苏州乙智能有限公司", "nan", "甲评价", "2023", "国家级", "", ""],  # says 苏州 only → 000000
+    ["4", "江苏", "南京丙制造有限公司", "nan", "甲评价", "2023", "国家级", "", ""],  # elsewhere in Jiangsu
+    ["5", "浙江", "浙江丁制造有限公司", "nan", "甲评价", "2023", "国家级", "", ""],  # another province
+    ["6", "江苏", "张家港戊科技有限公司", "nan", "甲评价", "2023", "国家级", "", ""],  # → 张家港; renamed below
+])
+GM_2024 = ("绿色工厂名单_2024.xlsx",
+           ["序号", "地 区", "工厂名称", "行业", "第三方机构", "批次", "级别", "动态调整", "更名为"], [
+    ["1", "江苏", "昆山甲新材料有限公司", "nan", "乙评价", "2023", "国家级", "移出（2025年1月22日）", ""],
+    ["2", "江苏", "张家港戊科技有限公司", "nan", "乙评价", "2023", "国家级", "", "张家港戊科技股份有限公司"],
+    ["3", "江苏", "常熟己纺织有限公司", "nan", "乙评价", "2024", "国家级", "", ""],  # → 常熟
+])
+GM_PROVINCE = ("绿色工厂名单_江苏省2024.csv", ["序号", "地区", "企业名称", "行业", "第三方评价机构", "批次"], [
+    ["1", "苏州市昆山市", "苏州D有限公司", "电子", "丙评价", "2024"],  # on the national list too: once
+    ["2", "苏州市吴中区", "苏州庚科技有限公司", "机械", "丙评价", "2024"],  # the list's 地区 → 吴中
+    ["3", "无锡市", "无锡辛有限公司", "机械", "丙评价", "2024"],  # not Suzhou
+])
+GM_PARKS = ("绿色工业园区名单_2024.csv", ["序号", "地区", "园区名称", "批次", "级别"], [
+    ["1", "江苏", "昆山经济技术开发区", "2024", "国家级"],  # I06 → 昆山
+])
+AGRI = [  # T04: the latest year before the as-of year (2024); the share is a ratio of sums
+    [2023, "昆山市", "粮食", 1000, 600],  # an older year: not used
+    [2024, "昆山市", "粮食", 1000, 700],
+    [2024, "昆山市", "蔬菜", "2,000", 1300],  # 昆山 2000 / 3000
+    [2024, "吴中区", "粮食", 500, 400],  # 吴中 400 / 500
+    [2024, "市区", "水果", 100, 50],  # no district named → 未定位 50 / 100
+]
+T04_EXPECTED = {"320583": Decimal("66.7"), "320506": Decimal("80.0"), "000000": Decimal("50.0"),
+                "320500": Decimal("68.1")}  # city: (700 + 1300 + 400 + 50) / (1000 + 2000 + 500 + 100) = 2450 / 3600
+POOLS = [
+    {"统一社会信用代码": KUNSHAN_USCC, "企业名称": "苏州D有限公司", "培育库": "龙头企业", "所在地区": "昆山市",
+     "入库日期": "2022-09-20"},  # T12 and I09 (holds EMS certificate D, GBM1, green food …0004A)
+    {"统一社会信用代码": KUNSHAN_USCC, "企业名称": "苏州D有限公司", "培育库": "高成长型企业", "所在地区": "昆山市",
+     "入库日期": "2023-06-15"},  # in both pools: counted once
+    {"统一社会信用代码": make_uscc("320506", 77), "企业名称": "苏州有机农业有限公司", "培育库": "高成长型企业",
+     "入库日期": "2023-06-15", "出库日期": "2025-05-01"},  # left before D
+    {"统一社会信用代码": make_uscc("320505", 88), "企业名称": "苏州壬有限公司", "培育库": "高成长型企业",
+     "入库日期": "2024-06-18"},  # no 所在地区: the USCC → 高新区; holds nothing green
+]
+
 EXPECTED = {
+    "T01": {"320583": 1, "000000": 1, "320582": 1, "320581": 1, "320506": 1},
+    "I06": {"320583": 1},
+    "I07": {},
+    "T12": {"320583": 1, "320505": 1},
+    "I09": {"320583": 1},
     "T08": {"320585": 1},
     "T10": {"320583": 1},
     "T11": {"320571": 1},
@@ -157,6 +207,27 @@ def built(fresh_database, tmp_path_factory):
         (b,) = land_new_files(feed_, urls["loader"], D, dropbox=tmp / name, landing=tmp / "landing")
         load_batch(feed_, urls["loader"], b)
         assert run_raw_gate(feed_, urls["loader"], b.batch_id, run_id="test").success
+    gm = feeds.get("green_manufacturing")
+    for name, headers, rows in (GM_2023, GM_2024, GM_PROVINCE, GM_PARKS):
+        path = tmp / "gm" / name
+        if name.endswith(".xlsx"):
+            write_xlsx(path, [dict(zip(headers, r, strict=True)) for r in rows], headers,
+                       title_rows=("2024年度绿色工厂名单",))
+        else:
+            write_csv(path, [dict(zip(headers, r, strict=True)) for r in rows], headers, encoding="gb18030")
+    for b in land_new_files(gm, urls["loader"], D, dropbox=tmp / "gm", landing=tmp / "landing"):
+        load_batch(gm, urls["loader"], b)
+        assert run_raw_gate(gm, urls["loader"], b.batch_id, run_id="test").success
+    agri = feeds.get("agri_output")
+    agri_headers = [c.headers[0] for c in agri.columns]
+    write_xlsx(tmp / "agri" / "食用农产品产量_2024.xlsx", [dict(zip(agri_headers, r, strict=True)) for r in AGRI],
+               agri_headers, title_rows=("苏州市食用农产品产量统计",), total_row=True)
+    pools = feeds.get("enterprise_pools")
+    write_csv(tmp / "pools" / "培育库名单.csv", POOLS, [c.headers[0] for c in pools.columns])
+    for feed_, folder in ((agri, "agri"), (pools, "pools")):
+        (b,) = land_new_files(feed_, urls["loader"], D, dropbox=tmp / folder, landing=tmp / "landing")
+        load_batch(feed_, urls["loader"], b)
+        assert run_raw_gate(feed_, urls["loader"], b.batch_id, run_id="test").success
     schema = prepare_build(urls["transformer"], build_schema_for(D))
     env = runtime.dbt_env(urls["transformer"], schema)
     runtime.dbt(["build", "--vars", f"{{as_of_date: '{D}'}}"], env)
@@ -176,12 +247,33 @@ def test_in_force_counts_worked_out_by_hand(built) -> None:
         by_region = {r: int(v) for (t, r), v in progress.items() if t == target and r != "320500" and v}
         assert by_region == expected, target
         assert progress[(target, "320500")] == sum(expected.values())
-    assert progress[("T01", "320500")] is None  # not fed yet: no number, not a zero
+    t04 = {r: v for (t, r), v in progress.items() if t == "T04" and v is not None and v > 0}
+    assert t04 == T04_EXPECTED
     with psycopg.connect(urls["transformer"]) as conn:
         output = conn.execute(f"select approved_output_t from {schema}.stg_green_food__products "
                               "where product_code = 'LB-15-2105020001A'").fetchone()[0]
     assert output == 4200  # "4,200" with its thousands separator
-    assert progress[("I06", "320500")] is None
+
+
+def test_green_manufacturing_names_resolved_withdrawn_and_unmatched_reported(built) -> None:
+    urls, schema = built
+    with psycopg.connect(urls["transformer"]) as conn:
+        factories = dict(conn.execute(f"select entry_name, region_method from {schema}.fct_t01_green_factories"
+                                      ).fetchall())
+        unmatched = dict(conn.execute(
+            f"select entry_name, region_code from {schema}.fct_green_manufacturing_unmatched_names").fetchall())
+        renamed = conn.execute(f"select renamed_to from {schema}.fct_t01_green_factories "
+                               "where entry_name = '张家港戊科技有限公司'").fetchone()
+    # the national listing of 苏州D wins over its provincial one (brackets half-width once cleaned);
+    # 昆山甲 was withdrawn on 2025-01-22
+    assert factories == {"苏州D(有限公司)": "matched_enterprise", "苏州乙智能有限公司": "suzhou_only",
+                         "张家港戊科技有限公司": "name", "常熟己纺织有限公司": "name",
+                         "苏州庚科技有限公司": "list_region"}
+    assert renamed == ("张家港戊科技股份有限公司",)
+    # every Jiangsu name that matched no enterprise is reported, counted somewhere or (None) nowhere
+    assert unmatched == {"苏州乙智能有限公司": "000000", "南京丙制造有限公司": None, "张家港戊科技有限公司": "320582",
+                         "常熟己纺织有限公司": "320581", "苏州庚科技有限公司": "320506", "无锡辛有限公司": None,
+                         "昆山经济技术开发区": "320583"}
 
 
 def test_dishonest_holders_are_flagged_and_watched(built) -> None:
@@ -201,8 +293,8 @@ def test_dishonest_holders_are_flagged_and_watched(built) -> None:
 def test_every_target_for_every_region(built) -> None:
     urls, schema = built
     progress = _progress(urls["transformer"], f"{schema}.fct_target_progress")
-    # (12 targets + 8 indicators) × (10 county-level units + 未定位 + city)
-    assert len(progress) == 20 * 12
+    # (12 targets + 9 indicators) × (10 county-level units + 未定位 + city)
+    assert len(progress) == 21 * 12
 
 
 def test_uscc_macro_agrees_with_python(built) -> None:
@@ -222,14 +314,14 @@ def test_gate_then_publish(built) -> None:
                               table=(schema, "fct_target_progress"), target=schema, run_id="test")
     assert outcome.success, outcome.summary()
     result = publish(urls["transformer"], schema, D)
-    assert result.history_rows_total == 20 * 12
+    assert result.history_rows_total == 21 * 12
     progress = _progress(urls["bi_reader"], "bi.target_progress")  # BI sees it through bi only
     assert progress[("T06", "320500")] == 6
     table = progress_table(urls["bi_reader"], D).splitlines()  # what the demo and the nightly print
     ids = [line.split()[0] for line in table[3:]]
-    assert ids == [f"T{i:02d}" for i in range(1, 13)] + [f"I{i:02d}" for i in range(1, 9)]
+    assert ids == [f"T{i:02d}" for i in range(1, 13)] + [f"I{i:02d}" for i in range(1, 10)]
     t06 = next(line for line in table if line.startswith("T06"))
-    assert "6" in t06.split() and ">=17500张" in t06 and "未达标" in t06
+    assert "6" in t06.split() and ">=17500张" in t06 and "滞后" in t06  # far below its trajectory
     with psycopg.connect(urls["bi_reader"]) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("select * from marts.fct_target_progress")
 
@@ -241,13 +333,14 @@ def test_gate_refuses_a_double_count(built) -> None:
     prepare_build(urls["transformer"], bad)
     with psycopg.connect(urls["transformer"]) as conn:
         conn.execute(f"create table {bad}.fct_target_progress as table marts.fct_target_progress")
-        conn.execute(f"update {bad}.fct_target_progress set actual_value = actual_value * 2 "
+        conn.execute(f"update {bad}.fct_target_progress set numerator_value = numerator_value * 2 "
                      "where target_id = 'T06' and region_code = '320500'")
     outcome = gx_run.validate(urls["transformer"], "marts.fct_target_progress",
                               table=(bad, "fct_target_progress"), target=bad, run_id="test-bad")
     assert not outcome.success
     assert [(c.expectation, c.why) for c in outcome.failed] == [
-        ("unexpected_rows_expectation", "the city total equals the sum over its regions")]
+        ("unexpected_rows_expectation",
+         "the city total equals the sum over its regions (numerator and denominator of ratios)")]
     assert "the city total equals the sum over its regions" in outcome.summary()
     with psycopg.connect(urls["transformer"]) as conn:
         recorded = conn.execute("select count(*) from dq.validation_runs where run_id = 'test-bad' "

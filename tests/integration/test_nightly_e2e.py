@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from datetime import date, timedelta
+from decimal import Decimal
 
 import psycopg
 import pytest
 
 from greencert import feeds, runtime, settings
 from greencert.generate import (
+    agri_output,
     certificates,
     certification_bodies,
+    enterprise_pools,
     enterprise_standards,
     green_building_materials,
     green_food,
+    green_manufacturing,
     organic,
     write_all,
 )
@@ -66,7 +71,32 @@ PROGRAMS = {
 }
 
 
+LISTS = {"T01": green_manufacturing.FACTORY, "I06": green_manufacturing.PARK,
+         "I07": green_manufacturing.SUPPLY_CHAIN, "I08": green_manufacturing.DESIGN}
+PROGRAMS.update({target: () for target in (*LISTS, "T12", "I09")})
+
+
+def green_holders(day: date) -> set[str]:
+    """USCCs holding a green certificate in force on `day`, from every certifying feed."""
+    programs = {p for names in PROGRAMS.values() for p in names}
+    held = {c.enterprise.org_id for c in population().certificates
+            if c.program.name in programs and certificates.in_force(c, day)}
+    held |= {p.producer.uscc for p in green_food.build_population().products if green_food.in_force(p, day)}
+    held |= {c.uscc for c in organic.build_population().certificates if organic.in_force(c, day)}
+    held |= {c.uscc for c in green_building_materials.build_population().certificates
+             if green_building_materials.in_force(c, day)}
+    return held
+
+
 def oracle(day: date, target: str) -> dict[str, int]:
+    if target in LISTS:
+        counts = green_manufacturing.in_force_counts(green_manufacturing.build_population(), day, LISTS[target])
+        return {k: v for k, v in counts.items() if v}
+    if target in ("T12", "I09"):
+        members = {m.uscc: m for m in enterprise_pools.build_members() if enterprise_pools.in_pool(m, day)}
+        if target == "I09":
+            members = {u: m for u, m in members.items() if u in green_holders(day)}
+        return dict(Counter(m.region for m in members.values()))
     if target in OTHER_FEEDS:
         gen = OTHER_FEEDS[target]
         return {k: v for k, v in gen.in_force_counts(gen.build_population(), day).items() if v}
@@ -113,7 +143,14 @@ def test_publishes_the_generators_numbers(env) -> None:
         by_region = {r: v for (t, r), v in got.items() if t == target and r != "320500" and v}
         assert by_region == expected, target
         assert got[(target, "320500")] == sum(expected.values())
-    assert got[("T01", "320500")] is None  # not fed yet: no number, not a zero
+    # T04 is a share of sums: the city's is computed from its tonnes, not from the regions' shares
+    year, tonnes = agri_output.share_on(2022, AS_OF)
+    with psycopg.connect(urls["bi_reader"]) as conn:
+        t04 = dict(conn.execute("select region_code, actual_value from bi.target_progress "
+                                "where target_id = 'T04' and as_of_date = %s", (AS_OF,)).fetchall())
+    green, total = map(sum, zip(*tonnes.values(), strict=True))
+    assert year == 2024 and t04["320500"] == round(Decimal(100 * green) / total, 1)
+    assert {r: t04[r] for r in tonnes} == {r: round(Decimal(100 * g) / t, 1) for r, (g, t) in tonnes.items()}
 
 
 def test_rerun_same_date_changes_nothing(env) -> None:
@@ -140,5 +177,5 @@ def test_next_day_moves_by_exactly_that_days_changes(env) -> None:
         t06 = conn.execute(
             "select actual_value from bi.target_progress_history where snapshot_date = %s "
             "and target_id = 'T06' and region_code = '320500'", (AS_OF,)).fetchone()
-    assert dates == [(AS_OF, 20 * 12), (NEXT, 20 * 12)]
+    assert dates == [(AS_OF, 21 * 12), (NEXT, 21 * 12)]
     assert int(t06[0]) == before[("T06", "320500")]

@@ -3,56 +3,13 @@
 -- listed enterprises.
 with
 
-certificates as (
-    select
-        target_id,
-        cert_no as certificate_no,
-        org_id as uscc,
-        org_name
-    from {{ ref('int_certificates_in_force') }}
-    where target_id is not null
-),
-
-green_food as (
-    select
-        target_id,
-        product_code as certificate_no,
-        uscc,
-        org_name
-    from {{ ref('fct_t02_green_food_certificates') }}
-),
-
-organic as (
-    select
-        target_id,
-        cert_no as certificate_no,
-        uscc,
-        org_name
-    from {{ ref('fct_t03_organic_certificates') }}
-),
-
-building_materials as (
-    select
-        target_id,
-        cert_no as certificate_no,
-        uscc,
-        org_name
-    from {{ ref('fct_t08_green_building_material_certificates') }}
+in_force as (
+    select * from {{ ref('fct_green_certificates_in_force') }}
 ),
 
 enterprises as (
     select * from {{ ref('dim_enterprise') }}
     where is_seriously_dishonest
-),
-
-in_force as (
-    select * from certificates
-    union all
-    select * from green_food
-    union all
-    select * from organic
-    union all
-    select * from building_materials
 ),
 
 final as (

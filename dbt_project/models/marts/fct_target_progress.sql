@@ -1,7 +1,9 @@
--- 目标进度: every policy target × every region (and the city) on the as-of date.
+-- 目标进度: every policy target × every region (and the city) on the as-of date, with the
+-- straight-line trajectory from the policy's start to its deadline and the status it gives.
 -- Targets whose feeds are not ingested yet appear with no actual and status 未接入.
-{#- fact model -> the targets/indicators it answers; a target in no fact is 未接入 (not fed) -#}
+{#- count facts: fact model -> the targets/indicators it answers (one row = one unit counted) -#}
 {%- set facts = {
+    'fct_t01_green_factories': ['T01'],
     'fct_t02_green_food_certificates': ['T02'],
     'fct_t03_organic_certificates': ['T03'],
     'fct_t05_service_certificates': ['T05'],
@@ -12,9 +14,18 @@
     'fct_t10_green_enterprise_standards': ['T10'],
     'fct_t11_green_certification_bodies': ['T11'],
     'fct_indicator_certificates': ['I01', 'I02', 'I03', 'I04', 'I05'],
+    'fct_indicator_green_manufacturing': ['I06', 'I07', 'I08'],
+    'fct_t12_enterprise_pool_members': ['T12', 'I09'],
 } %}
+{#- ratio facts: fact model -> (target, numerator column, denominator column); the actual is
+    100 × sum(numerator) / sum(denominator), so the city's share is computed from its sums -#}
+{%- set ratio_facts = {
+    'fct_t04_green_quality_agri_share': ('T04', 'green_quality_output_t', 'total_output_t'),
+} %}
+{#- a target in no fact, or whose feed has sent nothing yet, is 未接入 (not fed) -#}
 {%- set fed = [] %}
 {%- for ids in facts.values() %}{% do fed.extend(ids) %}{% endfor %}
+{%- for spec in ratio_facts.values() %}{% do fed.append(spec[0]) %}{% endfor %}
 
 with
 
@@ -26,12 +37,29 @@ regions as (
     select * from {{ ref('dim_region') }}
 ),
 
+fed_feeds as (
+    -- a target is fed once its source feed has a batch through the raw gate
+    select distinct feed from {{ source('raw', 'landing_manifest') }}
+    where status = 'accepted'
+),
+
 actuals as (
     {%- for fact in facts %}
         select
             target_id,
             region_code,
-            count(*) as actual_value
+            count(*) as numerator_value,
+            cast(null as numeric) as denominator_value
+        from {{ ref(fact) }}
+        group by target_id, region_code
+        union all
+    {%- endfor %}
+    {%- for fact, spec in ratio_facts.items() %}
+        select
+            target_id,
+            region_code,
+            sum({{ spec[1] }}) as numerator_value,
+            sum({{ spec[2] }}) as denominator_value
         from {{ ref(fact) }}
         group by target_id, region_code
         {%- if not loop.last %}
@@ -44,8 +72,11 @@ by_region as (
     select
         targets.target_id,
         regions.region_code,
-        targets.target_id in ('{{ fed | join("', '") }}') as is_fed,
-        actuals.actual_value
+        targets.target_id in ('{{ fed | join("', '") }}')
+        and targets.source_feeds in (select fed_feeds.feed from fed_feeds) as is_fed,
+        targets.target_id in ('{{ ratio_facts.values() | map(attribute=0) | join("', '") }}') as is_ratio,
+        actuals.numerator_value,
+        actuals.denominator_value
     from targets
     cross join regions
     left join actuals
@@ -58,7 +89,9 @@ region_rows as (
         target_id,
         region_code,
         is_fed,
-        case when is_fed then coalesce(actual_value, 0) end as actual_value
+        is_ratio,
+        case when is_fed then coalesce(numerator_value, 0) end as numerator_value,
+        case when is_fed and is_ratio then coalesce(denominator_value, 0) end as denominator_value
     from by_region
 ),
 
@@ -68,15 +101,43 @@ city_rows as (
         target_id,
         '320500' as region_code,
         bool_and(is_fed) as is_fed,
-        sum(actual_value) as actual_value
+        bool_and(is_ratio) as is_ratio,
+        sum(numerator_value) as numerator_value,
+        sum(denominator_value) as denominator_value
     from region_rows
     group by target_id
 ),
 
 all_rows as (
-    select * from region_rows
-    union all
-    select * from city_rows
+    select
+        *,
+        case
+            when not is_ratio then numerator_value
+            when denominator_value > 0 then round(100.0 * numerator_value / denominator_value, 1)
+        end as actual_value
+    from (
+        select * from region_rows
+        union all
+        select * from city_rows
+    ) as unioned
+),
+
+with_trajectory as (
+    select
+        all_rows.*,
+        -- the straight line from the baseline on the policy's start to the target on its deadline
+        -- (baseline 0 where the seed has none); the share of the way the as-of date has come
+        coalesce(targets.baseline_value, 0)
+        + (targets.target_value - coalesce(targets.baseline_value, 0))
+        * least(
+            1.0,
+            greatest(
+                0.0,
+                1.0 * ({{ as_of_date() }} - targets.policy_start) / nullif(targets.deadline - targets.policy_start, 0)
+            )
+        ) as trajectory_value
+    from all_rows
+    inner join targets on all_rows.target_id = targets.target_id
 ),
 
 final as (
@@ -91,6 +152,8 @@ final as (
         regions.region_name_zh,
         regions.region_level,
         all_rows.is_fed,
+        all_rows.numerator_value,
+        all_rows.denominator_value,
         all_rows.actual_value,
         case when regions.region_level = 'city' then targets.comparator end as comparator,
         case when regions.region_level = 'city' then targets.target_value end as target_value,
@@ -99,14 +162,19 @@ final as (
                 then round(100.0 * all_rows.actual_value / targets.target_value, 1)
         end as percent_of_target,
         case
+            when regions.region_level = 'city' and all_rows.is_fed
+                then round(all_rows.trajectory_value, 1)
+        end as trajectory_value,
+        case
             when not all_rows.is_fed then '未接入'
             when regions.region_level <> 'city' then '—'
             when targets.target_kind = 'indicator' then '监测'
             when targets.comparator = '>=' and all_rows.actual_value >= targets.target_value then '达标'
             when targets.comparator = '>' and all_rows.actual_value > targets.target_value then '达标'
-            else '未达标'
+            when all_rows.actual_value >= all_rows.trajectory_value then '进度正常'
+            else '滞后'
         end as progress_status
-    from all_rows
+    from with_trajectory as all_rows
     inner join targets on all_rows.target_id = targets.target_id
     inner join regions on all_rows.region_code = regions.region_code
 )

@@ -104,26 +104,30 @@ def _upsert_history(conn: psycopg.Connection, snapshot_date: date, build_id: str
         (snapshot_date,),
     )
     cur = conn.execute(
-        """insert into history.target_progress_history
-               (snapshot_date, target_id, region_code, region_name, actual_value, target_value,
-                percent_of_target, progress_status, build_id, published_at)
-           select as_of_date, target_id, region_code, region_name_zh, actual_value, target_value,
-                  percent_of_target, progress_status, %s, now()
+        """insert into history.target_progress_history as h
+               (snapshot_date, target_id, region_code, region_name, numerator_value, denominator_value,
+                actual_value, target_value, percent_of_target, trajectory_value, progress_status,
+                build_id, published_at)
+           select as_of_date, target_id, region_code, region_name_zh, numerator_value, denominator_value,
+                  actual_value, target_value, percent_of_target, trajectory_value, progress_status, %s, now()
            from marts.fct_target_progress
            on conflict (snapshot_date, target_id, region_code) do update set
                region_name = excluded.region_name,
+               numerator_value = excluded.numerator_value,
+               denominator_value = excluded.denominator_value,
                actual_value = excluded.actual_value,
                target_value = excluded.target_value,
                percent_of_target = excluded.percent_of_target,
+               trajectory_value = excluded.trajectory_value,
                progress_status = excluded.progress_status,
                build_id = excluded.build_id,
                published_at = excluded.published_at
-           where (history.target_progress_history.region_name, history.target_progress_history.actual_value,
-                  history.target_progress_history.target_value, history.target_progress_history.percent_of_target,
-                  history.target_progress_history.progress_status)
+           where (h.region_name, h.numerator_value, h.denominator_value, h.actual_value, h.target_value,
+                  h.percent_of_target, h.trajectory_value, h.progress_status)
                  is distinct from
-                 (excluded.region_name, excluded.actual_value, excluded.target_value,
-                  excluded.percent_of_target, excluded.progress_status)""",
+                 (excluded.region_name, excluded.numerator_value, excluded.denominator_value, excluded.actual_value,
+                  excluded.target_value, excluded.percent_of_target, excluded.trajectory_value,
+                  excluded.progress_status)""",
         (build_id,),
     )
     return cur.rowcount

@@ -32,7 +32,7 @@ def rows(conninfo: str, as_of: date, region_code: str = CITY) -> list[tuple]:
     with psycopg.connect(conninfo) as conn:
         return conn.execute(
             """select target_id, clause, indicator_zh, actual_value, comparator, target_value,
-                      percent_of_target, progress_status, unit_zh
+                      percent_of_target, trajectory_value, progress_status, unit_zh
                from bi.target_progress
                where as_of_date = %s and region_code = %s
                order by left(target_id, 1) = 'I', target_id""",
@@ -44,19 +44,22 @@ def progress_table(conninfo: str, as_of: date, region_code: str = CITY) -> str:
     data = rows(conninfo, as_of, region_code)
     if not data:
         return f"no published target progress for {as_of} (region {region_code})"
-    header = ("目标", "条款", "指标", "实际", "目标值", "完成率", "状态")
+    header = ("目标", "条款", "指标", "实际", "目标值", "完成率", "进度线", "状态")
     body = []
-    for target_id, clause, indicator, actual, comparator, target, pct, status, unit in data:
+    for target_id, clause, indicator, actual, comparator, target, pct, trajectory, status, unit in data:
+        ratio = unit == "%"
         body.append((
             target_id, clause, indicator,
-            _fmt(actual),
+            f"{actual}%" if ratio and actual is not None else _fmt(actual),
             f"{comparator or ''}{_fmt(target)}{unit or ''}" if target is not None else "—",
             f"{pct}%" if pct is not None else "—",
+            f"{trajectory}%" if ratio and trajectory is not None else _fmt(trajectory),
             "未接入 not yet fed" if status == "未接入" else status,
         ))
     widths = [max(_width(str(r[i])) for r in (header, *body)) for i in range(len(header))]
-    numeric = {3, 4, 5}
-    lines = [f"Target progress on {as_of} — region {region_code}"]
+    numeric = {3, 4, 5, 6}
+    lines = [f"Target progress on {as_of} — region {region_code}"
+             + ("" if region_code != CITY else " (进度线 = where the straight line to the 2025 target stands today)")]
     for r in (header, *body):
         lines.append("  ".join(_pad(str(v), widths[i], right=i in numeric) for i, v in enumerate(r)))
         if r is header:

@@ -130,6 +130,11 @@ create table if not exists history.target_progress_history (
     published_at      timestamptz not null,
     primary key (snapshot_date, target_id, region_code)
 );
+-- added with ratio targets (T04) and the trajectory; existing warehouses gain them on bootstrap
+alter table history.target_progress_history
+    add column if not exists numerator_value numeric,
+    add column if not exists denominator_value numeric,
+    add column if not exists trajectory_value numeric;
 """
 
 
