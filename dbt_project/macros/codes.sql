@@ -27,10 +27,10 @@ cast('{{ var("as_of_date") }}' as date)
 
 {#- Each certificate's status at the end of the as-of day, from a status history (snapshot). -#}
 {% macro status_on_as_of_date(snapshot) -%}
-select
+select distinct on (cert_no)
     cert_no,
     status as status_on_date
 from {{ snapshot }}
-where dbt_valid_from < {{ as_of_date() }} + 1
-    and (dbt_valid_to is null or dbt_valid_to >= {{ as_of_date() }} + 1)
+where updated_at < {{ as_of_date() }} + 1
+order by cert_no asc, updated_at desc, dbt_updated_at desc
 {%- endmacro %}

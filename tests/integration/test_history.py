@@ -2,8 +2,9 @@
 past date answerable: three certificate files landed months apart, a dbt build after each, then
 fct_target_progress rebuilt for earlier dates gives the numbers as they stood on those dates.
 Every number below is worked out by hand from the rows and their comments. Each file is built
-before the next one lands, as the nightly does: the snapshot records the state a certificate is in
-at each build, so a state that comes and goes between two builds would not be in the history.
+before the next one lands, as the nightly does; a second fixture lands loads 2 and 3 together and
+builds once (a missed night): the history is collected from every batch, so R's suspension, sent
+in load 2 and replaced by load 3, is still in it.
 
 Timeline of the T06 certificates (环境管理体系认证), one file per load, each the full list in its
 latest state ("One row per certificate, latest state; 更新时间 moves when anything changes"):
@@ -143,8 +144,8 @@ class History:
 
 def _snapshot(url: str) -> list[tuple]:
     with psycopg.connect(url) as conn:
-        return conn.execute(f"select cert_no, status, dbt_valid_from, dbt_valid_to, dbt_scd_id from {SNAPSHOT} "
-                            "order by cert_no, dbt_valid_from").fetchall()
+        return conn.execute(f"select cert_no, status, updated_at, dbt_valid_to, dbt_scd_id from {SNAPSHOT} "
+                            "order by cert_no, updated_at").fetchall()
 
 
 def _build(url: str, schema: str, as_of: date) -> str:
@@ -230,11 +231,11 @@ def test_2024_12_31_r_reinstated(history: History) -> None:
 
 
 def test_snapshot_holds_every_version_of_r(history: History) -> None:
-    """R: one version per state it was seen in, each valid from its 更新时间 until the next one's."""
+    """R: one version per state it was sent in, each holding from its 更新时间 until the next one's."""
     r = [row[1:4] for row in history.snapshot_after_rebuilds if row[0] == "R"]
     assert r == [
-        ("有效", ts("2024-01-01 09:00:00"), ts("2024-07-15 10:00:00")),
-        ("暂停", ts("2024-07-15 10:00:00"), ts("2024-10-20 14:30:00")),
+        ("有效", ts("2024-01-01 09:00:00"), None),
+        ("暂停", ts("2024-07-15 10:00:00"), None),
         ("有效", ts("2024-10-20 14:30:00"), None),
     ]
     assert history.r_versions_after_load == {LOAD_1: 1, LOAD_2: 2, LOAD_3: 3}  # one more per changing load
@@ -249,3 +250,32 @@ def test_resending_and_rebuilding_change_nothing(history: History) -> None:
     """The same files again land nothing; three more builds leave the snapshot exactly as it was."""
     assert history.relanded == []
     assert history.snapshot_after_rebuilds == history.snapshot_after_loads
+
+
+@pytest.fixture(scope="module")
+def missed_night(fresh_database, tmp_path_factory) -> str:
+    """Load 1 and its build; then loads 2 and 3 land and load before a single build."""
+    urls = fresh_database(f"{DB}_missed")
+    feed = feeds.get("certificates")
+    tmp = tmp_path_factory.mktemp("missed")
+    load_1 = next(iter(LOADS))
+    for day, rows in LOADS.items():
+        write_csv(tmp / "drop" / f"certificates_{day:%Y%m%d}.csv", rows)
+        for batch in _land(feed, urls["loader"], day, tmp / "drop", tmp / "landing"):
+            load_batch(feed, urls["loader"], batch)
+            assert run_raw_gate(feed, urls["loader"], batch.batch_id, run_id=f"missed-{day}").success
+        if day == load_1:
+            _build(urls["transformer"], build_schema_for(day), day)
+    day = date(2024, 8, 1)
+    return _build(urls["transformer"], f"{build_schema_for(day)}_asked_later", day), urls["transformer"]
+
+
+def test_a_missed_night_loses_no_state(missed_night) -> None:
+    """R's suspension (load 2) was replaced by its reinstatement (load 3) before any build saw it;
+    2024-08-01 still does not count R."""
+    schema, url = missed_night
+    with psycopg.connect(url) as conn:
+        counted = {c for (c,) in conn.execute(f"select cert_no from {schema}.fct_t06_ems_certificates")}
+        r = conn.execute(f"select status from {SNAPSHOT} where cert_no = 'R' order by updated_at").fetchall()
+    assert counted == PAST[date(2024, 8, 1)]
+    assert [s for (s,) in r] == ["有效", "暂停", "有效"]
