@@ -100,6 +100,19 @@ def airflow(args: list[str], env: dict[str, str], check: bool = True, capture: b
     return proc
 
 
+def dags_test(dag_ids: list[str], day: str, conf: dict[str, str], env: dict[str, str]) -> str:
+    """`airflow dags test` for several DAGs in order, in one Airflow process (see test_runs)."""
+    proc = subprocess.run([sys.executable, "-m", "greencert.orchestration.test_runs", day, json.dumps(conf), *dag_ids],
+                          env=env, text=True, capture_output=True)
+    text = (proc.stdout or "") + (proc.stderr or "")
+    if proc.returncode != 0:
+        why = [line for line in text.splitlines()
+               if "[error" in line or "Error" in line or "FAILED" in line or "DagRun failed" in line][:40]
+        raise RuntimeError(f"dags test {' '.join(dag_ids)} {day} exited {proc.returncode}\n" + "\n".join(why)
+                           + "\n...\n" + text[-3000:])
+    return text
+
+
 def airflow_db_ready(env: dict[str, str]) -> None:
     """Create or upgrade the Airflow metadata DB (SQLite under var/airflow) once."""
     from importlib.metadata import version

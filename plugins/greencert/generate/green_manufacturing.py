@@ -98,8 +98,12 @@ class Population:
 
 def build_population(seed: int = 2022) -> Population:
     rng = random.Random(f"green_manufacturing:{seed}")
+    # enterprises the certificates feed already knows when the first list comes out: a name can only
+    # be matched to an enterprise some feed has sent (a later one stays unmatched until it arrives)
+    first_list = NATIONAL_BATCHES[0][1]
     enterprises = sorted({c.enterprise for c in certificates.build_population(seed).certificates
-                          if c.enterprise.org_id[2:8] == c.enterprise.region}, key=lambda e: e.org_id)
+                          if c.enterprise.org_id[2:8] == c.enterprise.region and c.issue_date < first_list},
+                         key=lambda e: e.org_id)
     rng.shuffle(enterprises)
     known = iter(enterprises)
     used: set[str] = set()
