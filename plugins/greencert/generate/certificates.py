@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 from greencert.codes.uscc import make_org_code, make_uscc
@@ -216,6 +217,7 @@ def _life_events(rng: random.Random, issue: date, expiry: date) -> tuple[list[tu
     return events, False
 
 
+@lru_cache(maxsize=2)  # three feeds draw on the same enterprises; build them once per seed
 def build_population(seed: int = 2022) -> Population:
     rng = random.Random(seed)
     enterprises = _enterprises(rng)
