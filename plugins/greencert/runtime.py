@@ -87,16 +87,18 @@ def dbt_parse() -> Path:
     return settings.DBT_PROJECT_DIR / "target" / "manifest.json"
 
 
+def _failed(what: str, returncode: int, text: str) -> RuntimeError:
+    """An error naming the command: the lines that say what failed, then the tail (a DAG's log is long)."""
+    why = [line for line in text.splitlines()
+           if "[error" in line or "Error" in line or "FAILED" in line or "DagRun failed" in line][:40]
+    return RuntimeError(f"{what} exited {returncode}\n" + "\n".join(why) + "\n...\n" + text[-3000:])
+
+
 def airflow(args: list[str], env: dict[str, str], check: bool = True, capture: bool = False,
             ) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run([str(AIRFLOW_BIN), *args], env=env, text=True, capture_output=capture)
     if check and proc.returncode != 0:
-        text = (proc.stdout or "") + (proc.stderr or "")
-        # the lines that say what failed, then the tail: a DAG's log is long
-        why = [line for line in text.splitlines()
-               if "[error" in line or "Error" in line or "FAILED" in line or "greencert FAILED" in line][:40]
-        raise RuntimeError(f"airflow {' '.join(args)} exited {proc.returncode}\n" + "\n".join(why)
-                           + "\n...\n" + text[-3000:])
+        raise _failed(f"airflow {' '.join(args)}", proc.returncode, (proc.stdout or "") + (proc.stderr or ""))
     return proc
 
 
@@ -106,10 +108,7 @@ def dags_test(dag_ids: list[str], day: str, conf: dict[str, str], env: dict[str,
                           env=env, text=True, capture_output=True)
     text = (proc.stdout or "") + (proc.stderr or "")
     if proc.returncode != 0:
-        why = [line for line in text.splitlines()
-               if "[error" in line or "Error" in line or "FAILED" in line or "DagRun failed" in line][:40]
-        raise RuntimeError(f"dags test {' '.join(dag_ids)} {day} exited {proc.returncode}\n" + "\n".join(why)
-                           + "\n...\n" + text[-3000:])
+        raise _failed(f"dags test {' '.join(dag_ids)} {day}", proc.returncode, text)
     return text
 
 

@@ -261,6 +261,14 @@ def build_population(seed: int = 2022) -> Population:
     return Population(certs, seed)
 
 
+def enterprises_placed_by_uscc(pop: Population, issued_before: date | None = None) -> list[Enterprise]:
+    """Enterprises whose valid USCC names their county (other feeds can be joined to them by it),
+    optionally only those with a certificate issued before a date; in USCC order."""
+    return sorted({c.enterprise for c in pop.certificates
+                   if c.enterprise.org_id[2:8] == c.enterprise.region
+                   and (issued_before is None or c.issue_date < issued_before)}, key=lambda e: e.org_id)
+
+
 def status_on(cert: Certificate, day: date) -> str | None:
     """The certificate's status at the end of `day` (None before it was issued)."""
     if day < cert.issue_date:

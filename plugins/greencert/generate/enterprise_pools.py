@@ -36,9 +36,7 @@ class Member:
 
 def build_members(seed: int = 2022) -> list[Member]:
     rng = random.Random(f"enterprise_pools:{seed}")
-    population = certificates.build_population(seed)
-    candidates = sorted({c.enterprise for c in population.certificates
-                         if c.enterprise.org_id[2:8] == c.enterprise.region}, key=lambda e: e.org_id)
+    candidates = certificates.enterprises_placed_by_uscc(certificates.build_population(seed))
     rng.shuffle(candidates)
     members, pick = [], iter(candidates)
     for day, leading, growing in ROUNDS:

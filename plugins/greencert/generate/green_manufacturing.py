@@ -100,10 +100,8 @@ def build_population(seed: int = 2022) -> Population:
     rng = random.Random(f"green_manufacturing:{seed}")
     # enterprises the certificates feed already knows when the first list comes out: a name can only
     # be matched to an enterprise some feed has sent (a later one stays unmatched until it arrives)
-    first_list = NATIONAL_BATCHES[0][1]
-    enterprises = sorted({c.enterprise for c in certificates.build_population(seed).certificates
-                          if c.enterprise.org_id[2:8] == c.enterprise.region and c.issue_date < first_list},
-                         key=lambda e: e.org_id)
+    enterprises = certificates.enterprises_placed_by_uscc(certificates.build_population(seed),
+                                                          issued_before=NATIONAL_BATCHES[0][1])
     rng.shuffle(enterprises)
     known = iter(enterprises)
     used: set[str] = set()
