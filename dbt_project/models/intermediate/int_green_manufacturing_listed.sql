@@ -10,10 +10,7 @@ resolved as (
 
 standing as (
     select * from resolved
-    where
-        in_suzhou
-        and coalesce(announced_on, {{ as_of_date() }}) <= {{ as_of_date() }}
-        and not (is_withdrawn and coalesce(withdrawn_on <= {{ as_of_date() }}, true))
+    where in_suzhou and is_standing
 ),
 
 final as (

@@ -102,7 +102,11 @@ resolved as (
 final as (
     select
         *,
-        region_code is not null as in_suzhou
+        region_code is not null as in_suzhou,
+        -- on the list on the as-of date: announced by then (unknown batch: taken as announced) and
+        -- not withdrawn by then (a withdrawal with no readable date counts as withdrawn)
+        coalesce(announced_on, {{ as_of_date() }}) <= {{ as_of_date() }}
+        and not (is_withdrawn and coalesce(withdrawn_on <= {{ as_of_date() }}, true)) as is_standing
     from resolved
 )
 

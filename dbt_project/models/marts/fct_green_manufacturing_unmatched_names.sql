@@ -28,8 +28,7 @@ final as (
     where
         uscc is null
         and (list_level = '省级' or strpos(coalesce(region_text, ''), '江苏') > 0)
-        and coalesce(announced_on, {{ as_of_date() }}) <= {{ as_of_date() }}
-        and not (is_withdrawn and coalesce(withdrawn_on <= {{ as_of_date() }}, true))
+        and is_standing
 )
 
 select * from final
