@@ -1,16 +1,7 @@
-{#- 统一社会信用代码 (GB 32100-2015): 18 characters from the charset below; character 18 is
-    31 - (sum of value(c_i) * w_i mod 31), 31 -> 0. Returns a boolean SQL expression. -#}
+{#- 统一社会信用代码 (GB 32100-2015) check character: util.is_valid_uscc (warehouse/functions.sql), the same
+    function the load-time row rules use. Returns a boolean SQL expression, false for null. -#}
 {% macro is_valid_uscc(column) -%}
-{%- set charset = '0123456789ABCDEFGHJKLMNPQRTUWXY' -%}
-{%- set weights = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28] -%}
-coalesce(
-    {{ column }} ~ '^[0-9ABCDEFGHJKLMNPQRTUWXY]{18}$'
-    and substr('{{ charset }}', ((31 - ((
-        {%- for w in weights %}
-        (strpos('{{ charset }}', substr({{ column }}, {{ loop.index }}, 1)) - 1) * {{ w }}{{ ' +' if not loop.last }}
-        {%- endfor %}
-    ) % 31)) % 31) + 1, 1) = substr({{ column }}, 18, 1),
-    false)
+util.is_valid_uscc({{ column }})
 {%- endmacro %}
 
 {#- The single definition of "in force on date D": issued on or before D, not yet expired on D,

@@ -1,5 +1,6 @@
-{#- The rows of a feed's raw table that came in batches which passed the raw gate, with the time
-    their batch landed (the tie-breaker between batches that send the same key). -#}
+{#- The rows of a feed's raw table that came in batches which passed the raw gate, less the rows
+    its row rules sent to quarantine, with the time their batch landed (the tie-breaker between
+    batches that send the same key). -#}
 {% macro accepted_batch_rows(feed) -%}
 select
     raw_rows.*,
@@ -7,7 +8,13 @@ select
 from {{ source('raw', feed) }} as raw_rows
 inner join {{ source('raw', 'landing_manifest') }} as manifest
     on raw_rows.batch_id = manifest.batch_id
-where manifest.feed = '{{ feed }}' and manifest.status = 'accepted'
+where
+    manifest.feed = '{{ feed }}'
+    and manifest.status = 'accepted'
+    and not exists (
+        select 1 from {{ source('dq', 'quarantine') }} as quarantined
+        where quarantined.batch_id = raw_rows.batch_id and quarantined.source_row = raw_rows.source_row
+    )
 {%- endmacro %}
 
 {#- Keep one row per natural key: the latest by the given ordering, then by batch and file row. -#}

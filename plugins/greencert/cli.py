@@ -95,6 +95,19 @@ def cmd_progress(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    from greencert.quality.summary import quarantine_listing
+
+    if args.feed:
+        from greencert import feeds
+
+        feeds.get(args.feed)  # a clear error naming the known feeds
+    urls = _setup()
+    day = date.fromisoformat(args.date) if args.date else None
+    print(quarantine_listing(urls["loader"], day, args.feed, args.limit))
+    return 0
+
+
 def cmd_airflow(args: argparse.Namespace) -> int:
     """Run any airflow command against this checkout's Airflow home and connections."""
     from greencert import runtime
@@ -169,6 +182,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--as-of", default=DEFAULT_AS_OF, metavar="YYYY-MM-DD")
     s.add_argument("--region", default="320500", metavar="CODE", help="region code (default: the city)")
     s.set_defaults(func=cmd_progress)
+
+    s = sub.add_parser("quarantine", help="list the batches of a feed and date and every row the row rules set aside",
+                       description="Each quarantined row with its file, row number, column, rule and value: fix "
+                       "the source and drop the corrected file again (a changed file is a new batch).")
+    s.add_argument("--feed", help="one feed (default: every feed)")
+    s.add_argument("--date", metavar="YYYY-MM-DD", help="landing date (default: every date)")
+    s.add_argument("--limit", type=int, default=50, help="rows to list (default %(default)s)")
+    s.set_defaults(func=cmd_quarantine)
 
     s = sub.add_parser("airflow", help="run an airflow command with this checkout's home and connections",
                        description="e.g. `greencert airflow standalone` for the UI on http://localhost:8080")

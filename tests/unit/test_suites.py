@@ -19,5 +19,5 @@ def test_raw_suite_is_derived_from_the_registry() -> None:
     suite = gx_run.load_suite(gx_run.context(), raw_suite.suite_name(feed), exps)
     assert len(suite.expectations) == len(exps)
     required = [c.name for c in feed.columns if c.required]
-    assert {e["kwargs"]["column"] for e in exps if e["type"] == "expect_column_to_exist"} == set(required)
+    assert {e["kwargs"]["column"] for e in exps if e["type"] == "expect_column_values_to_not_be_null"} == set(required)
     assert {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "cert_no"}} in exps

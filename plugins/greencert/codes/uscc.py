@@ -2,7 +2,8 @@
 
 A USCC is 18 characters: registration authority, organisation kind, 6-digit registering region
 (characters 3–8), the 9-character organisation code (characters 9–17) and a check character.
-The same rules are implemented in SQL by dbt_project/macros/codes.sql; tests keep them in step.
+The same rules are implemented in SQL by plugins/greencert/warehouse/functions.sql (util.is_valid_uscc,
+util.is_valid_org_code); tests keep them in step.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ class Column:
     name: str  # snake_case raw/staging column
     headers: tuple[str, ...]  # the source's Chinese header and its known aliases
     required: bool = False
+    check: str | None = None  # a row rule of quality/row_rules.py: date, uscc, number, cert_no, …
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Feed:
     natural_key: tuple[str, ...]
     columns: tuple[Column, ...]
     vocabularies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    date_order: tuple[tuple[str, str], ...] = ()  # (earlier, later) column pairs, e.g. issue ≤ expiry
     doc: str = ""
 
     @property
@@ -41,6 +43,9 @@ class Feed:
     @property
     def asset_uri(self) -> str:
         return f"greencert://raw/{self.name}"
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
 
     def column_for_header(self, header: str) -> Column | None:
         h = normalise_header(header)
@@ -62,6 +67,7 @@ def registry() -> dict[str, Feed]:
                 name=c["column"],
                 headers=tuple(normalise_header(h) for h in [c["header"], *c.get("aliases", [])]),
                 required=bool(c.get("required", False)),
+                check=c.get("check"),
             )
             for c in f["columns"]
         )
@@ -75,6 +81,7 @@ def registry() -> dict[str, Feed]:
             natural_key=tuple(f["natural_key"]),
             columns=columns,
             vocabularies={k: tuple(v) for k, v in f.get("vocabularies", {}).items()},
+            date_order=tuple((a, b) for a, b in f.get("date_order", [])),
             doc=f.get("doc", ""),
         )
     return feeds

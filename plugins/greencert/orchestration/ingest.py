@@ -24,8 +24,9 @@ def build(feed: Feed) -> Any:
         description=f"Ingest {feed.name}: {feed.title}",
         doc_md=f"### {feed.title}\n\nSource: {feed.source} (connector `{feed.connector}`).\n\n{feed.doc}\n\n"
         "Lands new files from the drop folder by content hash, COPYs them into "
-        f"`{feed.raw_table}` and runs the raw GX suite; a batch that fails is marked rejected "
-        "and never reaches staging.",
+        f"`{feed.raw_table}`, moves rows that break a row rule to `dq.quarantine` and runs the raw GX "
+        "suite on the rest; a batch that fails is marked rejected and never reaches staging "
+        "(`greencert quarantine` lists what was set aside).",
         schedule=CronTriggerTimetable(feed.schedule, timezone=settings.TIMEZONE),
         catchup=False,
         max_active_runs=1,
@@ -63,11 +64,16 @@ def build(feed: Feed) -> Any:
             from greencert.quality.raw_gate import run_raw_gate
 
             url = conninfo(LOADER_CONN)
-            outcomes = [run_raw_gate(feed, url, b["batch_id"], run_id=context["run_id"]) for b in loaded]
-            failed = [o for o in outcomes if not o.success]
+            gates = [run_raw_gate(feed, url, b["batch_id"], run_id=context["run_id"]) for b in loaded]
+            for gate in gates:
+                print(gate.summary())
+            failed = [g for g in gates if not g.success]
             if failed:
-                raise AirflowFailException("\n".join(o.summary() for o in failed))
-            return [{"batch_id": o.target, "checks": len(o.checks)} for o in outcomes]
+                raise AirflowFailException(f"feed {feed.name}: batch refused by the raw gate:\n"
+                                           + "\n".join(g.summary() for g in failed))
+            return [{"batch_id": g.batch_id, "rows_checked": g.quarantined.rows_checked,
+                     "rows_quarantined": g.quarantined.rows_quarantined, "checks": len(g.outcome.checks)}
+                    for g in gates]
 
         validate(load(land()))
 

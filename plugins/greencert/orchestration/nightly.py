@@ -10,6 +10,7 @@ from typing import Any
 
 from greencert import feeds, settings
 from greencert.orchestration.common import TRANSFORMER_CONN, as_of, as_of_iso, conninfo, default_args
+from greencert.orchestration.dbt_in_process import speed_up_dbt
 
 DAG_ID = "greencert_nightly"
 SCHEDULE = "30 23 * * *"  # 23:30 Asia/Shanghai, after the feeds' 23:00 ingest
@@ -92,6 +93,7 @@ def build() -> Any:
                 test_indirect_selection=TestIndirectSelection.CAUTIOUS,
             ),
             operator_args={
+                "pre_execute": speed_up_dbt,
                 "install_deps": False,
                 "env": dbt_env(),
                 "vars": {"as_of_date": AS_OF},

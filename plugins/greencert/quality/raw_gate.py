@@ -1,31 +1,52 @@
-"""The raw gate: run a feed's raw suite on one loaded batch and accept or reject the batch.
+"""The raw gate on one loaded batch: quarantine the rows that break a row rule, then run the feed's
+GX suite on the rows left, and accept or reject the batch.
 
-Only accepted batches reach staging, so a batch that fails its suite never moves a number.
+Only accepted batches reach staging, and staging skips quarantined rows, so neither a bad row nor
+a batch that failed its suite ever moves a number.
 """
 
 from __future__ import annotations
 
-from psycopg import sql
+from dataclasses import dataclass
 
 from greencert.feeds import Feed
 from greencert.load.copy_batch import mark
-from greencert.quality import gx_run, raw_suite
+from greencert.quality import gx_run, raw_suite, row_rules
 
 
-def run_raw_gate(feed: Feed, conninfo: str, batch_id: str, run_id: str) -> gx_run.Outcome:
-    query = sql.SQL("select * from {} where batch_id = {}").format(
-        sql.Identifier("raw", feed.name), sql.Literal(batch_id)
-    ).as_string()
+@dataclass(frozen=True)
+class RawGate:
+    quarantined: row_rules.Quarantined
+    outcome: gx_run.Outcome
+
+    @property
+    def success(self) -> bool:
+        return self.outcome.success
+
+    @property
+    def batch_id(self) -> str:
+        return self.quarantined.batch_id
+
+    def summary(self) -> str:
+        q = self.quarantined
+        rules = ", ".join(f"{rule} {n}" for rule, n in q.by_rule.items()) or "none"
+        return (f"batch {q.batch_id}: {q.rows_checked} rows checked, {q.rows_quarantined} quarantined "
+                f"(rules broken: {rules}); " + self.outcome.summary())
+
+
+def run_raw_gate(feed: Feed, conninfo: str, batch_id: str, run_id: str) -> RawGate:
+    quarantined = row_rules.quarantine_batch(feed, conninfo, batch_id)
     outcome = gx_run.validate(
         conninfo,
         raw_suite.suite_name(feed),
-        query=query,
+        query=row_rules.clean_rows_query(feed, batch_id),
         target=batch_id,
         run_id=run_id,
         expectations=raw_suite.expectations(feed),
     )
+    gate = RawGate(quarantined, outcome)
     if outcome.success:
         mark(conninfo, batch_id, "accepted")
     else:
-        mark(conninfo, batch_id, "rejected", outcome.summary()[:2000])
-    return outcome
+        mark(conninfo, batch_id, "rejected", gate.summary()[:2000])
+    return gate

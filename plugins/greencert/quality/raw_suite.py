@@ -1,19 +1,26 @@
-"""The raw suite of a feed, derived from the registry: what every landed batch must satisfy."""
+"""The raw suite of a feed, derived from the registry: what a batch's rows must satisfy once the
+rows that broke a row rule are in quarantine (it runs on the rows left, as staging reads them).
+
+Batch level: at least one row left. Row level, as an independent second look at what the
+quarantine let through: required values present, the natural key unique, vocabularies kept, and
+no row that still breaks a row rule.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from greencert.feeds import Feed
+from greencert.quality import row_rules
 
 
 def expectations(feed: Feed) -> list[dict[str, Any]]:
     exps: list[dict[str, Any]] = [
-        {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}},
+        {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1},
+         "meta": {"why": "a batch with no usable row (every row quarantined) is refused"}},
     ]
     for col in feed.columns:
         if col.required:
-            exps.append({"type": "expect_column_to_exist", "kwargs": {"column": col.name}})
             exps.append({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": col.name}})
     if len(feed.natural_key) == 1:
         exps.append({"type": "expect_column_values_to_be_unique", "kwargs": {"column": feed.natural_key[0]}})
@@ -23,6 +30,11 @@ def expectations(feed: Feed) -> list[dict[str, Any]]:
     for column, values in feed.vocabularies.items():
         exps.append({"type": "expect_column_values_to_be_in_set",
                      "kwargs": {"column": column, "value_set": list(values)}})
+    broken = " or ".join(f"({r.broken})" for r in row_rules.rules(feed) if r.rule != "duplicate_key")
+    broken = broken.replace("{", "{{").replace("}", "}}")  # GX fills {batch} with str.format
+    exps.append({"type": "unexpected_rows_expectation",
+                 "kwargs": {"unexpected_rows_query": f"select * from (select * from {{batch}}) as r where {broken}"},
+                 "meta": {"why": "every row that breaks a row rule is in dq.quarantine"}})
     return exps
 
 

@@ -21,6 +21,7 @@ from greencert import settings
 
 ROLES = ("loader", "transformer", "bi_reader")
 PREFIX = "greencert_"
+FUNCTIONS = Path(__file__).with_name("functions.sql")
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,20 @@ create table if not exists dq.validation_runs (
     observed       text,
     validated_at   timestamptz not null default now()
 );
+alter table dq.validation_runs add column if not exists severity text not null default 'critical';
+-- rows that broke a row rule (greencert.quality.row_rules); the row itself stays in raw as sent
+create table if not exists dq.quarantine (
+    feed           text not null,
+    batch_id       text not null,
+    source_file    text not null,         -- name as the source sent it
+    source_row     integer not null,      -- row number as a spreadsheet shows it (header included)
+    column_name    text,
+    rule           text not null,
+    value          text,                  -- the offending value as sent (first 1000 characters)
+    detail         text not null,
+    quarantined_at timestamptz not null default now()
+);
+create index if not exists quarantine_batch_row_idx on dq.quarantine (batch_id, source_row);
 """
 
 HISTORY_DDL = """
@@ -168,6 +183,10 @@ def bootstrap(admin_url: str, database: str = settings.DATABASE) -> dict[str, st
         ]
         for grant in grants:
             conn.execute(sql.SQL(grant).format(l=L, t=T, b=B))
+        # util: the shared parse/clean/code-check functions (owned by the admin; the roles run them)
+        conn.execute("create schema if not exists util")
+        conn.execute(FUNCTIONS.read_text(encoding="utf-8"))
+        conn.execute(sql.SQL("grant usage on schema util to {}, {}").format(L, T))
         conn.execute(sql.SQL("set role {}").format(L))
         conn.execute(DDL)
         # every feed's raw table exists from the start, so a feed that has not delivered yet

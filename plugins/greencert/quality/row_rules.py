@@ -1,0 +1,148 @@
+"""Row rules: route each row of a loaded batch that breaks a rule to dq.quarantine, with the rule.
+
+The rules come from the feed registry (required, check, vocabularies, date_order, natural key) and
+run as ONE SQL statement per batch inside PostgreSQL (a scan of the batch, a row per broken rule).
+Values are judged the way staging will read them, through the same util.* functions
+(warehouse/functions.sql), so a row that passes here parses there. Quarantined rows stay in raw
+as sent — nothing is lost — and staging skips them; the raw GX suite then gates what is left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from greencert.feeds import Feed
+
+V = "util.clean_text({col})"  # the value as staging reads it
+
+# check -> (SQL that is true when the cleaned value {v} is acceptable, what the rule says)
+CHECKS: dict[str, tuple[str, str]] = {
+    "date": ("util.parse_date({v}) is not null", "a date (2023-05-01, 2023/5/1, 2023年5月1日, 20230501, Excel serial)"),
+    "timestamp": ("util.parse_timestamp({v}) is not null", "a date or date and time"),
+    "number": ("coalesce(util.parse_number({v}) >= 0, false)", "a non-negative number"),
+    "year": ("{v} ~ '^[12][0-9]{{3}}$'", "a four-digit year"),
+    "uscc": ("util.is_valid_uscc(upper({v}))",
+             "a 统一社会信用代码 with a valid check character (GB 32100-2015)"),
+    "org_id": ("upper(replace({v}, '-', '')) = '000000000' or util.is_valid_uscc(upper({v}))"
+               " or util.is_valid_org_code(upper({v}))",
+               "a valid 统一社会信用代码, a valid 组织机构代码 (GB 11714) or 000000000"),
+    "region_code": ("{v} ~ '^3205[0-9]{{2}}$'", "a Suzhou 行政区划代码 (3205xx)"),
+    "cert_no": ("upper({v}) ~ '^[0-9A-Z][0-9A-Z/()-]*$'",
+                "a certificate number: letters, digits, / ( ) - only"),
+    "product_code": ("upper({v}) ~ '^LB-[0-9]{{2}}-[0-9]{{10}}[A-Z]$'", "a green-food product code LB-xx-yymmnnnnnnA"),
+    "enterprise_code": ("upper({v}) ~ '^GF[0-9]{{12}}$'", "a green-food enterprise code GF + 12 digits"),
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    column: str | None
+    rule: str
+    broken: str  # SQL, true when the row breaks the rule
+    value: str  # SQL, the offending value as sent
+    detail: str  # SQL text expression, the message
+
+
+def _lit(text: str) -> str:
+    return sql.Literal(text).as_string()
+
+
+def rules(feed: Feed) -> list[Rule]:
+    """Every row rule of the feed, in the order a person would check them."""
+    out: list[Rule] = []
+    for c in feed.columns:
+        col = f"r.{sql.Identifier(c.name).as_string()}"
+        v = V.format(col=col)
+        header = c.headers[0]
+        if c.required:
+            out.append(Rule(c.name, "required", f"{v} is null", col, _lit(f"{header} ({c.name}) is empty")))
+        if c.check:
+            ok, says = CHECKS[c.check]
+            out.append(Rule(c.name, c.check, f"{v} is not null and not ({ok.format(v=v)})", col,
+                            _lit(f"{header} ({c.name}) is not {says}")))
+        if c.name in feed.vocabularies:
+            values = feed.vocabularies[c.name]
+            in_set = ", ".join(_lit(x) for x in values)
+            out.append(Rule(c.name, "vocabulary", f"{v} is not null and {v} not in ({in_set})", col,
+                            _lit(f"{header} ({c.name}) is not one of {' / '.join(values)}")))
+    for earlier, later in feed.date_order:
+        a = f"util.parse_date({V.format(col='r.' + earlier)})"
+        b = f"util.parse_date({V.format(col='r.' + later)})"
+        out.append(Rule(later, "date_order", f"coalesce({b} < {a}, false)",
+                        f"r.{earlier} || ' > ' || r.{later}",
+                        _lit(f"{feed.column(later).headers[0]} ({later}) is before "
+                             f"{feed.column(earlier).headers[0]} ({earlier})")))
+    keys = ", ".join(feed.natural_key)
+    out.append(Rule(keys, "duplicate_key", "r.key_copies > 1 and (r.key_conflicts or r.key_rank > 1)",
+                    "r.key_text",
+                    f"case when r.key_conflicts then {_lit(f'natural key ({keys}) sent ')} || r.key_copies "
+                    f"|| {_lit(' times in this file with different values: every copy quarantined')} "
+                    f"else {_lit(f'natural key ({keys}) repeated by an identical row: first copy kept')} end"))
+    return out
+
+
+def statement(feed: Feed) -> str:
+    """The INSERT that quarantines one batch (parameter: batch_id)."""
+    table = sql.Identifier("raw", feed.name).as_string()
+    key = ", ".join(f"upper(util.clean_text({sql.Identifier(k).as_string()}))" for k in feed.natural_key)
+    row_hash = "md5(row(" + ", ".join(sql.Identifier(c.name).as_string() for c in feed.columns) + ")::text)"
+    checks = rules(feed)
+    values = ",\n            ".join(
+        f"({_lit(r.column) if r.column else 'null'}, {_lit(r.rule)}, {r.broken}, {r.value}, {r.detail})"
+        for r in checks
+    )
+    return f"""
+        insert into dq.quarantine (feed, batch_id, source_file, source_row, column_name, rule, value, detail)
+        select {_lit(feed.name)}, r.batch_id, r.source_file, r.source_row, v.column_name, v.rule, left(v.value, 1000),
+               v.detail
+        from (
+            select t.*,
+                   concat_ws(' / ', {key}) as key_text,
+                   count(*) over key_window as key_copies,
+                   min({row_hash}) over key_window <> max({row_hash}) over key_window as key_conflicts,
+                   row_number() over (key_window order by source_row) as key_rank
+            from {table} as t
+            where batch_id = %(batch_id)s
+            window key_window as (partition by {key})
+        ) as r
+        cross join lateral (values
+            {values}
+        ) as v (column_name, rule, broken, value, detail)
+        where v.broken
+    """
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    batch_id: str
+    rows_checked: int
+    rows_quarantined: int
+    by_rule: dict[str, int]
+
+
+def quarantine_batch(feed: Feed, conninfo: str, batch_id: str) -> Quarantined:
+    """Apply the feed's row rules to one batch (again, if rerun: the batch's old entries go first)."""
+    with psycopg.connect(conninfo) as conn, conn.transaction():
+        conn.execute("delete from dq.quarantine where batch_id = %s", (batch_id,))
+        conn.execute(statement(feed), {"batch_id": batch_id})
+        checked = conn.execute(sql.SQL("select count(*) from {} where batch_id = %s").format(
+            sql.Identifier("raw", feed.name)), (batch_id,)).fetchone()
+        by_rule = dict(conn.execute(
+            "select rule, count(*) from dq.quarantine where batch_id = %s group by rule order by rule",
+            (batch_id,)).fetchall())
+        rows = conn.execute("select count(distinct source_row) from dq.quarantine where batch_id = %s",
+                            (batch_id,)).fetchone()
+    return Quarantined(batch_id, checked[0] if checked else 0, rows[0] if rows else 0, by_rule)
+
+
+def clean_rows_query(feed: Feed, batch_id: str) -> str:
+    """The batch's rows that were not quarantined, with values as staging reads them (for the GX gate)."""
+    cols = ", ".join(f"util.clean_text(r.{sql.Identifier(c.name).as_string()}) as {sql.Identifier(c.name).as_string()}"
+                     for c in feed.columns)
+    table = sql.Identifier("raw", feed.name).as_string()
+    return f"""select {cols}, r.batch_id, r.source_row from {table} as r
+        where r.batch_id = {_lit(batch_id)} and not exists (
+            select 1 from dq.quarantine as q where q.batch_id = r.batch_id and q.source_row = r.source_row)"""

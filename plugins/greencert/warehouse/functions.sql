@@ -1,0 +1,94 @@
+-- The warehouse's shared SQL functions, in schema `util`: ONE definition of how a source's text is
+-- cleaned and parsed, used both by the row rules that quarantine bad rows at load time
+-- (greencert.quality.row_rules) and by dbt staging (its macros call these). If the two disagreed,
+-- a row could pass the quarantine and still turn into a null in staging.
+-- Short checks are `language sql` bodies, which PostgreSQL inlines into the queries that call them.
+-- Created by bootstrap (create or replace: safe to run again); tests/unit keeps the code checks in
+-- step with greencert.codes.
+
+-- Full-width digits, letters, brackets and spaces to half-width (NFKC), trimmed; empty -> null.
+create or replace function util.clean_text(value text) returns text
+language sql immutable parallel safe
+return nullif(btrim(normalize(value, nfkc), E' \t\r\n'), '');
+
+-- Dates arrive as 2023-05-01, 2023/5/1, 2023年5月1日, 20230501 or an Excel serial (days since
+-- 1899-12-30). Anything else, and an impossible date such as 2023-02-30, is null.
+-- PL/pgSQL, so the argument is evaluated once (an inlined SQL body would repeat it per branch).
+create or replace function util.parse_date(value text) returns date
+language plpgsql immutable parallel safe as $$
+declare
+    m text[];
+begin
+    if value is null then
+        return null;
+    end if;
+    m := regexp_match(value, '^(\d{4})(?:[-/.](\d{1,2})[-/.](\d{1,2})(?: .*)?|年(\d{1,2})月(\d{1,2})日|(\d{2})(\d{2}))$');
+    if m is null then
+        if value ~ '^\d{5}(\.0+)?$' then
+            return date '1899-12-30' + floor(value::numeric)::int;
+        end if;
+        return null;
+    end if;
+    m := array[m[1], coalesce(m[2], m[4], m[6]), coalesce(m[3], m[5], m[7])];
+    if m[1]::int between 1900 and 2999 and m[2]::int between 1 and 12 and m[3]::int >= 1
+       and m[3]::int <= extract(day from make_date(m[1]::int, m[2]::int, 1) + interval '1 month - 1 day') then
+        return make_date(m[1]::int, m[2]::int, m[3]::int);
+    end if;
+    return null;
+end
+$$;
+
+create or replace function util.parse_timestamp(value text) returns timestamp
+language plpgsql immutable parallel safe as $$
+declare
+    m text[];
+    d date;
+begin
+    m := regexp_match(value, '^(\d{4}-\d{1,2}-\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?$');
+    if m is null then
+        return util.parse_date(value);
+    end if;
+    d := util.parse_date(m[1]);
+    if d is null or m[2]::int > 23 or m[3]::int > 59 or coalesce(m[4]::numeric, 0) >= 60 then
+        return null;
+    end if;
+    return d + make_interval(hours => m[2]::int, mins => m[3]::int, secs => coalesce(m[4]::numeric, 0));
+end
+$$;
+
+-- Numbers arrive with thousands separators ("4,200"); anything else non-numeric is null.
+create or replace function util.parse_number(value text) returns numeric
+language sql immutable parallel safe
+return (case
+    when replace(value, ',', '') ~ '^-?\d+(\.\d+)?$' then cast(replace(value, ',', '') as numeric)
+end);
+
+-- 统一社会信用代码 (GB 32100-2015): 18 characters from the charset below; character 18 is
+-- 31 - (sum of value(c_i) * w_i mod 31), 31 -> 0.
+create or replace function util.is_valid_uscc(code text) returns boolean
+language sql immutable parallel safe
+return coalesce(
+    code ~ '^[0-9ABCDEFGHJKLMNPQRTUWXY]{18}$'
+    and substr('0123456789ABCDEFGHJKLMNPQRTUWXY', ((31 - ((
+        select sum((strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', substr(code, i, 1)) - 1)
+                   * (array[1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28])[i])
+        from generate_series(1, 17) as i
+    ) % 31)) % 31)::int + 1, 1) = substr(code, 18, 1),
+    false);
+
+-- 组织机构代码 (GB 11714-1997): `76003808-7` or `760038087`; check digit 11 - (sum mod 11),
+-- 10 -> X, 11 -> 0; weights 3,7,9,10,5,8,4,2. The placeholder 000000000 is not a code.
+create or replace function util.is_valid_org_code(code text) returns boolean
+language sql immutable parallel safe
+return coalesce(
+    code ~ '^[0-9A-Z]{8}-?[0-9X]$' and replace(code, '-', '') <> '000000000'
+    and (
+        select case 11 - sum((strpos('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ', substr(code, i, 1)) - 1)
+                             * (array[3, 7, 9, 10, 5, 8, 4, 2])[i]) % 11
+                   when 10 then 'X' when 11 then '0'
+                   else (11 - sum((strpos('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ', substr(code, i, 1)) - 1)
+                                  * (array[3, 7, 9, 10, 5, 8, 4, 2])[i]) % 11)::text
+               end
+        from generate_series(1, 8) as i
+    ) = right(code, 1),
+    false);
