@@ -63,6 +63,10 @@ def run_day(as_of: str, urls: dict[str, str], seed: int = 2022) -> None:
         if line.startswith("==> "):
             print(f"    {line[4:]}")
     print(f"    {time.monotonic() - t:.1f}s")
+    from greencert.quality.summary import gate_summary
+
+    for line in gate_summary(urls["loader"], date.fromisoformat(as_of)).splitlines():
+        print(f"    {line}")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -79,6 +83,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     last = date.fromisoformat(args.as_of[-1])
     print()
     print(progress_table(urls["bi_reader"], last))
+    print(f"Published: {last} (bi.target_progress); quarantined rows: greencert quarantine --date {args.as_of[0]}")
     for region in args.region or []:
         print()
         print(progress_table(urls["bi_reader"], last, region))
@@ -105,6 +110,21 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     urls = _setup()
     day = date.fromisoformat(args.date) if args.date else None
     print(quarantine_listing(urls["loader"], day, args.feed, args.limit))
+    return 0
+
+
+def cmd_explain_drop(args: argparse.Namespace) -> int:
+    import psycopg
+
+    urls = _setup()
+    day = date.fromisoformat(args.date)
+    with psycopg.connect(urls["loader"]) as conn:
+        conn.execute(
+            """insert into dq.explained_drops (target_id, as_of_date, explanation) values (%s, %s, %s)
+               on conflict (target_id, as_of_date) do update set explanation = excluded.explanation,
+                   explained_by = current_user, explained_at = now()""",
+            (args.target.upper(), day, args.explanation))
+    print(f"{args.target.upper()} on {day}: the drop is explained; rerun greencert_nightly for {day} to publish it")
     return 0
 
 
@@ -190,6 +210,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--date", metavar="YYYY-MM-DD", help="landing date (default: every date)")
     s.add_argument("--limit", type=int, default=50, help="rows to list (default %(default)s)")
     s.set_defaults(func=cmd_quarantine)
+
+    s = sub.add_parser("explain-drop", help="record why a city total fell sharply, so the mart gate lets it through",
+                       description="The mart gate refuses a build whose city total for a target falls more than "
+                       "GREENCERT_MAX_DROP_SHARE (default 10%%) below the last published snapshot, unless the drop "
+                       "is explained here (e.g. a mass expiry or a source correction).")
+    s.add_argument("target", help="target or indicator id, e.g. T06")
+    s.add_argument("date", metavar="YYYY-MM-DD", help="the snapshot date of the build that dropped")
+    s.add_argument("explanation", help="why, in a sentence")
+    s.set_defaults(func=cmd_explain_drop)
 
     s = sub.add_parser("airflow", help="run an airflow command with this checkout's home and connections",
                        description="e.g. `greencert airflow standalone` for the UI on http://localhost:8080")

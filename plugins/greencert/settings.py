@@ -26,3 +26,7 @@ PG_PORT = int(os.environ.get("GREENCERT_PG_PORT", "54329"))
 
 def dropbox(feed: str) -> Path:
     return DROPBOX / feed
+
+# The mart gate's volume-anomaly check: a city total may not fall by more than this share from the
+# last published snapshot unless a row in dq.explained_drops explains it (`greencert explain-drop`).
+MAX_DROP_SHARE = float(os.environ.get("GREENCERT_MAX_DROP_SHARE", "0.10"))

@@ -14,7 +14,7 @@ from greencert.codes.uscc import is_valid_uscc, make_uscc
 from greencert.extract.files import land_new_files
 from greencert.load.copy_batch import load_batch
 from greencert.publish.swap import build_schema_for, prepare_build, publish
-from greencert.quality import gx_run
+from greencert.quality import mart_gate
 from greencert.quality.raw_gate import run_raw_gate
 from greencert.report.progress import progress_table
 
@@ -310,9 +310,8 @@ def test_uscc_macro_agrees_with_python(built) -> None:
 
 def test_gate_then_publish(built) -> None:
     urls, schema = built
-    outcome = gx_run.validate(urls["transformer"], "marts.fct_target_progress",
-                              table=(schema, "fct_target_progress"), target=schema, run_id="test")
-    assert outcome.success, outcome.summary()
+    outcome = mart_gate.audit(urls["transformer"], schema, run_id="test")
+    assert outcome.success and not outcome.warnings, outcome.summary()
     result = publish(urls["transformer"], schema, D)
     assert result.history_rows_total == 21 * 12
     progress = _progress(urls["bi_reader"], "bi.target_progress")  # BI sees it through bi only
@@ -335,8 +334,7 @@ def test_gate_refuses_a_double_count(built) -> None:
         conn.execute(f"create table {bad}.fct_target_progress as table marts.fct_target_progress")
         conn.execute(f"update {bad}.fct_target_progress set numerator_value = numerator_value * 2 "
                      "where target_id = 'T06' and region_code = '320500'")
-    outcome = gx_run.validate(urls["transformer"], "marts.fct_target_progress",
-                              table=(bad, "fct_target_progress"), target=bad, run_id="test-bad")
+    outcome = mart_gate.audit(urls["transformer"], bad, run_id="test-bad")
     assert not outcome.success
     assert [(c.expectation, c.why) for c in outcome.failed] == [
         ("unexpected_rows_expectation",
@@ -346,6 +344,78 @@ def test_gate_refuses_a_double_count(built) -> None:
         recorded = conn.execute("select count(*) from dq.validation_runs where run_id = 'test-bad' "
                                 "and not success").fetchone()[0]
     assert recorded == 1
+
+
+def _tampered_build(urls, day: date, change: str = "") -> str:
+    """A copy of the published fct_target_progress as a build for `day`, changed by `change` (SQL)."""
+    schema = prepare_build(urls["transformer"], build_schema_for(day))
+    with psycopg.connect(urls["transformer"]) as conn:
+        conn.execute(f"create table {schema}.fct_target_progress as table marts.fct_target_progress")
+        conn.execute(f"update {schema}.fct_target_progress set as_of_date = %s", (day,))
+        if change:
+            conn.execute(change.format(build=schema))
+    return schema
+
+
+def test_gate_refuses_an_unexplained_drop_until_it_is_explained(built) -> None:
+    urls, _ = built
+    day = date(2025, 7, 1)
+    halve = ("update {build}.fct_target_progress set actual_value = 3, numerator_value = 3 "
+             "where target_id = 'T06' and region_code = '320500'")  # 6 published yesterday
+    schema = _tampered_build(urls, day, halve)
+    outcome = mart_gate.audit(urls["transformer"], schema, run_id="drop", max_drop_share=0.10)
+    assert [c.why for c in outcome.failed if "falls" in c.why] == [
+        "no city total falls more than 10% below the last published snapshot without an explanation "
+        "(greencert explain-drop)"]
+    assert "T06" in next(c.observed for c in outcome.failed if "falls" in c.why)
+    # a drop within the allowed share passes; so does an explained one
+    assert not [c for c in mart_gate.audit(urls["transformer"], schema, "drop", max_drop_share=0.6).failed
+                if "falls" in c.why]
+    with psycopg.connect(urls["loader"]) as conn:
+        conn.execute("insert into dq.explained_drops (target_id, as_of_date, explanation) "
+                     "values ('T06', %s, 'a body withdrew its EMS certificates')", (day,))
+    again = mart_gate.audit(urls["transformer"], schema, run_id="drop-explained", max_drop_share=0.10)
+    assert not [c for c in again.failed if "falls" in c.why]
+
+
+def test_gate_warns_on_a_late_feed_then_refuses_a_stale_one(built) -> None:
+    urls, _ = built
+    late = mart_gate.audit(urls["transformer"], _tampered_build(urls, date(2025, 7, 3)), run_id="late")
+    assert late.success and [c.why for c in late.warnings] == [
+        "every feed delivered an accepted batch within its warn_after_days (feed registry)"]
+    assert "certificates" in late.warnings[0].observed and "green_manufacturing" not in late.warnings[0].observed
+    stale = mart_gate.audit(urls["transformer"], _tampered_build(urls, date(2025, 7, 8)), run_id="stale")
+    assert not stale.success and [c.why for c in stale.failed] == [
+        "every feed delivered an accepted batch within its error_after_days (feed registry)"]
+
+
+def checksums(url: str) -> dict[str, str]:
+    """Every published table and BI view, row by row (order independent)."""
+    with psycopg.connect(url) as conn:
+        relations = [r[0] for r in conn.execute(
+            """select table_schema || '.' || table_name from information_schema.tables
+               where table_schema in ('marts', 'history', 'bi') order by 1""").fetchall()]
+        return {rel: str(sorted(r[0] for r in conn.execute(f"select md5(t::text) from {rel} t").fetchall()))
+                for rel in relations}
+
+
+def test_a_build_that_fails_the_gate_leaves_the_published_numbers_byte_for_byte(built) -> None:
+    """The nightly's own steps for the next date — fresh build schema, real dbt build, audit — with a
+    double count injected before the audit: the gate fails, so publish (downstream of audit, all
+    success; test_dag_integrity) never runs, and marts, bi and the history are exactly as before."""
+    urls, _ = built
+    before = checksums(urls["transformer"])
+    day = date(2025, 7, 2)
+    schema = prepare_build(urls["transformer"], build_schema_for(day))
+    runtime.dbt(["build", "--exclude-resource-type", "test", "--vars", f"{{as_of_date: '{day}'}}"],
+                runtime.dbt_env(urls["transformer"], schema))
+    with psycopg.connect(urls["transformer"]) as conn:
+        conn.execute(f"insert into {schema}.fct_target_progress select * from {schema}.fct_target_progress "
+                     "where target_id = 'T09' and region_code = '320505'")
+    outcome = mart_gate.audit(urls["transformer"], schema, run_id="double-count")
+    assert not outcome.success
+    assert "expect_compound_columns_to_be_unique" in {c.expectation for c in outcome.failed}
+    assert checksums(urls["transformer"]) == before
 
 
 def test_docs_generate(built) -> None:

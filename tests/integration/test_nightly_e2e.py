@@ -26,7 +26,7 @@ from greencert.generate import (
 )
 from greencert.orchestration import ingest, nightly
 
-from .helpers import AS_OF, admin_url_for, population
+from .helpers import AS_OF, admin_url_for, population, write_csv
 
 DB = "greencert_e2e"
 NEXT = AS_OF + timedelta(days=1)
@@ -117,7 +117,8 @@ def checksums(db: str) -> dict[str, str]:
     with psycopg.connect(admin_url_for(db)) as conn:
         tables = conn.execute(
             """select schemaname || '.' || tablename from pg_tables
-               where schemaname in ('marts', 'history', 'raw', 'snapshots') order by 1"""
+               where schemaname in ('marts', 'history', 'raw', 'snapshots')
+                  or (schemaname, tablename) = ('dq', 'quarantine') order by 1"""
         ).fetchall()
         for (table,) in tables:
             rows = conn.execute(f"select md5(t::text) from {table} t").fetchall()
@@ -154,6 +155,16 @@ def test_publishes_the_generators_numbers(env) -> None:
     green, total = map(sum, zip(*tonnes.values(), strict=True))
     assert year == 2024 and t04["320500"] == share(green, total)
     assert {r: t04[r] for r in tonnes} == {r: share(g, t) for r, (g, t) in tonnes.items()}
+    # the day's deliberately broken certificate rows, and only they, are in quarantine with their
+    # rule (each is a copy of an EMS certificate in force: had one got through, T06 above would be off)
+    with psycopg.connect(urls["loader"]) as conn:
+        quarantined = conn.execute(
+            """select r.cert_no, q.rule from dq.quarantine q
+               join raw.certificates r on r.batch_id = q.batch_id and r.source_row = q.source_row""").fetchall()
+        total = conn.execute("select count(*) from dq.quarantine").fetchone()[0]
+    assert sorted(quarantined) == sorted((row["证书编号"], rule)
+                                         for row, rule in certificates.broken_rows(population(), AS_OF))
+    assert total == len(quarantined)
 
 
 def test_rerun_same_date_changes_nothing(env) -> None:
@@ -167,7 +178,21 @@ def test_next_day_moves_by_exactly_that_days_changes(env) -> None:
     env, urls = env
     before = published(urls["bi_reader"], AS_OF)
     assert certificates.changed_on(population(), NEXT), "the generator should change something each day"
-    run_day(env, NEXT)
+    # the same day, one source sends a file without a required column: that feed stops, loudly,
+    # its earlier batches stay; the other feeds and the nightly go on
+    blacklist = feeds.get("credit_blacklist")
+    headers = [c.headers[0] for c in blacklist.columns if c.name != "listed_on"]
+    write_csv(settings.dropbox("credit_blacklist") / "严重违法失信名单_补充.csv",
+              [{"统一社会信用代码": "91320500MA1XXXXXX0", "企业名称": "苏州某公司"}], headers)
+    with pytest.raises(RuntimeError, match="DagRun failed: greencert_ingest_credit_blacklist 2025-07-01"):
+        run_day(env, NEXT)
+    with psycopg.connect(urls["loader"]) as conn:
+        fate = conn.execute("select source_file, logical_date, status, reason from raw.landing_manifest "
+                            "where feed = 'credit_blacklist' order by logical_date, source_file").fetchall()
+    refused = [(f, d, why) for f, d, status, why in fate if status != "accepted"]
+    name = "严重违法失信名单_补充.csv"
+    assert refused == [(name, NEXT, f"{name}: missing required column 列入日期 (listed_on) in feed credit_blacklist")]
+    assert (f"credit_blacklist_{AS_OF:%Y%m%d}.csv", AS_OF, "accepted", None) in fate  # earlier batch intact
     after = published(urls["bi_reader"], NEXT)
     for target in PROGRAMS:
         delta = sum(oracle(NEXT, target).values()) - sum(oracle(AS_OF, target).values())

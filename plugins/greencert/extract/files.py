@@ -49,7 +49,8 @@ def land_new_files(
     dropbox: Path | None = None,
     landing: Path = settings.LANDING,
 ) -> list[Batch]:
-    """Land every file of the drop folder not seen before; return the batches still to load."""
+    """Land every file of the drop folder not seen before; return the batches still to load (a batch
+    loaded but never gated — a run killed between the two — is loaded again)."""
     dropbox = dropbox or settings.dropbox(feed.name)
     with psycopg.connect(conninfo) as conn:
         paths = {p for pattern in feed.file_patterns for p in dropbox.glob(pattern)} if dropbox.exists() else set()
@@ -76,7 +77,7 @@ def land_new_files(
             )
         rows = conn.execute(
             """select batch_id, feed, source_file, landed_path, sha256 from raw.landing_manifest
-               where feed = %s and status = 'landed' order by landed_at, batch_id""",
+               where feed = %s and status in ('landed', 'loaded') order by landed_at, batch_id""",
             (feed.name,),
         ).fetchall()
     return [Batch(r[0], r[1], r[2], Path(r[3]), r[4]) for r in rows]

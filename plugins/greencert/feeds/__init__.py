@@ -34,6 +34,7 @@ class Feed:
     columns: tuple[Column, ...]
     vocabularies: dict[str, tuple[str, ...]] = field(default_factory=dict)
     date_order: tuple[tuple[str, str], ...] = ()  # (earlier, later) column pairs, e.g. issue ≤ expiry
+    freshness: tuple[int, int] = (2, 7)  # days behind before the mart gate warns / refuses to publish
     doc: str = ""
 
     @property
@@ -82,6 +83,8 @@ def registry() -> dict[str, Feed]:
             columns=columns,
             vocabularies={k: tuple(v) for k, v in f.get("vocabularies", {}).items()},
             date_order=tuple((a, b) for a, b in f.get("date_order", [])),
+            freshness=(int(f.get("freshness", {}).get("warn_after_days", 2)),
+                       int(f.get("freshness", {}).get("error_after_days", 7))),
             doc=f.get("doc", ""),
         )
     return feeds

@@ -21,7 +21,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from greencert.codes.uscc import make_org_code, make_uscc
+from greencert.codes.uscc import USCC_CHARSET, make_org_code, make_uscc
 
 REGIONS: dict[str, str] = {
     "320582": "张家港市", "320581": "常熟市", "320585": "太仓市", "320583": "昆山市", "320509": "吴江区",
@@ -331,13 +331,36 @@ def changed_on(pop: Population, day: date) -> list[str]:
             if c.issue_date == day or any(when == day for when, _, _ in c.events)]
 
 
-def write_csv(pop: Population, as_of: date, path: Path) -> Path:
+def broken_rows(pop: Population, as_of: date) -> list[tuple[dict[str, str], str]]:
+    """Rows a real relay sends now and then, each breaking one row rule: (row, the rule).
+
+    Each is a copy of an EMS certificate in force, under its own number, so a row the quarantine
+    let through would move T06 and the end-to-end check would see it."""
+    base = next(c for c in pop.certificates if c.program.name == "环境管理体系认证" and in_force(c, as_of)
+                and len(c.enterprise.org_id) == 18 and c.source_region_code)
+    row = _row(base, as_of)
+    uscc = row["统一社会信用代码/组织机构代码"]
+    wrong_check = USCC_CHARSET[(USCC_CHARSET.index(uscc[-1]) + 1) % len(USCC_CHARSET)]
+    prefix = f"{as_of:%y%m%d}BRK"
+    return [
+        ({**row, "证书编号": f"{prefix}1", "统一社会信用代码/组织机构代码": uscc[:-1] + wrong_check}, "org_id"),
+        ({**row, "证书编号": f"{prefix}2", "证书到期日期": row["颁证日期"][:4] + "-01-01",
+          "颁证日期": row["颁证日期"][:4] + "-12-31"}, "date_order"),
+        ({**row, "证书编号": f"{prefix}3", "颁证日期": "2024-02-30"}, "date"),
+    ]
+
+
+def write_csv(pop: Population, as_of: date, path: Path, broken: bool = True) -> Path:
+    """The day's file: every certificate issued up to `as_of`, then (unless broken=False) the
+    day's deliberately broken rows."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
     with tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=HEADERS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows(pop, as_of))
+        if broken:
+            writer.writerows(row for row, _ in broken_rows(pop, as_of))
     tmp.replace(path)  # readers never see a half-written file
     return path
 

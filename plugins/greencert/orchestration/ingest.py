@@ -42,35 +42,34 @@ def build(feed: Feed) -> Any:
             return [b.batch_id for b in batches]
 
         @task
-        def load(batch_ids: list[str]) -> list[dict[str, Any]]:
+        def load(batch_ids: list[str]) -> dict[str, Any]:
             from greencert.load.copy_batch import BatchRejected, load_batch
             from greencert.load.manifest import batches_by_id
 
             url = conninfo(LOADER_CONN)
-            done, errors = [], []
+            loaded, refused = [], []
             for batch in batches_by_id(url, batch_ids):
                 try:
                     result = load_batch(feed, url, batch)
-                    done.append({"batch_id": batch.batch_id, "rows": result.rows,
-                                 "unknown_headers": list(result.unknown_headers)})
-                except BatchRejected as exc:
-                    errors.append(str(exc))
-            if errors:
-                raise AirflowFailException(f"feed {feed.name}: batch refused: " + "; ".join(errors))
-            return done
+                    loaded.append({"batch_id": batch.batch_id, "rows": result.rows,
+                                   "unknown_headers": list(result.unknown_headers)})
+                except BatchRejected as exc:  # the other batches of the run still go on
+                    print(f"feed {feed.name}: batch {batch.batch_id} refused: {exc}")
+                    refused.append(str(exc))
+            return {"loaded": loaded, "refused": refused}
 
         @task(outlets=[raw_asset])
-        def validate(loaded: list[dict[str, Any]], **context: Any) -> list[dict[str, Any]]:
+        def validate(load_result: dict[str, Any], **context: Any) -> list[dict[str, Any]]:
             from greencert.quality.raw_gate import run_raw_gate
 
             url = conninfo(LOADER_CONN)
-            gates = [run_raw_gate(feed, url, b["batch_id"], run_id=context["run_id"]) for b in loaded]
+            gates = [run_raw_gate(feed, url, b["batch_id"], run_id=context["run_id"]) for b in load_result["loaded"]]
             for gate in gates:
                 print(gate.summary())
-            failed = [g for g in gates if not g.success]
-            if failed:
-                raise AirflowFailException(f"feed {feed.name}: batch refused by the raw gate:\n"
-                                           + "\n".join(g.summary() for g in failed))
+            problems = [f"batch refused: {reason}" for reason in load_result["refused"]]
+            problems += [f"batch refused by the raw gate: {g.summary()}" for g in gates if not g.success]
+            if problems:  # the feed stops here, loudly; earlier batches and other feeds are untouched
+                raise AirflowFailException(f"feed {feed.name}:\n" + "\n".join(problems))
             return [{"batch_id": g.batch_id, "rows_checked": g.quarantined.rows_checked,
                      "rows_quarantined": g.quarantined.rows_quarantined, "checks": len(g.outcome.checks)}
                     for g in gates]

@@ -15,7 +15,6 @@ from greencert.orchestration.dbt_in_process import speed_up_dbt
 DAG_ID = "greencert_nightly"
 SCHEDULE = "30 23 * * *"  # 23:30 Asia/Shanghai, after the feeds' 23:00 ingest
 MANIFEST = settings.DBT_PROJECT_DIR / "target" / "manifest.json"
-MART_SUITE = "marts.fct_target_progress"
 
 AS_OF = "{{ greencert_as_of(dag_run, logical_date) }}"
 BUILD_SCHEMA = "build_{{ greencert_as_of(dag_run, logical_date) | replace('-', '') }}"
@@ -102,18 +101,16 @@ def build() -> Any:
 
         @task
         def audit(build_schema: str, **context: Any) -> dict[str, Any]:
-            from greencert.quality import gx_run
+            from greencert.quality import gx_run, mart_gate
 
-            outcome = gx_run.validate(
-                conninfo(TRANSFORMER_CONN), MART_SUITE, table=(build_schema, "fct_target_progress"),
-                target=f"{build_schema}.fct_target_progress", run_id=context["run_id"],
-            )
+            outcome = mart_gate.audit(conninfo(TRANSFORMER_CONN), build_schema, run_id=context["run_id"])
+            print(outcome.summary())
             if not outcome.success:
                 raise AirflowFailException(
                     "mart gate failed, nothing published:\n" + outcome.summary()
                     + f"\nData Docs: {gx_run.data_docs_index()}"
                 )
-            return {"checks": len(outcome.checks)}
+            return {"checks": len(outcome.checks), "warnings": [c.why for c in outcome.warnings]}
 
         @task(outlets=[published])
         def publish(build_schema: str, **context: Any) -> dict[str, Any]:

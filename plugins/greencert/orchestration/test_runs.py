@@ -3,7 +3,8 @@
 `airflow dags test` pays Airflow's start-up and a DAG-folder parse for every DAG (several seconds
 each, most of an ingest run). The demo and the end-to-end test run a dozen DAGs a day, so they use
 this instead: the bundle is parsed and serialized to the metadata DB once, then each DAG runs
-through the same `DAG.test()` the CLI calls, in order, stopping at the first failed run.
+through the same `DAG.test()` the CLI calls, in order. A failed run does not stop the others (one
+feed's bad file must not hold back the rest, nor the nightly); the exit status says which failed.
 
 Usage (inside `runtime.airflow_env`): python -m greencert.orchestration.test_runs DATE CONF DAG_ID...
 """
@@ -32,12 +33,15 @@ def run(dag_ids: list[str], logical_date: date, conf: dict[str, str]) -> None:
         sync_bag_to_db(bag, bundle.name, bundle.version)  # Airflow ≥ 3.1 runs only serialized DAGs
         dags.update(bag.dags)
     when = datetime.combine(logical_date, datetime.min.time(), tzinfo=UTC)  # as the CLI reads a bare date
+    failed = []
     for dag_id in dag_ids:
         started = time.monotonic()
         run_ = dags[dag_id].test(logical_date=when, run_conf=conf)
         print(f"==> {dag_id} {logical_date}: {run_.state} in {time.monotonic() - started:.1f}s", flush=True)
         if run_.state != DagRunState.SUCCESS:
-            raise SystemExit(f"DagRun failed: {dag_id} {logical_date}")
+            failed.append(dag_id)
+    if failed:
+        raise SystemExit(f"DagRun failed: {', '.join(failed)} {logical_date}")
 
 
 if __name__ == "__main__":

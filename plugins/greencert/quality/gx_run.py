@@ -32,6 +32,7 @@ class Check:
     success: bool
     observed: str
     why: str = ""  # the suite's own explanation of the rule (meta.why)
+    severity: str = "critical"  # a failed "warning" is recorded and shown but does not fail the gate
 
 
 @dataclass(frozen=True)
@@ -43,13 +44,17 @@ class Outcome:
 
     @property
     def failed(self) -> tuple[Check, ...]:
-        return tuple(c for c in self.checks if not c.success)
+        return tuple(c for c in self.checks if not c.success and c.severity == "critical")
+
+    @property
+    def warnings(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if not c.success and c.severity != "critical")
 
     def summary(self) -> str:
-        ok = len(self.checks) - len(self.failed)
+        ok = sum(c.success for c in self.checks)
         lines = [f"GX suite {self.suite} on {self.target}: {ok}/{len(self.checks)} expectations passed"]
-        lines += [f"  FAILED {c.expectation}({c.column or ''}){' — ' + c.why if c.why else ''}: {c.observed}"
-                  for c in self.failed]
+        lines += [f"  {'FAILED' if c in self.failed else 'WARNING'} {c.expectation}({c.column or ''})"
+                  f"{' — ' + c.why if c.why else ''}: {c.observed}" for c in (*self.failed, *self.warnings)]
         return "\n".join(lines)
 
 
@@ -81,7 +86,8 @@ def load_suite(ctx: Any, name: str, expectations: list[dict[str, Any]] | None = 
     for e in expectations:
         # add as Expectation objects: adding configurations de-duplicates by domain, which would
         # silently keep only one of several table-level UnexpectedRows checks
-        config = ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e.get("meta", {}))
+        config = ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e.get("meta", {}),
+                                          severity=e.get("severity", "critical"))
         suite.add_expectation(config.to_domain_obj())
     try:
         ctx.suites.delete(name)
@@ -143,9 +149,12 @@ def validate(
                 observed = f"{res.get('unexpected_count')} unexpected, e.g. {res['partial_unexpected_list'][:5]}"
             if r.exception_info and r.exception_info.get("raised_exception"):
                 observed = r.exception_info.get("exception_message")
+            if not r.success and res.get("details", {}).get("unexpected_rows"):
+                observed = f"{observed} unexpected rows, e.g. {res['details']['unexpected_rows'][:3]}"
             checks.append(Check(cfg.type, cfg.kwargs.get("column"), bool(r.success), str(observed)[:500],
-                                (cfg.meta or {}).get("why", "")))
-    outcome = Outcome(suite_name, target, bool(result.success), tuple(checks))
+                                (cfg.meta or {}).get("why", ""), str(getattr(cfg.severity, "value", cfg.severity))))
+    success = all(c.success or c.severity != "critical" for c in checks)
+    outcome = Outcome(suite_name, target, success, tuple(checks))
     record(conninfo, run_id, outcome)
     log.info(outcome.summary())
     return outcome
@@ -154,9 +163,10 @@ def validate(
 def record(conninfo: str, run_id: str, outcome: Outcome) -> None:
     with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
         cur.executemany(
-            """insert into dq.validation_runs (run_id, suite, target, expectation, column_name, success, observed)
-               values (%s, %s, %s, %s, %s, %s, %s)""",
-            [(run_id, outcome.suite, outcome.target, c.expectation, c.column, c.success, c.observed)
+            """insert into dq.validation_runs
+                   (run_id, suite, target, expectation, column_name, success, observed, severity)
+               values (%s, %s, %s, %s, %s, %s, %s, %s)""",
+            [(run_id, outcome.suite, outcome.target, c.expectation, c.column, c.success, c.observed, c.severity)
              for c in outcome.checks],
         )
 

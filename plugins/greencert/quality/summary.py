@@ -44,30 +44,36 @@ def quarantine_listing(conninfo: str, day: date | None = None, feed: str | None 
 
 
 def gate_summary(conninfo: str, day: date) -> str:
-    """One paragraph: rows checked, quarantined and refused for batches landed on `day`; the mart
-    gate's last result for the day's build; what was published."""
+    """A paragraph for people: what the raw gate did with the batches landed on `day` (rows checked,
+    quarantined, passed; batches refused) and the mart gate's result on the day's build."""
     with psycopg.connect(conninfo) as conn:
-        b = conn.execute(
-            """select count(*), coalesce(sum(rows), 0), count(*) filter (where status = 'rejected'),
-                      (select count(distinct (q.batch_id, q.source_row)) from dq.quarantine q
-                       join raw.landing_manifest m2 using (batch_id) where m2.logical_date = %s)
-               from raw.landing_manifest where logical_date = %s""", (day, day)).fetchone()
+        batches = conn.execute(
+            """select m.status, count(*), coalesce(sum(m.rows), 0),
+                      coalesce(sum((select count(distinct q.source_row) from dq.quarantine q
+                                    where q.batch_id = m.batch_id)), 0)
+               from raw.landing_manifest m where m.logical_date = %s group by m.status""", (day,)).fetchall()
         rules = conn.execute(
             """select q.rule, count(*) from dq.quarantine q join raw.landing_manifest m using (batch_id)
-               where m.logical_date = %s group by 1 order by 2 desc""", (day,)).fetchall()
+               where m.logical_date = %s group by 1 order by 2 desc, 1""", (day,)).fetchall()
         mart = conn.execute(
-            """select count(*), count(*) filter (where success), count(*) filter (where not success
-                      and severity = 'warning')
+            """select count(*), count(*) filter (where success),
+                      count(*) filter (where not success and severity <> 'critical')
                from dq.validation_runs
                where run_id = (select run_id from dq.validation_runs where target = %s
-                               order by validated_at desc limit 1)""",
-            (f"build_{day:%Y%m%d}.fct_target_progress",)).fetchone()
-    batches, rows, refused, quarantined = b if b else (0, 0, 0, 0)
-    lines = [f"Gate for {day}: {batches} new batches, {rows:,} rows checked, {quarantined:,} rows quarantined"
-             + (f" ({', '.join(f'{r} {n}' for r, n in rules)})" if rules else "")
-             + f", {refused} batches refused; {rows - quarantined:,} rows passed to the build."]
+                               order by validated_at desc limit 1) and target = %s""",
+            (f"build_{day:%Y%m%d}.fct_target_progress",) * 2).fetchone()
+    by_status = {status: (n, rows, quarantined) for status, n, rows, quarantined in batches}
+    n_batches = sum(n for n, _, _ in by_status.values())
+    checked = sum(rows for _, rows, _ in by_status.values())
+    quarantined = sum(q for _, _, q in by_status.values())
+    accepted = by_status.get("accepted", (0, 0, 0))
+    refused = by_status.get("rejected", (0, 0, 0))[0]
+    why = f" ({', '.join(f'{rule} {n}' for rule, n in rules)})" if rules else ""
+    lines = [f"Raw gate, batches landed {day}: {n_batches} batches, {checked:,} rows checked, "
+             f"{quarantined:,} quarantined{why}, {refused} batches refused; "
+             f"{accepted[1] - accepted[2]:,} rows passed to the build."]
     if mart and mart[0]:
         total, passed, warned = mart
-        lines.append(f"Mart gate: {passed}/{total} expectations passed"
-                     + (f" ({warned} warnings)" if warned else "") + ".")
+        lines.append(f"Mart gate on build_{day:%Y%m%d}: {passed}/{total} expectations passed"
+                     + (f", {warned} warnings" if warned else "") + ".")
     return "\n".join(lines)

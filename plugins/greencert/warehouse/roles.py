@@ -129,6 +129,15 @@ create table if not exists dq.quarantine (
     quarantined_at timestamptz not null default now()
 );
 create index if not exists quarantine_batch_row_idx on dq.quarantine (batch_id, source_row);
+-- a city total may fall sharply only with an explanation (the mart gate's volume-anomaly check)
+create table if not exists dq.explained_drops (
+    target_id      text not null,
+    as_of_date     date not null,
+    explanation    text not null,
+    explained_by   text not null default current_user,
+    explained_at   timestamptz not null default now(),
+    primary key (target_id, as_of_date)
+);
 """
 
 HISTORY_DDL = """
