@@ -90,7 +90,7 @@ def dbt_parse() -> Path:
 def _failed(what: str, returncode: int, text: str) -> RuntimeError:
     """An error naming the command: the lines that say what failed, then the tail (a DAG's log is long)."""
     why = [line for line in text.splitlines()
-           if "[error" in line or "Error" in line or "FAILED" in line or "DagRun failed" in line][:40]
+           if any(word in line for word in ("[error", "Error", "FAILED", "DagRun failed", "refused"))][:40]
     return RuntimeError(f"{what} exited {returncode}\n" + "\n".join(why) + "\n...\n" + text[-3000:])
 
 

@@ -193,3 +193,31 @@ def test_the_raw_suite_catches_a_bad_row_the_quarantine_missed(urls, tmp_path) -
                               query=row_rules.clean_rows_query(feed, batch.batch_id),
                               expectations=raw_suite.expectations(feed))
     assert [c.why for c in outcome.failed] == ["every row that breaks a row rule is in dq.quarantine"]
+
+
+def test_the_sql_code_checks_agree_with_python(urls) -> None:
+    """util.is_valid_uscc / is_valid_org_code (the row rules and staging) and greencert.codes (the
+    generators and the oracle) say the same of valid codes and of every one-character corruption."""
+    from greencert.codes.uscc import USCC_CHARSET, is_valid_org_code, is_valid_uscc
+
+    codes = [make_uscc(region, serial) for region in ("320583", "320505") for serial in (1, 77, 4242, 99999)]
+    codes += [make_org_code(serial) for serial in (3, 31, 777, 123456)]
+    codes += [c[:-1] + USCC_CHARSET[(USCC_CHARSET.index(c[-1]) + k) % 31] for c in codes[:8] for k in (1, 7)]
+    codes += [c[:8] + "-" + c[8] for c in codes[8:12]] + ["000000000", "", "91320583MA1X0000I0"]
+    with psycopg.connect(urls["loader"]) as conn:
+        got = conn.execute("select code, util.is_valid_uscc(code), util.is_valid_org_code(code) "
+                           "from unnest(%s::text[]) as code", (codes,)).fetchall()
+    assert got == [(c, is_valid_uscc(c), is_valid_org_code(c)) for c in codes]
+    assert sum(v for _, v, _ in got) == 8 and sum(v for _, _, v in got) == 8
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2023-05-01", "2023-05-01"), ("2023/5/1", "2023-05-01"), ("2023年5月1日", "2023-05-01"),
+    ("20230501", "2023-05-01"), ("45047", "2023-05-01"), ("2023-05-01 08:30:00", "2023-05-01"),
+    ("2024-02-29", "2024-02-29"), ("2023-02-29", None), ("2023-13-01", None), ("2023-5", None),
+    ("05/01/2023", None), ("", None),
+])
+def test_dates_the_rules_accept_are_the_dates_staging_reads(urls, text, expected) -> None:
+    with psycopg.connect(urls["loader"]) as conn:
+        got = conn.execute("select util.parse_date(util.clean_text(%s))::text", (text,)).fetchone()[0]
+    assert got == expected

@@ -105,8 +105,13 @@ def validate(
     target: str,
     run_id: str,
     expectations: list[dict[str, Any]] | None = None,
+    result_format: str = "SUMMARY",
 ) -> Outcome:
-    """Validate a table (schema, name) or a query with the suite; store and return the outcome."""
+    """Validate a table (schema, name) or a query with the suite; store and return the outcome.
+
+    SUMMARY (the default, for raw batches of any size) keeps counts and a few examples; COMPLETE
+    (small tables such as the marts' 252 progress rows) also names the unexpected rows of a query
+    expectation, so a failure says which target dropped."""
     import great_expectations as gx
 
     os.environ[CONN_VAR] = _sqlalchemy_url(conninfo)
@@ -135,7 +140,7 @@ def validate(
             name=suite_name,
             validation_definitions=[vd],
             actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
+            result_format={"result_format": result_format, "partial_unexpected_count": 5},
         )
     )
     result = checkpoint.run()
@@ -150,7 +155,8 @@ def validate(
             if r.exception_info and r.exception_info.get("raised_exception"):
                 observed = r.exception_info.get("exception_message")
             if not r.success and res.get("details", {}).get("unexpected_rows"):
-                observed = f"{observed} unexpected rows, e.g. {res['details']['unexpected_rows'][:3]}"
+                rows = [{k: str(v) for k, v in dict(row).items()} for row in res["details"]["unexpected_rows"][:5]]
+                observed = f"{observed} unexpected rows, e.g. {rows}"
             checks.append(Check(cfg.type, cfg.kwargs.get("column"), bool(r.success), str(observed)[:500],
                                 (cfg.meta or {}).get("why", ""), str(getattr(cfg.severity, "value", cfg.severity))))
     success = all(c.success or c.severity != "critical" for c in checks)
