@@ -65,4 +65,5 @@ def expectations(max_drop_share: float | None = None) -> list[dict[str, Any]]:
 def audit(conninfo: str, build_schema: str, run_id: str, max_drop_share: float | None = None) -> gx_run.Outcome:
     """Validate build_schema.fct_target_progress; the outcome is recorded in dq.validation_runs."""
     return gx_run.validate(conninfo, SUITE, table=(build_schema, TABLE), target=f"{build_schema}.{TABLE}",
-                           run_id=run_id, expectations=expectations(max_drop_share), result_format="COMPLETE")
+                           run_id=run_id, expectations=expectations(max_drop_share), result_format="COMPLETE",
+                           data_docs=True)

@@ -2,8 +2,9 @@
 rows that broke a row rule are in quarantine (it runs on the rows left, as staging reads them).
 
 Batch level: at least one row left. Row level, as an independent second look at what the
-quarantine let through: required values present, the natural key unique, vocabularies kept, and
-no row that still breaks a row rule.
+quarantine let through: required values present, the natural key unique, vocabularies kept. (A
+query re-running every row rule was tried as a further look: it cost 20 s on a 50 k-row batch for
+what the quarantine statement had just computed.)
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from greencert.feeds import Feed
-from greencert.quality import row_rules
 
 
 def expectations(feed: Feed) -> list[dict[str, Any]]:
@@ -30,11 +30,6 @@ def expectations(feed: Feed) -> list[dict[str, Any]]:
     for column, values in feed.vocabularies.items():
         exps.append({"type": "expect_column_values_to_be_in_set",
                      "kwargs": {"column": column, "value_set": list(values)}})
-    broken = " or ".join(f"({r.broken})" for r in row_rules.rules(feed) if r.rule != "duplicate_key")
-    broken = broken.replace("{", "{{").replace("}", "}}")  # GX fills {batch} with str.format
-    exps.append({"type": "unexpected_rows_expectation",
-                 "kwargs": {"unexpected_rows_query": f"select * from (select * from {{batch}}) as r where {broken}"},
-                 "meta": {"why": "every row that breaks a row rule is in dq.quarantine"}})
     return exps
 
 
