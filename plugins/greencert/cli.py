@@ -213,7 +213,7 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("explain-drop", help="record why a city total fell sharply, so the mart gate lets it through",
                        description="The mart gate refuses a build whose city total for a target falls more than "
-                       "GREENCERT_MAX_DROP_SHARE (default 10%%) below the last published snapshot, unless the drop "
+                       "GREENCERT_MAX_DROP_SHARE (default 10%) below the last published snapshot, unless the drop "
                        "is explained here (e.g. a mass expiry or a source correction).")
     s.add_argument("target", help="target or indicator id, e.g. T06")
     s.add_argument("date", metavar="YYYY-MM-DD", help="the snapshot date of the build that dropped")
