@@ -39,8 +39,12 @@ class Check:
 class Outcome:
     suite: str
     target: str
-    success: bool
     checks: tuple[Check, ...]
+
+    @property
+    def success(self) -> bool:
+        """No critical expectation failed (a failed warning does not fail the gate)."""
+        return not self.failed
 
     @property
     def failed(self) -> tuple[Check, ...]:
@@ -53,7 +57,7 @@ class Outcome:
     def summary(self) -> str:
         ok = sum(c.success for c in self.checks)
         lines = [f"GX suite {self.suite} on {self.target}: {ok}/{len(self.checks)} expectations passed"]
-        lines += [f"  {'FAILED' if c in self.failed else 'WARNING'} {c.expectation}({c.column or ''})"
+        lines += [f"  {'FAILED' if c.severity == 'critical' else 'WARNING'} {c.expectation}({c.column or ''})"
                   f"{' — ' + c.why if c.why else ''}: {c.observed}" for c in (*self.failed, *self.warnings)]
         return "\n".join(lines)
 
@@ -162,8 +166,7 @@ def validate(
                 observed = f"{observed} unexpected rows, e.g. {rows}"
             checks.append(Check(cfg.type, cfg.kwargs.get("column"), bool(r.success), str(observed)[:500],
                                 (cfg.meta or {}).get("why", ""), str(getattr(cfg.severity, "value", cfg.severity))))
-    success = all(c.success or c.severity != "critical" for c in checks)
-    outcome = Outcome(suite_name, target, success, tuple(checks))
+    outcome = Outcome(suite_name, target, tuple(checks))
     record(conninfo, run_id, outcome)
     log.info(outcome.summary())
     return outcome

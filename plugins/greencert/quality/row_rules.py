@@ -102,10 +102,9 @@ def statement(feed: Feed) -> str:
             select t.*,
                    concat_ws(' / ', {key}) as key_text,
                    count(*) over key_window as key_copies,
-                   min({row_hash}) over key_window <> max({row_hash}) over key_window as key_conflicts,
+                   min(row_hash) over key_window <> max(row_hash) over key_window as key_conflicts,
                    row_number() over (key_window order by source_row) as key_rank
-            from {table} as t
-            where batch_id = %(batch_id)s
+            from (select *, {row_hash} as row_hash from {table} where batch_id = %(batch_id)s) as t
             window key_window as (partition by {key})
         ) as r
         cross join lateral (values
