@@ -9,8 +9,12 @@ import time
 import warnings
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from greencert import settings
+
+if TYPE_CHECKING:
+    from greencert.generate.api_server import StandinAPI
 
 DEFAULT_AS_OF = "2025-06-30"
 
@@ -69,6 +73,30 @@ def run_day(as_of: str, urls: dict[str, str], seed: int = 2022) -> None:
         print(f"    {line}")
 
 
+def _start_source_api() -> StandinAPI:
+    """The stand-in of the sources' HTTP API, serving the http feeds while the demo runs."""
+    from greencert import feeds
+    from greencert.generate.api_server import StandinAPI
+
+    api = StandinAPI(settings.API_STORE, settings.API_PORT).start()
+    http_feeds = [name for name, feed in feeds.registry().items() if feed.connector == "http"]
+    print(f"==> stand-in source API on {api.base}, serving the http feeds: {', '.join(http_feeds)}")
+    return api
+
+
+def cmd_source_api(args: argparse.Namespace) -> int:
+    from greencert.generate.api_server import StandinAPI
+
+    api = StandinAPI(Path(args.store), args.port)
+    api.set_faults(script=[f for f in args.faults.split(",") if f], shift=args.shift)
+    print(f"stand-in source API on {api.base}, serving {args.store}/<feed>/*.csv (Ctrl-C stops)", flush=True)
+    try:
+        api.httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from greencert import runtime
     from greencert.report.progress import progress_table
@@ -78,8 +106,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     runtime.dbt_parse()
     runtime.airflow_db_ready(runtime.airflow_env(urls))
     print(f"    {time.monotonic() - t:.1f}s")
+    api = _start_source_api()
     for as_of in args.as_of:
         run_day(as_of, urls, args.seed)
+    api.stop()
     last = date.fromisoformat(args.as_of[-1])
     print()
     print(progress_table(urls["bi_reader"], last))
@@ -192,7 +222,8 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("setup", help="start/bootstrap the warehouse, compile the dbt manifest, migrate Airflow's DB")
     s.set_defaults(func=cmd_setup)
 
-    s = sub.add_parser("generate", help="write every feed's sample file for a date into the drop folders")
+    s = sub.add_parser("generate", help="write every feed's sample data for a date: files feeds into the drop "
+                       "folders, http feeds into the stand-in API's store")
     s.add_argument("--as-of", required=True, metavar="YYYY-MM-DD")
     s.add_argument("--seed", type=int, default=2022)
     s.add_argument("--out", default=str(settings.DROPBOX), help="drop folders' root (default %(default)s)")
@@ -224,6 +255,18 @@ def parser() -> argparse.ArgumentParser:
                        description="e.g. `greencert airflow standalone` for the UI on http://localhost:8080")
     s.add_argument("rest", nargs=argparse.REMAINDER)
     s.set_defaults(func=cmd_airflow)
+
+    s = sub.add_parser("source-api", help="run the stand-in of the sources' HTTP API in the foreground",
+                       description="Serves what `greencert generate` wrote for the http feeds through the sources' "
+                       "API contract. Faults can also be set while it runs: POST /_faults "
+                       '{"script": ["429", "500", "slow"], "slow_s": 5, "shift": 2}.')
+    s.add_argument("--port", type=int, default=settings.API_PORT, help="default %(default)s (GREENCERT_API_PORT)")
+    s.add_argument("--store", default=str(settings.API_STORE), help="default %(default)s")
+    s.add_argument("--faults", default="", metavar="LIST",
+                   help="answers to the next requests, comma-separated: 429, 500, 502, 503, 504, slow, ok")
+    s.add_argument("--shift", type=int, default=0, metavar="N",
+                   help="inject N updates while a client pages (records move, total changes)")
+    s.set_defaults(func=cmd_source_api)
 
     s = sub.add_parser("dbt-parse", help="compile the dbt manifest that Cosmos renders from")
     s.set_defaults(func=cmd_dbt_parse)

@@ -51,6 +51,9 @@ def airflow_env(role_urls: dict[str, str]) -> dict[str, str]:
     # The DAGs log in as these roles, never as a superuser.
     env["AIRFLOW_CONN_GREENCERT_LOADER"] = airflow_connection(role_urls["loader"])
     env["AIRFLOW_CONN_GREENCERT_TRANSFORMER"] = airflow_connection(role_urls["transformer"])
+    # the http feeds' source API: locally the stand-in server (greencert source-api)
+    env["AIRFLOW_CONN_GREENCERT_SOURCE_API"] = json.dumps(
+        {"conn_type": "http", "host": "127.0.0.1", "port": settings.API_PORT, "schema": "http"})
     return env
 
 

@@ -18,10 +18,18 @@ AIRFLOW_HOME = VAR / "airflow"
 DROPBOX = VAR / "dropbox"  # where the files connector polls (stand-in for the sources' drop folders)
 LANDING = VAR / "landing"  # immutable copies of every file taken, by content hash
 REPORTS = VAR / "reports"
+API_STORE = VAR / "api"  # what the stand-in source API serves (the generator writes http feeds here)
 
 TIMEZONE = "Asia/Shanghai"
 DATABASE = os.environ.get("GREENCERT_DB", "greencert")
 PG_PORT = int(os.environ.get("GREENCERT_PG_PORT", "54329"))
+# The local stand-in of the sources' HTTP API (`greencert source-api`; started by the demo and tests).
+API_PORT = int(os.environ.get("GREENCERT_API_PORT", "54330"))
+
+# The http connector: attempts per page, first backoff (doubling, capped), read timeout per page.
+HTTP_ATTEMPTS = int(os.environ.get("GREENCERT_HTTP_ATTEMPTS", "5"))
+HTTP_BACKOFF_S = float(os.environ.get("GREENCERT_HTTP_BACKOFF_S", "1.0"))
+HTTP_TIMEOUT_S = float(os.environ.get("GREENCERT_HTTP_TIMEOUT_S", "30"))
 
 
 def dropbox(feed: str) -> Path:

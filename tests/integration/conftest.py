@@ -35,3 +35,14 @@ def fresh_database() -> Iterator[Callable[[str], dict[str, str]]]:
 @pytest.fixture(scope="session")
 def role_urls(fresh_database) -> dict[str, str]:
     return fresh_database(settings.DATABASE)
+
+
+@pytest.fixture(scope="session")
+def source_api() -> Iterator:
+    """The stand-in of the sources' HTTP API on its configured port, serving settings.API_STORE,
+    for the tests that run the ingest DAGs of the http feeds."""
+    from greencert.generate.api_server import StandinAPI
+
+    api = StandinAPI(settings.API_STORE, settings.API_PORT).start()
+    yield api
+    api.stop()

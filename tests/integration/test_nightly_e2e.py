@@ -128,9 +128,9 @@ def checksums(db: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def env(fresh_database):
+def env(fresh_database, source_api):
     urls = fresh_database(DB)
-    for f in settings.DROPBOX.glob("*/*"):
+    for f in [*settings.DROPBOX.glob("*/*"), *settings.API_STORE.glob("*/*")]:
         f.unlink()
     runtime.dbt_parse()
     env = runtime.airflow_env(urls)
@@ -192,7 +192,7 @@ def test_next_day_moves_by_exactly_that_days_changes(env) -> None:
     refused = [(f, d, why) for f, d, status, why in fate if status != "accepted"]
     name = "严重违法失信名单_补充.csv"
     assert refused == [(name, NEXT, f"{name}: missing required column 列入日期 (listed_on) in feed credit_blacklist")]
-    assert (f"credit_blacklist_{AS_OF:%Y%m%d}.csv", AS_OF, "accepted", None) in fate  # earlier batch intact
+    assert ("GET /credit_blacklist?updated_since=", AS_OF, "accepted", None) in fate  # earlier batch intact
     after = published(urls["bi_reader"], NEXT)
     for target in PROGRAMS:
         delta = sum(oracle(NEXT, target).values()) - sum(oracle(AS_OF, target).values())

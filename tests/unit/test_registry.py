@@ -20,3 +20,11 @@ def test_every_feed_is_complete() -> None:
         assert feed.connector in {"files", "http"}
         assert feed.natural_key and all(k in {c.name for c in feed.columns} for k in feed.natural_key)
         assert len({c.name for c in feed.columns}) == len(feed.columns)
+
+
+def test_transport_is_the_contracts() -> None:
+    # ../shared/feeds/README.md: §1 certificates (http; CSV fallback), §3 organic, §6 certification
+    # bodies and §7 credit blacklist are http; the others are files.
+    http = {name for name, feed in feeds.registry().items() if feed.connector == "http"}
+    assert http == {"certificates", "organic", "certification_bodies", "credit_blacklist"}
+    assert all(feeds.get(name).file_patterns for name in http)  # the drop-folder fallback stays open

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 REGISTRY = Path(__file__).with_name("registry.yml")
+CONNECTORS = ("files", "http")  # extract/files.py, extract/http.py
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ def registry() -> dict[str, Feed]:
     data = yaml.safe_load(REGISTRY.read_text(encoding="utf-8"))
     feeds = {}
     for name, f in data["feeds"].items():
+        if f["connector"] not in CONNECTORS:
+            raise ValueError(f"feed {name}: connector {f['connector']!r} is not one of {', '.join(CONNECTORS)}")
         columns = tuple(
             Column(
                 name=c["column"],

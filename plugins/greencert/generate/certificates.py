@@ -342,6 +342,7 @@ def broken_rows(pop: Population, as_of: date) -> list[tuple[dict[str, str], str]
     uscc = row["统一社会信用代码/组织机构代码"]
     wrong_check = USCC_CHARSET[(USCC_CHARSET.index(uscc[-1]) + 1) % len(USCC_CHARSET)]
     prefix = f"{as_of:%y%m%d}BRK"
+    row["更新时间"] = f"{as_of} 07:00:00"  # new records of the day: an API fetch from yesterday's watermark sees them
     return [
         ({**row, "证书编号": f"{prefix}1", "统一社会信用代码/组织机构代码": uscc[:-1] + wrong_check}, "org_id"),
         ({**row, "证书编号": f"{prefix}2", "证书到期日期": row["颁证日期"][:4] + "-01-01",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import psycopg
 
-from greencert.extract.files import Batch
+from greencert.extract.landing import Batch
 
 
 def batches_by_id(conninfo: str, batch_ids: list[str]) -> list[Batch]:

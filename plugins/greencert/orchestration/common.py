@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 OWNER = "greencert-data"
 LOADER_CONN = "greencert_loader"
 TRANSFORMER_CONN = "greencert_transformer"
+SOURCE_API_CONN = "greencert_source_api"  # the sources' HTTP API (locally: the stand-in server)
 
 
 def on_failure(context: dict[str, Any]) -> None:
@@ -56,3 +57,12 @@ def conninfo(conn_id: str) -> str:
     user = quote(c.login or "", safe="")
     password = quote(c.password or "", safe="")
     return f"postgresql://{user}:{password}@{c.host}:{c.port or 5432}/{c.schema}"
+
+
+def http_base(conn_id: str) -> str:
+    """A base URL from an Airflow HTTP connection (host with or without its scheme, port)."""
+    from airflow.sdk import Connection
+
+    c = Connection.get(conn_id)
+    host = c.host if "://" in (c.host or "") else f"{c.schema or 'http'}://{c.host}"
+    return f"{host}:{c.port}" if c.port else host

@@ -6,7 +6,12 @@ from typing import Any
 
 from greencert import settings
 from greencert.feeds import Feed
-from greencert.orchestration.common import LOADER_CONN, as_of, conninfo, default_args
+from greencert.orchestration.common import LOADER_CONN, SOURCE_API_CONN, as_of, conninfo, default_args, http_base
+
+TAKES_HTTP = ("Fetches what changed since the feed's watermark from the source's API (connection "
+              "`greencert_source_api`, retried with backoff), lands it and any file in the drop folder by "
+              "content hash, ")
+TAKES_FILES = "Lands new files from the drop folder by content hash, "
 
 
 def dag_id(feed: Feed) -> str:
@@ -23,9 +28,9 @@ def build(feed: Feed) -> Any:
         dag_id=dag_id(feed),
         description=f"Ingest {feed.name}: {feed.title}",
         doc_md=f"### {feed.title}\n\nSource: {feed.source} (connector `{feed.connector}`).\n\n{feed.doc}\n\n"
-        "Lands new files from the drop folder by content hash, COPYs them into "
-        f"`{feed.raw_table}`, moves rows that break a row rule to `dq.quarantine` and runs the raw GX "
-        "suite on the rest; a batch that fails is marked rejected and never reaches staging "
+        + (TAKES_HTTP if feed.connector == "http" else TAKES_FILES)
+        + f"COPYs them into `{feed.raw_table}`, moves rows that break a row rule to `dq.quarantine` and runs "
+        "the raw GX suite on the rest; a batch that fails is marked rejected and never reaches staging "
         "(`greencert quarantine` lists what was set aside).",
         schedule=CronTriggerTimetable(feed.schedule, timezone=settings.TIMEZONE),
         catchup=False,
@@ -38,7 +43,15 @@ def build(feed: Feed) -> Any:
         def land(**context: Any) -> list[str]:
             from greencert.extract.files import land_new_files
 
-            batches = land_new_files(feed, conninfo(LOADER_CONN), as_of(context))
+            url, day = conninfo(LOADER_CONN), as_of(context)
+            if feed.connector == "http":
+                from greencert.extract.http import land_from_api
+
+                batch_id, fetched = land_from_api(feed, url, day, http_base(SOURCE_API_CONN))
+                print(f"feed {feed.name}: {fetched.url}: {len(fetched.items)} records in {fetched.pages} pages "
+                      f"({fetched.passes} passes, {fetched.retries} retries) → "
+                      f"{batch_id or 'nothing new to land'}")
+            batches = land_new_files(feed, url, day)  # the drop folder: every feed's, http ones' fallback
             return [b.batch_id for b in batches]
 
         @task

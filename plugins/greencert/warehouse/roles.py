@@ -105,6 +105,16 @@ create table if not exists raw.landing_manifest (
     loaded_at    timestamptz,
     unique (feed, sha256)
 );
+-- the http connector's position per feed: the next fetch asks for updated_since = updated_at;
+-- boundary_keys are the natural keys already landed at exactly that 更新时间 (the fetch is
+-- inclusive, so nothing stamped in the same second is lost, and these are not landed twice)
+create table if not exists raw.source_watermarks (
+    feed          text primary key,
+    updated_at    timestamp not null,
+    boundary_keys text[] not null,
+    batch_id      text not null,
+    fetched_at    timestamptz not null default now()
+);
 create table if not exists dq.validation_runs (
     run_id         text not null,
     suite          text not null,
