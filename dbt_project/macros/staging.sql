@@ -1,7 +1,8 @@
 {#- The rows of a feed's raw table that came in batches which passed the raw gate, less the rows
     its row rules sent to quarantine, with the time their batch landed (the tie-breaker between
-    batches that send the same key). -#}
-{% macro accepted_batch_rows(feed) -%}
+    batches that send the same key). With `taken_by`, only the batches that model's pre-hook
+    (take_new_batches) took in this transaction: an incremental model reads just what is new. -#}
+{% macro accepted_batch_rows(feed, taken_by=none) -%}
 select
     raw_rows.*,
     manifest.landed_at
@@ -11,9 +12,58 @@ inner join {{ source('raw', 'landing_manifest') }} as manifest
 where
     manifest.feed = '{{ feed }}'
     and manifest.status = 'accepted'
+    {%- if taken_by %}
+    and manifest.batch_id in (
+        select taken.batch_id from staging.batches_taken as taken
+        where taken.model = '{{ taken_by }}' and taken.taken_in = pg_current_xact_id()
+    )
+    {%- endif %}
     and not exists (
         select 1 from {{ source('dq', 'quarantine') }} as quarantined
         where quarantined.batch_id = raw_rows.batch_id and quarantined.source_row = raw_rows.source_row
+    )
+{%- endmacro %}
+
+{#- Pre-hook of an incremental staging model or a status-history snapshot: record in
+    staging.batches_taken, in the build's own transaction, the accepted batches of `feed` it has
+    not taken before; the model then reads exactly those (accepted_batch_rows(feed, taken_by=...)).
+    A failed build rolls the record back with the rows, so nothing is skipped. An incremental model
+    starts over (emptied, every accepted batch taken again) on --full-refresh, when its table is
+    missing, or when a batch it took is no longer accepted (withdrawn by hand): rows of a withdrawn
+    batch must leave the latest state. A snapshot keeps its history: what was sent stays recorded. -#}
+{% macro take_new_batches(feed) -%}
+{%- set incremental = config.get('materialized') == 'incremental' -%}
+{%- set relation = adapter.quote(this.schema) ~ '.' ~ adapter.quote(this.identifier) -%}
+do $take$
+begin
+    if to_regclass('{{ relation }}') is null
+        {%- if incremental %}
+        or {{ 'true' if flags.FULL_REFRESH else 'false' }}
+        or exists (
+            select 1 from staging.batches_taken as taken
+            left join raw.landing_manifest as manifest on taken.batch_id = manifest.batch_id
+            where taken.model = '{{ this.identifier }}' and manifest.status is distinct from 'accepted'
+        )
+        {%- endif %}
+    then
+        delete from staging.batches_taken where model = '{{ this.identifier }}';
+        {%- if incremental %}
+        if to_regclass('{{ relation }}') is not null then
+            execute 'truncate {{ relation }}';
+        end if;
+        {%- endif %}
+    end if;
+end
+$take$;
+insert into staging.batches_taken (model, batch_id)
+select '{{ this.identifier }}', manifest.batch_id
+from raw.landing_manifest as manifest
+where
+    manifest.feed = '{{ feed }}'
+    and manifest.status = 'accepted'
+    and not exists (
+        select 1 from staging.batches_taken as taken
+        where taken.model = '{{ this.identifier }}' and taken.batch_id = manifest.batch_id
     )
 {%- endmacro %}
 
@@ -31,11 +81,12 @@ select * from (
 where recency = 1
 {%- endmacro %}
 
-{#- Every (certificate, 更新时间) version any accepted batch has sent, with its status: the input of
-    a status-history snapshot. Reading all batches, not only the latest state, means a state that
-    came and went between two builds (a missed night, two files in one run) still enters the history.
-    A certificate sent without 更新时间 is taken as of its issue date. -#}
-{% macro status_versions(feed, issue_date='issue_date') -%}
+{#- Every (certificate, 更新时间) version in the accepted batches, with its status: the input of a
+    status-history snapshot (with `taken_by`, only the batches the snapshot takes in this run, so it
+    costs in proportion to what is new). Reading every row of a batch, not only the latest state,
+    means a state that came and went between two builds (a missed night, two files in one run)
+    still enters the history. A certificate sent without 更新时间 is taken as of its issue date. -#}
+{% macro status_versions(feed, issue_date='issue_date', taken_by=none) -%}
 select distinct on (cert_no, updated_at)
     cert_no,
     status,
@@ -50,7 +101,7 @@ from (
         ) as updated_at,
         raw_rows.landed_at,
         raw_rows.source_row
-    from ({{ accepted_batch_rows(feed) }}) as raw_rows
+    from ({{ accepted_batch_rows(feed, taken_by) }}) as raw_rows
 ) as versions
 where cert_no is not null and updated_at is not null
 order by cert_no asc, updated_at asc, landed_at desc, source_row desc

@@ -85,7 +85,7 @@ def _swap_db(admin_url: str, database: str) -> str:
 # Owned schemas: owner role -> schemas. Build schemas (build_*) are created by the transformer.
 SCHEMAS = {
     "loader": ("raw", "dq"),
-    "transformer": ("snapshots", "marts", "history", "bi"),
+    "transformer": ("staging", "snapshots", "marts", "history", "bi"),
 }
 
 DDL = """
@@ -151,6 +151,15 @@ create table if not exists dq.explained_drops (
 """
 
 HISTORY_DDL = """
+-- which accepted batches each incremental staging model and snapshot has taken (macro
+-- take_new_batches): a night reads only the batches it has not taken yet
+create table if not exists staging.batches_taken (
+    model     text not null,
+    batch_id  text not null,
+    taken_in  xid8 not null default pg_current_xact_id(),  -- the build's transaction reads its own
+    taken_at  timestamptz not null default now(),
+    primary key (model, batch_id)
+);
 create table if not exists history.target_progress_history (
     snapshot_date     date not null,
     target_id         text not null,

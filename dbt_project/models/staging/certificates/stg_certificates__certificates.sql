@@ -1,8 +1,20 @@
 -- One row per certificate: the latest state sent by any accepted batch, typed and cleaned.
+-- Incremental, in the persistent `staging` schema: a build reads only the batches accepted since
+-- the last (take_new_batches), and re-ranks just the certificates they mention against the row
+-- already held, so a night costs in proportion to the day's changes, not to the register.
+{{ config(
+    materialized='incremental',
+    schema='staging',
+    unique_key='cert_no',
+    incremental_strategy='delete+insert',
+    indexes=[{'columns': ['cert_no'], 'unique': true}],
+    pre_hook="{{ take_new_batches('certificates') }}",
+) }}
+
 with
 
 source as (
-    {{ accepted_batch_rows('certificates') }}
+    {{ accepted_batch_rows('certificates', taken_by=this.identifier) }}
 ),
 
 renamed as (
@@ -33,8 +45,42 @@ renamed as (
     from source
 ),
 
+candidates as (
+    select * from renamed
+    {%- if is_incremental() %}
+        union all
+        -- the row already held for each certificate the new batches mention: the newer one wins
+        select
+            cert_no,
+            status,
+            cert_category,
+            cert_program_code,
+            cert_program,
+            standard,
+            org_name,
+            org_id,
+            org_address,
+            source_region_code,
+            body_name,
+            body_approval_no,
+            issue_date,
+            expiry_date,
+            first_issue_date,
+            is_sub_certificate,
+            parent_cert_no,
+            status_changed_on,
+            scope,
+            updated_at,
+            batch_id,
+            source_row,
+            landed_at
+        from {{ this }}
+        where cert_no in (select renamed.cert_no from renamed)
+    {%- endif %}
+),
+
 latest as (
-    {{ latest_per_key('renamed', 'cert_no', 'updated_at desc nulls last') }}
+    {{ latest_per_key('candidates', 'cert_no', 'updated_at desc nulls last') }}
 ),
 
 final as (
@@ -61,7 +107,8 @@ final as (
         scope,
         coalesce(updated_at, cast(issue_date as timestamp)) as updated_at,
         batch_id,
-        source_row
+        source_row,
+        landed_at
     from latest
 )
 

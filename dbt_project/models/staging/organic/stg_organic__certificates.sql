@@ -1,8 +1,18 @@
--- One row per organic certificate: the latest state sent by any accepted batch.
+-- One row per organic certificate: the latest state sent by any accepted batch. Incremental in
+-- the persistent `staging` schema, like stg_certificates__certificates (read that one's note).
+{{ config(
+    materialized='incremental',
+    schema='staging',
+    unique_key='cert_no',
+    incremental_strategy='delete+insert',
+    indexes=[{'columns': ['cert_no'], 'unique': true}],
+    pre_hook="{{ take_new_batches('organic') }}",
+) }}
+
 with
 
 source as (
-    {{ accepted_batch_rows('organic') }}
+    {{ accepted_batch_rows('organic', taken_by=this.identifier) }}
 ),
 
 renamed as (
@@ -26,8 +36,35 @@ renamed as (
     from source
 ),
 
+candidates as (
+    select * from renamed
+    {%- if is_incremental() %}
+        union all
+        -- the row already held for each certificate the new batches mention: the newer one wins
+        select
+            cert_no,
+            organic_kind,
+            org_name,
+            uscc,
+            product_name,
+            output_t,
+            in_conversion,
+            body_name,
+            issue_date,
+            expiry_date,
+            status,
+            site_address,
+            updated_at,
+            batch_id,
+            source_row,
+            landed_at
+        from {{ this }}
+        where cert_no in (select renamed.cert_no from renamed)
+    {%- endif %}
+),
+
 latest as (
-    {{ latest_per_key('renamed', 'cert_no', 'updated_at desc nulls last') }}
+    {{ latest_per_key('candidates', 'cert_no', 'updated_at desc nulls last') }}
 ),
 
 final as (
@@ -48,7 +85,8 @@ final as (
         site_address,
         coalesce(updated_at, cast(issue_date as timestamp)) as updated_at,
         batch_id,
-        source_row
+        source_row,
+        landed_at
     from latest
 )
 
