@@ -66,3 +66,15 @@ def test_nightly_publishes_only_after_dbt_and_the_gate(dagbag) -> None:
     dbt_tasks = {t.task_id for t in dag.tasks if t.task_id.startswith("dbt.")}
     assert dbt_tasks and dbt_tasks <= audit.get_flat_relative_ids(upstream=True)
     assert all(t.trigger_rule == "all_success" for t in (publish, audit))
+
+
+def test_nightly_can_rebuild_the_incremental_models_in_full(dagbag) -> None:
+    """Triggered with {"full_refresh": true}, every dbt build of the nightly runs with --full-refresh
+    (the way to rebuild the incremental staging after a change to its logic or seeds)."""
+    dag = dagbag.dags["greencert_nightly"]
+    assert dag.params["full_refresh"] is False
+    builds = [t for t in dag.tasks if t.task_id.startswith("dbt.") and t.task_id.endswith("_build")]
+    incremental = {"dbt.stg_certificates__certificates_model_build", "dbt.stg_organic__certificates_model_build"}
+    assert incremental <= {t.task_id for t in builds}
+    assert all(t.full_refresh == "{{ params.full_refresh }}" for t in builds if hasattr(t, "full_refresh"))
+    assert all(hasattr(dag.get_task(i), "full_refresh") for i in incremental)

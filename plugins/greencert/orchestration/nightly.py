@@ -1,7 +1,10 @@
 """The nightly warehouse DAG: fresh build schema → dbt (Cosmos) → mart gate (GX) → publish → report.
 
-Write-audit-publish: dbt only ever writes into build_<date>; the published `marts`/`bi` schemas
-and target_progress_history change in the single publish transaction, after the audit passed.
+Write-audit-publish: dbt writes the night's models into build_<date>; the published `marts`/`bi`
+schemas and target_progress_history change in the single publish transaction, after the audit
+passed. The big registers' staging is incremental, in the persistent `staging` schema (it holds
+what the raw gate accepted, not published numbers); trigger with {"full_refresh": true} to
+rebuild it from every accepted batch.
 """
 
 from __future__ import annotations
@@ -57,7 +60,9 @@ def build() -> Any:
         max_active_runs=1,
         default_args=default_args(),
         user_defined_macros={"greencert_as_of": as_of_iso},
-        params={"as_of_date": None},
+        # full_refresh: rebuild the incremental staging models from every accepted batch (after a
+        # change to their logic or to the seeds they read), as `dbt build --full-refresh`
+        params={"as_of_date": None, "full_refresh": False},
         tags=["greencert", "nightly"],
     ) as dag:
 
@@ -100,6 +105,7 @@ def build() -> Any:
                 "install_deps": False,
                 "env": dbt_env(),
                 "vars": {"as_of_date": AS_OF},
+                "full_refresh": "{{ params.full_refresh }}",
             },
         )
 

@@ -1,0 +1,181 @@
+"""Nightly benchmark: the real nightly DAG (Airflow DAG.test, Cosmos, dbt, the GX mart gate,
+publish) at Suzhou scale and at national scale, side by side in one run.
+
+    .venv/bin/python bench/nightly.py [--scales suzhou national] [--chains N]
+
+For each scale, in a fresh database of a bench-only embedded PostgreSQL (var/bench, port 54359):
+1. day D0: every feed's sample data for D0 is landed, loaded and gated (the ingest path without
+   Airflow: greencert.extract/load/quality), the certificates being the Suzhou generator's file or
+   the national one (~5 M rows, greencert.generate.national); then the nightly for D0. It is the
+   warehouse's first build, so every incremental model is built in full: the full-refresh time.
+2. day D1: the day's changes — the certificates changed on D1 (what the http connector fetches
+   from the watermark) and the other feeds' D1 files; then the nightly for D1: the incremental time.
+
+The nightly's time is the DAG run's own (DAG.test), without the Airflow process start. Prints a table
+and the ratio national / Suzhou of the incremental nightly (goal ≤ 3×); writes bench/results/nightly.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import re
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# a warehouse and Airflow home of its own: the bench never touches the demo's or the tests'
+os.environ.setdefault("GREENCERT_VAR", str(ROOT / "var" / "bench"))
+os.environ.setdefault("GREENCERT_PG_PORT", "54359")
+sys.path.insert(0, str(ROOT / "plugins"))
+
+from greencert import feeds, runtime, settings  # noqa: E402
+
+D0 = date(2025, 6, 30)
+D1 = D0 + timedelta(days=1)
+
+
+def _step(msg: str) -> float:
+    print(f"  {msg}", flush=True)
+    return time.monotonic()
+
+
+def certificates_files(scale: str, work: Path, chains: int | None) -> tuple[Path, Path]:
+    """(full file for D0, the records changed on D1) for the scale."""
+    from greencert.generate import certificates, national
+
+    full, delta = work / f"certificates_{scale}_{D0:%Y%m%d}.csv", work / f"certificates_{scale}_delta_{D1:%Y%m%d}.csv"
+    if full.exists() and delta.exists():
+        return full, delta
+    if scale == "national":
+        national.write_full(D0, full, chains=chains)
+        national.write_delta(D1, delta, chains=chains)
+        return full, delta
+    pop = certificates.build_population()
+    certificates.write_csv(pop, D0, full)
+    day1 = certificates.write_csv(pop, D1, work / "certificates_suzhou_full_d1.csv")
+    with full.open(encoding="utf-8") as fh:
+        before = set(fh)
+    with day1.open(encoding="utf-8") as fh, delta.open("w", encoding="utf-8") as out:
+        header, *lines = fh
+        out.write(header)
+        out.writelines(line for line in lines if line not in before)
+    day1.unlink()
+    return full, delta
+
+
+def rows_in(path: Path) -> int:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return sum(1 for _ in csv.reader(fh)) - 1
+
+
+def ingest(urls: dict[str, str], day: date, certificates_file: Path, work: Path) -> dict[str, float]:
+    """Every feed's data for `day` through land → load → raw gate; seconds per feed."""
+    from greencert.extract.files import land_new_files
+    from greencert.generate import write_all
+    from greencert.load.copy_batch import load_batch
+    from greencert.quality.raw_gate import run_raw_gate
+
+    drop = work / "drop" / day.isoformat()
+    write_all(day, dropbox=drop, api_store=drop)
+    for stale in (drop / "certificates").glob("*"):
+        stale.unlink()
+    (drop / "certificates" / certificates_file.name).symlink_to(certificates_file)
+    seconds = {}
+    for feed in feeds.registry().values():
+        started = time.monotonic()
+        for batch in land_new_files(feed, urls["loader"], day, dropbox=drop / feed.name, landing=work / "landing"):
+            load_batch(feed, urls["loader"], batch)
+            gate = run_raw_gate(feed, urls["loader"], batch.batch_id, run_id=f"bench-{day}")
+            if not gate.success:
+                raise SystemExit(f"bench data refused by the raw gate: {gate.summary()}")
+        seconds[feed.name] = round(time.monotonic() - started, 1)
+    return seconds
+
+
+def nightly(urls: dict[str, str], day: date) -> float:
+    from greencert.orchestration import nightly as nightly_dag
+
+    out = runtime.dags_test([nightly_dag.DAG_ID], day.isoformat(), {"as_of_date": day.isoformat()},
+                            runtime.airflow_env(urls))
+    found = re.search(rf"==> {nightly_dag.DAG_ID} {day}: (\S+) in ([\d.]+)s", out)
+    if not found or found.group(1) != "success":
+        raise SystemExit(f"the nightly for {day} did not succeed:\n{out[-3000:]}")
+    return float(found.group(2))
+
+
+def run_scale(scale: str, chains: int | None) -> dict[str, object]:
+    from greencert import warehouse
+    from greencert.warehouse import roles
+
+    work = settings.VAR / "work" / scale
+    work.mkdir(parents=True, exist_ok=True)
+    t = _step(f"[{scale}] certificates files for {D0} (full) and {D1} (changes)")
+    full, delta = certificates_files(scale, work, chains)
+    full_rows, delta_rows = rows_in(full), rows_in(delta)
+    print(f"    {full_rows:,} certificates, {delta_rows:,} changed on {D1}; {time.monotonic() - t:.0f}s", flush=True)
+    database = f"greencert_bench_{scale}"
+    roles.drop_database(warehouse.admin_url(), database)
+    urls = roles.bootstrap(warehouse.admin_url(), database)
+    for path in (work / "landing", work / "drop"):
+        if path.exists():
+            import shutil
+
+            shutil.rmtree(path)
+    t = _step(f"[{scale}] ingest {D0}")
+    ingest_d0 = ingest(urls, D0, full, work)
+    print(f"    {time.monotonic() - t:.0f}s {ingest_d0}", flush=True)
+    t = _step(f"[{scale}] nightly {D0}: first build, every incremental model in full")
+    full_refresh = nightly(urls, D0)
+    print(f"    {full_refresh:.1f}s", flush=True)
+    t = _step(f"[{scale}] ingest {D1}: the day's changes")
+    ingest_d1 = ingest(urls, D1, delta, work)
+    print(f"    {time.monotonic() - t:.0f}s {ingest_d1}", flush=True)
+    _step(f"[{scale}] nightly {D1}: incremental")
+    incremental = nightly(urls, D1)
+    print(f"    {incremental:.1f}s", flush=True)
+    roles.drop_database(warehouse.admin_url(), database)  # national scale holds several GB
+    return {"certificates": full_rows, "changed_on_d1": delta_rows, "ingest_d0_s": ingest_d0,
+            "ingest_d1_s": ingest_d1, "nightly_full_s": full_refresh, "nightly_incremental_s": incremental}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--scales", nargs="+", default=["suzhou", "national"], choices=["suzhou", "national"])
+    p.add_argument("--chains", type=int, help="national generator's chain count (default: its ~5 M rows)")
+    p.add_argument("--out", default=str(ROOT / "bench" / "results" / "nightly.json"))
+    args = p.parse_args()
+    from greencert import warehouse
+    from greencert.warehouse import server
+
+    was_running = server.is_running()
+    warehouse.admin_url()
+    runtime.dbt_parse()
+    results = {scale: run_scale(scale, args.chains) for scale in args.scales}
+    if not was_running:
+        server.stop()
+    print()
+    print(f"{'scale':<10} {'certificates':>13} {'changed D1':>11} {'nightly full':>13} {'nightly incr.':>14}")
+    for scale, r in results.items():
+        print(f"{scale:<10} {r['certificates']:>13,} {r['changed_on_d1']:>11,} {r['nightly_full_s']:>12.1f}s "
+              f"{r['nightly_incremental_s']:>13.1f}s")
+    ratio = None
+    if {"suzhou", "national"} <= results.keys():
+        ratio = results["national"]["nightly_incremental_s"] / results["suzhou"]["nightly_incremental_s"]
+        verdict = "met" if ratio <= 3 else "NOT met"
+        print(f"national / Suzhou incremental nightly = {ratio:.2f}x (goal <= 3x: {verdict})")
+    machine = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"results": results, "national_vs_suzhou_incremental": ratio,
+                                          "machine": machine}, indent=2) + "\n")
+    print(f"written {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
