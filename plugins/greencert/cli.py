@@ -41,9 +41,20 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    if args.scale == "national":
+        from greencert.generate import national
+
+        day = date.fromisoformat(args.as_of)
+        folder = Path(args.out or settings.VAR / "national") / "certificates"
+        for kind, delta in (("", False), ("delta_", True)):
+            started = time.monotonic()
+            path, rows = national.write(day, folder / f"certificates_national_{kind}{day:%Y%m%d}.csv", args.seed,
+                                        delta=delta)
+            print(f"{path}  {rows} rows  {time.monotonic() - started:.1f}s", flush=True)
+        return 0
     from greencert.generate import write_all
 
-    for path in write_all(date.fromisoformat(args.as_of), args.seed, Path(args.out)):
+    for path in write_all(date.fromisoformat(args.as_of), args.seed, Path(args.out or settings.DROPBOX)):
         print(path)
     return 0
 
@@ -226,7 +237,11 @@ def parser() -> argparse.ArgumentParser:
                        "folders, http feeds into the stand-in API's store")
     s.add_argument("--as-of", required=True, metavar="YYYY-MM-DD")
     s.add_argument("--seed", type=int, default=2022)
-    s.add_argument("--out", default=str(settings.DROPBOX), help="drop folders' root (default %(default)s)")
+    s.add_argument("--out", help=f"drop folders' root (default {settings.DROPBOX}); with --scale national, "
+                   f"where certificates/ is written (default {settings.VAR / 'national'})")
+    s.add_argument("--scale", choices=["suzhou", "national"], default="suzhou",
+                   help="suzhou: every feed (default); national: the certificates feed only, ~5 M certificates, "
+                   "the full file for the date and its delta (what changed since the day before), for benchmarks")
     s.set_defaults(func=cmd_generate)
 
     s = sub.add_parser("progress", help="print the published target progress for a date")
