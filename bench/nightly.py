@@ -122,6 +122,7 @@ def run_scale(scale: str, chains: int | None) -> dict[str, object]:
     database = f"greencert_bench_{scale}"
     roles.drop_database(warehouse.admin_url(), database)
     urls = roles.bootstrap(warehouse.admin_url(), database)
+    runtime.airflow_db_ready(runtime.airflow_env(urls))
     for path in (work / "landing", work / "drop"):
         if path.exists():
             import shutil
