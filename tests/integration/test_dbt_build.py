@@ -22,6 +22,7 @@ from .helpers import cert, write_csv, write_xlsx
 
 D = date(2025, 6, 30)
 KUNSHAN_USCC = make_uscc("320583", 4711)
+NANJING_USCC, NANJING_USCC_2 = make_uscc("320102", 815), make_uscc("320102", 816)  # registered in 南京
 
 ROWS = [
     cert("A", **{"行政区划代码": "320506"}),                                  # counted: 吴中
@@ -39,6 +40,9 @@ ROWS = [
     cert("H", **{"行政区划代码": "320506", "是否是子证书": "是", "主认证证书号": "A"}),  # sub: once via A
     cert("I", **{"行政区划代码": "320506", "颁证日期": "2025-07-01", "证书到期日期": "2028-06-30"}),  # future
     cert("J", **{"行政区划代码": "320505", "认证项目": "能源管理体系认证"}),  # T09: 高新区
+    cert("N", **{"统一社会信用代码/组织机构代码": NANJING_USCC}),          # 南京's, nothing says Suzhou: not ours
+    cert("N2", **{"统一社会信用代码/组织机构代码": NANJING_USCC_2, "认证项目": "能源管理体系认证",
+                  "组织地址": "江苏省苏州市吴中区木渎镇金山路8号"}),          # 南京-registered, site in 吴中: T09
     cert("K", **{"行政区划代码": "320505", "认证项目": "质量管理体系认证"}),  # counts towards nothing
     cert("L", **{"行政区划代码": "３２０５０６", "颁证日期": "2024年1月10日",
                  "证书到期日期": "20270109"}),                                # full-width code, CN dates: 吴中
@@ -172,7 +176,7 @@ EXPECTED = {
     "T03": {"320506": 1, "320509": 1},
     "T02": {"320506": 1, "320583": 1},
     "T06": EXPECTED_T06,
-    "T09": {"320505": 1},
+    "T09": {"320505": 1, "320506": 1},
     "T05": {"320582": 1},
     "T07": {"320581": 1},
     "I01": {"320585": 1},
@@ -305,7 +309,7 @@ def test_uscc_macro_agrees_with_python(built) -> None:
         got = dict(conn.execute(
             "select org_id, org_id_is_uscc from staging.stg_certificates__certificates where org_id is not null"
         ).fetchall())
-    assert got == {KUNSHAN_USCC: True, "000000000": False}
+    assert got == {KUNSHAN_USCC: True, NANJING_USCC: True, NANJING_USCC_2: True, "000000000": False}
 
 
 def test_gate_then_publish(built) -> None:

@@ -1,6 +1,8 @@
 -- Every certificate with its program's target and its region: the source's code (retired codes
 -- mapped), else the USCC's registering region, else the address; what none of these places
--- goes to 000000 (未定位) so it is counted and shown, never dropped.
+-- goes to 000000 (未定位) so it is counted and shown, never dropped — unless its USCC says the
+-- holder is registered outside Suzhou: a provincial relay also carries other cities' certificates,
+-- and those are not Suzhou's to count (a Suzhou code or address still places them here).
 with
 
 certificates as (
@@ -24,7 +26,8 @@ by_code as (
     select
         certificates.cert_no,
         regions_from_source.region_code as source_region,
-        regions_from_uscc.region_code as uscc_region
+        regions_from_uscc.region_code as uscc_region,
+        certificates.org_id_is_uscc and substr(certificates.org_id, 3, 4) <> '3205' as registered_elsewhere
     from certificates
     left join aliases on certificates.source_region_code = aliases.alias_code
     left join regions as regions_from_source
@@ -33,8 +36,17 @@ by_code as (
         on certificates.org_id_is_uscc and substr(certificates.org_id, 3, 6) = regions_from_uscc.region_code
 ),
 
+unplaced as (  -- the address is read only where no code placed the certificate
+    select
+        certificates.cert_no,
+        certificates.org_address
+    from certificates
+    inner join by_code on certificates.cert_no = by_code.cert_no
+    where by_code.source_region is null and by_code.uscc_region is null
+),
+
 by_address as (
-    {{ locate_by_keywords('certificates', 'cert_no', 'org_address') }}
+    {{ locate_by_keywords('unplaced', 'cert_no', 'org_address') }}
 ),
 
 final as (
@@ -60,6 +72,11 @@ final as (
     left join programs on certificates.cert_program = programs.program_name_zh
     left join by_code on certificates.cert_no = by_code.cert_no
     left join by_address on certificates.cert_no = by_address.cert_no
+    where
+        by_code.source_region is not null
+        or by_code.uscc_region is not null
+        or by_address.text_region is not null
+        or not by_code.registered_elsewhere
 )
 
 select * from final
