@@ -5,20 +5,32 @@ is typed here). Each row carries batch_id, source_file and source_row (the row n
 as a spreadsheet shows it, header included), so any warehouse row can be traced to its line. The
 batch is loaded in one transaction together with its manifest update: a killed load leaves
 nothing half-loaded.
+
+Rows go to one `COPY … (FORMAT csv)` in blocks of about a megabyte. A CSV is read as blocks of
+whole lines: a block whose every line is a plain record (no quotes, as many cells as the header,
+all mapped in order, not blank, not 合计 — `readers.plain_lines`) is sent as it is, each line with
+its batch_id, source_file and source_row appended; any other block is read record by record with
+`csv.reader`, exactly as `readers.records` reads the file, and the mapped cells re-quoted. XLSX
+sheets are read row by row. A CSV is read as UTF-8 (PostgreSQL checks the bytes of the plain
+blocks); if it turns out not to be, the load starts again on the encoding `detect_encoding` finds
+(GB18030), or the batch is refused.
 """
 
 from __future__ import annotations
 
+import csv
 import itertools
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
 
-from greencert.extract.files import Batch
+from greencert.extract.landing import Batch
 from greencert.feeds import Feed
-from greencert.load.readers import HEADER_SEARCH_ROWS, UnreadableFile, is_blank_or_total, records
+from greencert.load import readers
+from greencert.load.readers import HEADER_SEARCH_ROWS, CsvSource, UnreadableFile, csv_records, is_blank_or_total
 
 META_COLUMNS = ("batch_id", "source_file", "source_row")
 
@@ -27,11 +39,28 @@ class BatchRejected(Exception):
     """The whole batch is unusable (wrong format, missing required column, empty)."""
 
 
+class _NotUtf8(Exception):
+    """The file is not UTF-8 after all: detect its encoding and load again."""
+
+
 @dataclass(frozen=True)
 class LoadResult:
     batch_id: str
     rows: int
     unknown_headers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Header:
+    names: tuple[str, ...]  # raw columns, in the file's order
+    positions: tuple[int, ...]  # their cells
+    unknown: tuple[str, ...]
+    cells: int  # cells in the header row
+
+    @property
+    def plain(self) -> bool:
+        """Every header cell is a column, in order: a plain line's cells are the columns."""
+        return self.positions == tuple(range(self.cells))
 
 
 def ensure_raw_table(conn: psycopg.Connection, feed: Feed) -> None:
@@ -56,25 +85,17 @@ def ensure_raw_table(conn: psycopg.Connection, feed: Feed) -> None:
     )
 
 
-def _header(feed: Feed, cells: list[str]) -> int:
+def _header_score(feed: Feed, cells: list[str]) -> int:
     return sum(1 for h in cells if h and feed.column_for_header(h) is not None)
 
 
-def _rows(batch: Batch, feed: Feed) -> tuple[list[str], list[int], tuple[str, ...], Iterator[tuple[int, list[str]]]]:
-    """Open the file; return (raw columns, their positions, unknown headers, data records).
-
-    The header is the row, among the first few, that names the most of the feed's columns (title
-    rows above it are skipped). Errors name the file as the source sent it (the landed copy is
-    named by its hash)."""
-    name = batch.source_file
-    try:
-        rows = records(batch.landed_path, name)
-        head = [r for _, r in zip(range(HEADER_SEARCH_ROWS), rows, strict=False)]
-    except UnreadableFile as exc:
-        raise BatchRejected(str(exc)) from None
-    if not head or not any(_header(feed, cells) for _, cells in head):
+def _map_header(feed: Feed, name: str, head: list[tuple[int, list[str]]]) -> tuple[int, _Header]:
+    """The header among the first records (the one naming the most of the feed's columns; title
+    rows above it are skipped): its index in `head` and its mapping. Errors name the file as the
+    source sent it (the landed copy is named by its hash)."""
+    if not head or not any(_header_score(feed, cells) for _, cells in head):
         raise BatchRejected(f"{name}: empty file or no header row naming any {feed.name} column")
-    at = max(range(len(head)), key=lambda i: _header(feed, head[i][1]))
+    at = max(range(len(head)), key=lambda i: _header_score(feed, head[i][1]))
     header = head[at][1]
     names: list[str] = []
     positions: list[int] = []
@@ -93,37 +114,123 @@ def _rows(batch: Batch, feed: Feed) -> tuple[list[str], list[int], tuple[str, ..
     if missing:
         cols = ", ".join(f"{c.headers[0]} ({c.name})" for c in missing)
         raise BatchRejected(f"{name}: missing required column {cols} in feed {feed.name}")
-    data = itertools.chain(head[at + 1:], rows)
-    return names, positions, tuple(unknown), ((n, r) for n, r in data if not is_blank_or_total(r))
+    return at, _Header(tuple(names), tuple(positions), tuple(unknown), len(header))
+
+
+def _quote(value: str) -> str:
+    """A cell for COPY csv: empty → unquoted (NULL), anything else quoted (kept exactly)."""
+    return '"' + value.replace('"', '""') + '"' if value else ""
+
+
+class _Rows:
+    """Writes rows to the COPY as csv lines: the mapped cells, batch_id, source_file, source_row."""
+
+    def __init__(self, cp: psycopg.Copy, header: _Header, batch: Batch) -> None:
+        tail = f",{_quote(batch.batch_id)},{_quote(batch.source_file)},".replace("%", "%%") + "%d\n"
+        self._tail, self._btail = tail, tail.encode()
+        self._cp = cp
+        self._positions = header.positions
+        self._width = max(header.positions) + 1
+        self._parts: list[str] = []
+        self._size = 0
+        self.count = 0
+
+    def record(self, number: int, cells: list[str]) -> None:
+        """One record as csv.reader (or the XLSX reader) gave it: skipped if blank or 合计, padded
+        with empty (NULL) cells if short."""
+        if is_blank_or_total(cells):
+            return
+        if len(cells) < self._width:
+            cells = cells + [""] * (self._width - len(cells))
+        line = ",".join([_quote(cells[p]) for p in self._positions]) + self._tail % number
+        self._parts.append(line)
+        self._size += len(line)
+        self.count += 1
+        if self._size >= readers.BLOCK_BYTES:
+            self.flush()
+
+    def plain(self, lines: list[bytes], first: int) -> None:
+        """Plain lines (`readers.plain_lines`) numbered from `first`, each sent as it is."""
+        self.flush()
+        out: list[bytes] = [b""] * (2 * len(lines))
+        out[0::2] = lines
+        out[1::2] = map(self._btail.__mod__, range(first, first + len(lines)))
+        self._cp.write(b"".join(out))
+        self.count += len(lines)
+
+    def flush(self) -> None:
+        if self._parts:
+            self._cp.write("".join(self._parts).encode())
+            self._parts.clear()
+            self._size = 0
+
+
+@contextmanager
+def _copy(feed: Feed, conninfo: str, batch: Batch, header: _Header) -> Iterator[_Rows]:
+    """One transaction: replace the batch's rows by the ones written, and mark it loaded."""
+    table = sql.Identifier("raw", feed.name)
+    stmt = sql.SQL("copy {} ({}) from stdin (format csv, encoding 'UTF8')").format(
+        table, sql.SQL(", ").join(map(sql.Identifier, [*header.names, *META_COLUMNS])))
+    with psycopg.connect(conninfo) as conn:  # one transaction: rows + manifest, or nothing
+        ensure_raw_table(conn, feed)
+        conn.execute(sql.SQL("delete from {} where batch_id = %s").format(table), (batch.batch_id,))
+        with conn.cursor().copy(stmt) as cp:
+            rows = _Rows(cp, header, batch)
+            yield rows
+            rows.flush()
+        conn.execute(
+            "update raw.landing_manifest set status = 'loaded', rows = %s, loaded_at = now() where batch_id = %s",
+            (rows.count, batch.batch_id),
+        )
+
+
+def _load_xlsx(feed: Feed, conninfo: str, batch: Batch) -> tuple[int, tuple[str, ...]]:
+    records = readers.records(batch.landed_path, batch.source_file)
+    head = list(itertools.islice(records, HEADER_SEARCH_ROWS))
+    at, header = _map_header(feed, batch.source_file, head)
+    with _copy(feed, conninfo, batch, header) as rows:
+        for number, cells in itertools.chain(head[at + 1:], records):
+            rows.record(number, cells)
+    return rows.count, header.unknown
+
+
+def _load_csv(feed: Feed, conninfo: str, batch: Batch, encoding: str | None) -> tuple[int, tuple[str, ...]]:
+    """encoding None: read as UTF-8, and raise _NotUtf8 at the first byte that is not."""
+    try:
+        with CsvSource(batch.landed_path, encoding or "utf-8") as src:
+            head = list(enumerate(itertools.islice(csv.reader(src.lines()), HEADER_SEARCH_ROWS), start=1))
+            at, header = _map_header(feed, batch.source_file, head)
+            with _copy(feed, conninfo, batch, header) as rows:
+                for number, cells in head[at + 1:]:
+                    rows.record(number, cells)
+                for number, cells, lines in csv_records(src, header.cells if header.plain else None, len(head)):
+                    if lines is None:
+                        rows.record(number, cells)
+                    else:
+                        rows.plain(lines, number)
+    except (UnicodeDecodeError, psycopg.errors.CharacterNotInRepertoire):
+        if encoding is not None:
+            raise
+        raise _NotUtf8 from None
+    return rows.count, header.unknown
 
 
 def load_batch(feed: Feed, conninfo: str, batch: Batch) -> LoadResult:
     try:
-        names, positions, unknown, reader = _rows(batch, feed)
+        if readers.is_xlsx(batch.landed_path):
+            n, unknown = _load_xlsx(feed, conninfo, batch)
+        else:
+            try:
+                n, unknown = _load_csv(feed, conninfo, batch, None)
+            except _NotUtf8:
+                encoding = readers.detect_encoding(batch.landed_path, batch.source_file)
+                n, unknown = _load_csv(feed, conninfo, batch, encoding)
+    except UnreadableFile as exc:
+        mark(conninfo, batch.batch_id, "rejected", str(exc))
+        raise BatchRejected(str(exc)) from None
     except BatchRejected as exc:
         mark(conninfo, batch.batch_id, "rejected", str(exc))
         raise
-    columns = [*names, *META_COLUMNS]
-    copy = sql.SQL("copy {} ({}) from stdin").format(
-        sql.Identifier("raw", feed.name), sql.SQL(", ").join(map(sql.Identifier, columns))
-    )
-    n = 0
-    width = max(positions) + 1
-    with psycopg.connect(conninfo) as conn:  # one transaction: rows + manifest, or nothing
-        ensure_raw_table(conn, feed)
-        conn.execute(sql.SQL("delete from {} where batch_id = %s").format(sql.Identifier("raw", feed.name)),
-                     (batch.batch_id,))
-        with conn.cursor().copy(copy) as cp:
-            for row_number, row in reader:
-                n += 1
-                if len(row) < width:
-                    row = row + [""] * (width - len(row))
-                cp.write_row([*(row[p] or None for p in positions), batch.batch_id, batch.source_file,
-                              row_number])
-        conn.execute(
-            "update raw.landing_manifest set status = 'loaded', rows = %s, loaded_at = now() where batch_id = %s",
-            (n, batch.batch_id),
-        )
     if n == 0:
         reason = f"{batch.source_file}: header only, no data rows"
         mark(conninfo, batch.batch_id, "rejected", reason)

@@ -2,6 +2,10 @@
 
 Row numbers are the ones a person sees when opening the file (header row included), so a
 quarantine entry or an error can send them straight to the offending line.
+
+`records` is the reference reader (`csv.reader` over the decoded text). The loader reads CSV
+through `CsvSource` instead: the same records, but as UTF-8 bytes in blocks of whole lines, so a
+block whose every line is a plain record (`plain_lines`) can go to COPY without per-cell Python.
 """
 
 from __future__ import annotations
@@ -11,10 +15,16 @@ import csv
 import io
 from collections.abc import Iterator
 from datetime import date, datetime
+from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
 
 TOTAL_MARKERS = ("合计", "总计", "小计")
 HEADER_SEARCH_ROWS = 10  # XLSX lists carry one or two title rows above the header
+
+
+BOM = codecs.BOM_UTF8
+BLOCK_BYTES = 1 << 20  # CsvSource reads this much at a time (tests make it tiny to mix block kinds)
 
 
 class UnreadableFile(Exception):
@@ -84,14 +94,164 @@ def _xlsx(path: Path, name: str) -> Iterator[tuple[int, list[str]]]:
         fh.close()
 
 
+def is_xlsx(path: Path) -> bool:
+    """By content, not by the name it came with (a workbook sent as .csv is still a workbook)."""
+    with path.open("rb") as fh:
+        return fh.read(4) == b"PK\x03\x04"
+
+
 def records(path: Path, name: str) -> Iterator[tuple[int, list[str]]]:
     """Every row of the file with its row number; XLSX by content, not by the name it came with."""
-    with path.open("rb") as fh:
-        is_zip = fh.read(4) == b"PK\x03\x04"
-    return _xlsx(path, name) if is_zip else _csv(path, name)
+    return _xlsx(path, name) if is_xlsx(path) else _csv(path, name)
 
 
 def is_blank_or_total(cells: list[str]) -> bool:
     """Empty rows and the 合计 (total) rows some lists put at the bottom are not data."""
     first = next((c.strip() for c in cells if c and c.strip()), "")
     return not first or first.replace(" ", "").startswith(TOTAL_MARKERS)
+
+
+# The first UTF-8 byte of every character str.strip() removes (ASCII and Unicode spaces, the last
+# of which is U+3000; a unit test checks), and the comma: a line starting with none of them has a
+# non-blank first cell.
+SPACE_LEADS = frozenset({ord(",")} | {chr(i).encode()[0] for i in range(0x3001) if chr(i).isspace()})
+# A 合计 row's first non-blank cell starts with a marker; on a line whose first cell is not blank,
+# the line starts with the marker's first character (these lead bytes, then these characters).
+TOTAL_STARTS = frozenset(m[0].encode() for m in TOTAL_MARKERS)
+TOTAL_LEADS = frozenset(t[0] for t in TOTAL_STARTS)
+
+
+class CsvSource:
+    """A CSV file as UTF-8 bytes (GB18030 is converted, a UTF-8 BOM dropped), read sequentially
+    either a line at a time (`readline`, split where `open(newline="")` splits: \\n, \\r\\n,
+    \\r) or a block of whole lines at a time (`peek` then `advance`). UTF-8 is not validated here:
+    the strict decode of a line (`lines`) or PostgreSQL's COPY does that."""
+
+    def __init__(self, path: Path, encoding: str) -> None:
+        self._fh = path.open("rb")
+        self._gb = encoding == "gb18030"
+        if self._gb or self._fh.read(len(BOM)) != BOM:
+            self._fh.seek(0)
+        self._raw = b""  # read, not converted yet: the tail after the last line break
+        self._buf = b""
+        self._pos = 0
+        self._eof = False
+        self.offset = 0  # bytes of converted text consumed so far
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> CsvSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _fill(self) -> bool:
+        """Append converted text to the buffer; False at the end of the file."""
+        while True:
+            chunk = self._fh.read(BLOCK_BYTES)
+            if chunk:
+                self._raw += chunk
+                # cut after a line break: never inside a character (in GB18030 too, \\n and \\r
+                # are never part of a multi-byte character)
+                cut = max(self._raw.rfind(b"\n"), self._raw.rfind(b"\r")) + 1
+                if not cut:
+                    continue
+                text, self._raw = self._raw[:cut], self._raw[cut:]
+            elif self._raw:
+                text, self._raw = self._raw, b""
+            else:
+                self._eof = True
+                return False
+            if self._gb:
+                text = text.decode("gb18030").encode("utf-8")
+            self._buf = self._buf[self._pos:] + text
+            self._pos = 0
+            return True
+
+    def readline(self) -> bytes:
+        """The next line with its line break; b"" at the end of the file."""
+        while True:
+            buf, pos = self._buf, self._pos
+            n = buf.find(b"\n", pos)
+            r = buf.find(b"\r", pos, n if n >= 0 else len(buf))
+            if r >= 0 and (r + 1 < len(buf) or self._eof):
+                end = r + 2 if buf[r + 1:r + 2] == b"\n" else r + 1
+            elif r < 0 and n >= 0:
+                end = n + 1
+            elif self._eof:
+                end = len(buf)
+            else:
+                self._fill()
+                continue
+            self._pos = end
+            self.offset += end - pos
+            return buf[pos:end]
+
+    def lines(self) -> Iterator[str]:
+        """Decoded lines for csv.reader, pulled one at a time (csv.reader never reads ahead of the
+        record it is on, so after each record `offset` is where the next one starts)."""
+        for line in iter(self.readline, b""):
+            yield line.decode("utf-8")
+
+    def peek(self) -> bytes:
+        """The buffered lines up to the last \\n (or whatever is buffered if none): b"" at the end."""
+        if self._pos >= len(self._buf) and not self._fill():
+            return b""
+        cut = self._buf.rfind(b"\n", self._pos) + 1
+        return self._buf[self._pos:cut or len(self._buf)]
+
+    def advance(self, n: int) -> None:
+        self._pos += n
+        self.offset += n
+
+
+def plain_lines(block: bytes, fields: int) -> list[bytes] | None:
+    """The lines of a block if each is a plain data record of exactly `fields` cells: no quote, no
+    bare \\r, not empty, a first cell that is not blank and does not start like 合计. Such a line
+    is its cells joined by commas, as csv.reader would split it, and COPY (FORMAT csv) reads it the
+    same way (an empty cell is NULL). None if any line is not (the caller then takes the block
+    record by record). Only whole-block scans and C-level maps: no Python per line."""
+    if not block.endswith(b"\n") or b'"' in block:
+        return None
+    if b"\r" in block:
+        if block.count(b"\r") != block.count(b"\r\n"):
+            return None
+        block = block.replace(b"\r\n", b"\n")
+    lines = block[:-1].split(b"\n")
+    try:
+        firsts = set(map(itemgetter(0), lines))
+    except IndexError:  # an empty line
+        return None
+    if not SPACE_LEADS.isdisjoint(firsts):
+        return None
+    if not TOTAL_LEADS.isdisjoint(firsts) and any(
+        not TOTAL_STARTS.isdisjoint(map(itemgetter(slice(0, n)), lines)) for n in {len(t) for t in TOTAL_STARTS}
+    ):
+        return None
+    if set(map(bytes.count, lines, repeat(b","))) != {fields - 1}:
+        return None
+    return lines
+
+
+def csv_records(
+    src: CsvSource, fields: int | None, after: int = 0
+) -> Iterator[tuple[int, list[str] | None, list[bytes] | None]]:
+    """The records of `src` from where it stands (record number `after` + 1 on), as
+    (number, cells, None) like `records` gives them, or, when `fields` is given, (first number,
+    None, lines) for a block of plain lines (`plain_lines`) numbered from there."""
+    number = after
+    while block := src.peek():
+        lines = plain_lines(block, fields) if fields else None
+        if lines is not None:
+            yield number + 1, None, lines
+            number += len(lines)
+            src.advance(len(block))
+            continue
+        end = src.offset + len(block)
+        for cells in csv.reader(src.lines()):  # this block's records (and the rest of one that
+            number += 1                        # runs on past its end)
+            yield number, cells, None
+            if src.offset >= end:
+                break
