@@ -22,7 +22,8 @@ city-level USCCs, organisation codes and empty 行政区划代码 too. Two diffe
   city) and addresses that name their city and none of Suzhou's address keywords. The source's
   行政区划代码 stays empty outside Suzhou by default: the `region_code` row rule accepts 3205xx
   only, so a non-Suzhou code would send the row to quarantine (`source_region_codes=True` writes it).
-  The warehouse has no notion of "outside Suzhou" yet: such rows end in 000000 (未定位).
+  The warehouse leaves a certificate out when its holder's USCC is registered outside Suzhou and
+  no code or address places it there (int_certificates_located), so Suzhou's numbers stay Suzhou's.
 - Record updates: an issued certificate is re-sent by the platform every `UPDATE_DAYS` days
   (surveillance audits, body-side corrections) until it expires or ends: 更新时间 moves, status
   and 状态变更日期 do not. The Suzhou model changes ~0.07 % of its rows a day; the issue asks for
