@@ -13,10 +13,12 @@ where
     manifest.feed = '{{ feed }}'
     and manifest.status = 'accepted'
     {%- if taken_by %}
-    and manifest.batch_id in (
+    -- = any(array(...)): evaluated once, so the raw table is read through its batch_id index
+    -- (an IN subquery let the planner scan every raw row and parse each before the batch filter)
+    and raw_rows.batch_id = any(array(
         select taken.batch_id from staging.batches_taken as taken
         where taken.model = '{{ taken_by }}' and taken.taken_in = pg_current_xact_id()
-    )
+    ))
     {%- endif %}
     and not exists (
         select 1 from {{ source('dq', 'quarantine') }} as quarantined
