@@ -94,10 +94,10 @@ def test_429_500_and_a_page_that_times_out_are_retried(api, urls, tmp_path) -> N
     source = read(organic.write(AS_OF, api.store / "organic"))
     # faults set the way a drill sets them on a running server
     control = urllib.request.Request(f"{api.base}/_faults", method="POST", data=json.dumps(
-        {"script": ["429", "500", "slow", "ok", "503"], "slow_s": 2}).encode())
+        {"script": ["429", "500", "slow", "ok", "503"], "slow_s": 6}).encode())
     with urllib.request.urlopen(control) as answer:
         assert json.load(answer)["script"] == ["429", "500", "slow", "ok", "503"]
-    batch_id, fetched = land("organic", urls, api, tmp_path, RetryPolicy(attempts=4, backoff_s=0.01, timeout_s=0.5),
+    batch_id, fetched = land("organic", urls, api, tmp_path, RetryPolicy(attempts=4, backoff_s=0.01, timeout_s=2),
                              page_size=100)
     assert fetched.retries == 4  # 429, 500 and the timeout on page 1; 503 on page 2
     assert [s for _, s in api.log if s != 200] == [429, 500, 503]
