@@ -150,7 +150,7 @@ def fetch(
     keys = _Keys(feed)
     params = {"updated_since": since.isoformat()} if since else {}
     url = f"{base.rstrip('/')}/{feed.name}?{urlencode(params, safe=':')}"  # readable in errors
-    best: dict[str, list[Item]] = {}
+    best: dict[str, tuple[datetime | None, list[Item]]] = {}  # key → (更新时间, its latest rows)
     previous: list[Item] | None = None
     pages = retries = 0
     notes: list[str] = []
@@ -168,10 +168,9 @@ def fetch(
                 k, u = keys.key(item), keys.updated_at(item)
                 seen.add(k)
                 in_pass.append(item)
-                held = best.get(k)
-                held_u = keys.updated_at(held[0]) if held else None
+                held_u, held = best.get(k, (None, None))
                 if held is None or (u or datetime.min) > (held_u or datetime.min):
-                    best[k] = [item]
+                    best[k] = (u, [item])
                 elif u == held_u and item not in held:
                     held.append(item)  # the source contradicts itself: both go on, the row rules judge
             if not body["items"] or page * page_size >= body["total"]:
@@ -188,8 +187,8 @@ def fetch(
         raise SourceInconsistent(f"feed {feed.name}: GET {url} kept changing during {max_passes} passes "
                                  f"({'; '.join(notes)}); nothing landed, the watermark stays")
     skip = set(skip_keys)
-    items = [i for k, held in best.items() for i in held
-             if not (since is not None and k in skip and keys.updated_at(i) == since)]
+    items = [i for k, (u, held) in best.items() for i in held
+             if not (since is not None and k in skip and u == since)]
     return Fetched(items, n, pages, retries, url, notes)
 
 
