@@ -1,5 +1,5 @@
 # The two commands of the README. Everything else is `greencert --help`.
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install browser clean
 
 VENV := .venv
 UV := $(shell command -v uv 2>/dev/null)
@@ -21,7 +21,13 @@ lint: install
 	$(VENV)/bin/ruff check .
 	cd dbt_project && ../$(VENV)/bin/sqlfluff lint models tests --disable-progress-bar
 
-test: lint
+# The report test renders the nightly report in headless Chromium (Debian's package `chromium`);
+# installed here when running as root, otherwise that one test is skipped outside CI.
+browser:
+	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || apt-get install -y -qq chromium >/dev/null \
+		|| (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+test: lint browser
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 clean:

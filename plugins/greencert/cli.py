@@ -125,6 +125,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print()
     print(progress_table(urls["bi_reader"], last))
     print(f"Published: {last} (bi.target_progress); quarantined rows: greencert quarantine --date {args.as_of[0]}")
+    folder = settings.REPORTS / last.isoformat()
+    print(f"Report ({last}, written by the nightly's report task): {folder / 'report.html'}")
+    print(f"                     workbook for the office: {folder / 'report.xlsx'}")
     for region in args.region or []:
         print()
         print(progress_table(urls["bi_reader"], last, region))
@@ -138,6 +141,16 @@ def cmd_progress(args: argparse.Namespace) -> int:
 
     urls = _setup()
     print(progress_table(urls["bi_reader"], date.fromisoformat(args.as_of), args.region))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from greencert.report.write import write_report
+
+    urls = _setup()
+    files = write_report(urls["transformer"], date.fromisoformat(args.as_of))
+    print(files.html)
+    print(files.xlsx)
     return 0
 
 
@@ -248,6 +261,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--as-of", default=DEFAULT_AS_OF, metavar="YYYY-MM-DD")
     s.add_argument("--region", default="320500", metavar="CODE", help="region code (default: the city)")
     s.set_defaults(func=cmd_progress)
+
+    s = sub.add_parser("report", help="write a published snapshot date's report again: reports/<date>/report.html "
+                       "and report.xlsx", description="What the nightly's report task writes after each publish: "
+                       "an HTML page (progress bars, region × target heat map, trends against the trajectory, data "
+                       "quality) and an XLSX workbook (targets, one sheet per region, data quality).")
+    s.add_argument("--as-of", default=DEFAULT_AS_OF, metavar="YYYY-MM-DD", help="a published snapshot date")
+    s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("quarantine", help="list the batches of a feed and date and every row the row rules set aside",
                        description="Each quarantined row with its file, row number, column, rule and value: fix "

@@ -1,11 +1,15 @@
-"""Helpers for the integration tests: hand-made certificate files, the sample population."""
+"""Helpers for the integration tests: hand-made certificate files, the sample population, a page
+rendered in headless Chromium."""
 
 from __future__ import annotations
 
 import csv
+import os
 from datetime import date
 from functools import cache
 from pathlib import Path
+
+import pytest
 
 from greencert import feeds, warehouse
 from greencert.warehouse import roles
@@ -64,3 +68,50 @@ def write_xlsx(path: Path, rows: list[dict[str, str]], headers: list[str] = HEAD
         ws.append(["合计", f"{len(rows)}项"])
     wb.save(path)
     return path
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package `chromium` (.ci/run installs it)
+
+# appended to a copy of the page: what the browser laid out, written into the DOM for --dump-dom
+_MEASURE = """<script>
+window.addEventListener('load', () => {
+  const charts = [...document.querySelectorAll('svg.chart')].map(svg => {
+    const box = svg.getBoundingClientRect();
+    return {id: svg.id, width: box.width, height: box.height,
+            marks: svg.querySelectorAll('path, rect, use, polyline, line').length,
+            texts: svg.querySelectorAll('text').length};
+  });
+  const rows = id => document.querySelectorAll('#' + id + ' tbody tr').length;
+  const out = document.createElement('pre');
+  out.id = 'greencert-measure';
+  out.textContent = JSON.stringify({charts, targets: rows('targets'), regions: rows('regions'),
+                                    quality: rows('quality'), bars: document.querySelectorAll('.bar .fill').length});
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def render_in_chromium(page: Path, tmp: Path) -> dict:
+    """Open a copy of `page` in headless Chromium and return what it laid out: each SVG chart's box
+    and number of marks, and the rows of the page's tables."""
+    import json
+    import re
+    import subprocess
+
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            raise AssertionError(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    copy = tmp / page.name
+    copy.write_text(page.read_text(encoding="utf-8").replace("</body>", _MEASURE + "</body>"), encoding="utf-8")
+    # flags: a closed network and root (CI) — no sandbox, no background fetches, a throwaway profile
+    out = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp / 'chromium-profile'}", "--window-size=1200,3000", "--virtual-time-budget=5000",
+         "--dump-dom", copy.as_uri()],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout
+    found = re.search(r'<pre id="greencert-measure">(.*?)</pre>', out, re.S)
+    assert found, f"the page did not finish loading in Chromium:\n{out[:2000]}"
+    return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))

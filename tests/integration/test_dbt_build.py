@@ -422,6 +422,45 @@ def test_a_build_that_fails_the_gate_leaves_the_published_numbers_byte_for_byte(
     assert checksums(urls["transformer"]) == before
 
 
+def test_projection_from_the_recent_trend_decides_between_on_track_and_behind(built) -> None:
+    """The projection: today's actual + the least-squares slope per day through the city's published
+    actuals of the last 90 days and today's × the days to the deadline. T09 (400 by 2025-12-31) is far
+    below its straight line, but a climb of 10 in 3 days projects past 400: 进度正常. T06 has only its
+    published 2025-06-30 before: its slope projects far short of 17,500, still 滞后."""
+    import statistics
+
+    urls, _ = built
+    day = date(2025, 7, 2)
+    with psycopg.connect(urls["transformer"]) as conn:
+        published = dict(conn.execute(
+            "select target_id, actual_value from history.target_progress_history "
+            "where snapshot_date = %s and region_code = '320500' and target_id in ('T06', 'T09')", (D,)).fetchall())
+        conn.execute(
+            """insert into history.target_progress_history (snapshot_date, target_id, region_code, region_name,
+                   actual_value, progress_status, build_id, published_at)
+               values ('2025-06-29', 'T09', '320500', '苏州市', %s, '滞后', 'test', now()),
+                      ('2025-03-01', 'T09', '320500', '苏州市', 999, '达标', 'test', now())""",  # > 90 days: ignored
+            (published["T09"] - 10,))
+    schema = prepare_build(urls["transformer"], build_schema_for(day))
+    runtime.dbt(["build", "--exclude-resource-type", "test", "--vars", f"{{as_of_date: '{day}'}}"],
+                runtime.dbt_env(urls["transformer"], schema))
+    with psycopg.connect(urls["transformer"]) as conn:
+        got = {t: (a, tr, p, s) for t, a, tr, p, s in conn.execute(
+            f"select target_id, actual_value, trajectory_value, projected_value, progress_status "
+            f"from {schema}.fct_target_progress where region_code = '320500' and target_id in ('T06', 'T09')")}
+        conn.execute("delete from history.target_progress_history where build_id = 'test'")
+    days_left = (date(2025, 12, 31) - day).days
+    earlier = {"T06": [(-2, published["T06"])], "T09": [(-3, published["T09"] - 10), (-2, published["T09"])]}
+    for target, points in earlier.items():
+        actual, trajectory, projected, status = got[target]
+        xs, ys = zip(*(points + [(0, actual)]), strict=True)
+        slope = statistics.linear_regression([float(x) for x in xs], [float(y) for y in ys]).slope
+        assert abs(float(projected) - (float(actual) + slope * days_left)) <= 0.051, target
+        assert actual < trajectory, target  # both below the straight line: the projection decides
+    assert got["T06"][2] < 17500 and got["T06"][3] == "滞后"
+    assert got["T09"][2] >= 400 and got["T09"][3] == "进度正常"
+
+
 def test_docs_generate(built) -> None:
     """Every model documents itself: `dbt docs generate` builds the catalog from the live build."""
     import json

@@ -26,7 +26,7 @@ from greencert.generate import (
 )
 from greencert.orchestration import ingest, nightly
 
-from .helpers import AS_OF, admin_url_for, population, write_csv
+from .helpers import AS_OF, admin_url_for, population, render_in_chromium, write_csv
 
 DB = "greencert_e2e"
 NEXT = AS_OF + timedelta(days=1)
@@ -207,3 +207,82 @@ def test_next_day_moves_by_exactly_that_days_changes(env) -> None:
             "and target_id = 'T06' and region_code = '320500'", (AS_OF,)).fetchone()
     assert dates == [(AS_OF, 21 * 12), (NEXT, 21 * 12)]
     assert int(t06[0]) == before[("T06", "320500")]
+
+
+THIRD = AS_OF + timedelta(days=2)
+
+
+def history(url: str, day: date) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute("select * from history.target_progress_history where snapshot_date = %s "
+                            "order by target_id, region_code", (day,)).fetchall()
+
+
+def numbers(url: str, day: date) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute("select target_id, region_code, numerator_value, denominator_value, actual_value, "
+                            "progress_status from history.target_progress_history where snapshot_date = %s "
+                            "order by target_id, region_code", (day,)).fetchall()
+
+
+def report_digests(day: date) -> dict[str, str]:
+    folder = settings.REPORTS / day.isoformat()
+    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(folder.iterdir())}
+
+
+def test_three_dates_then_a_rerun_of_the_middle_one_changes_nothing_else(env) -> None:
+    """Three consecutive snapshot dates: three history dates and a report folder each. The nightly for the
+    middle date run again (as a backfill would) replaces only that date: the other dates' history rows and
+    report files stay byte for byte, the date is not doubled, and `marts`/`bi` keep the latest date."""
+    env, urls = env
+    (settings.dropbox("credit_blacklist") / "严重违法失信名单_补充.csv").unlink()  # refused on day 2
+    run_day(env, THIRD)
+    with psycopg.connect(urls["bi_reader"]) as conn:
+        dates = conn.execute(
+            "select snapshot_date, count(*) from bi.target_progress_history group by 1 order by 1").fetchall()
+    assert dates == [(AS_OF, 21 * 12), (NEXT, 21 * 12), (THIRD, 21 * 12)]
+    for day in (AS_OF, NEXT, THIRD):
+        assert set(report_digests(day)) == {"report.html", "report.xlsx"}, day
+    others = {day: (history(urls["transformer"], day), report_digests(day)) for day in (AS_OF, THIRD)}
+    middle = numbers(urls["transformer"], NEXT)
+    marts_before = {k: v for k, v in checksums(DB).items() if k.startswith("marts.")}
+
+    runtime.dags_test([nightly.DAG_ID], NEXT.isoformat(), {"as_of_date": NEXT.isoformat()}, env)
+
+    assert {day: (history(urls["transformer"], day), report_digests(day)) for day in (AS_OF, THIRD)} == others
+    assert len(history(urls["transformer"], NEXT)) == 21 * 12
+    assert numbers(urls["transformer"], NEXT) == middle  # the same numbers for that date
+    assert {k: v for k, v in checksums(DB).items() if k.startswith("marts.")} == marts_before
+    assert set(published(urls["bi_reader"], THIRD)) and not published(urls["bi_reader"], NEXT)
+    assert set(report_digests(NEXT)) == {"report.html", "report.xlsx"}
+
+
+def test_the_report_renders_in_a_browser_and_its_workbook_holds_the_published_numbers(env, tmp_path) -> None:
+    """The latest date's report as people get it: the HTML laid out by headless Chromium with its three
+    charts drawn (SVG inline, nothing fetched), a row per target, region and landed batch; the XLSX with
+    a sheet of targets, one per region and one of data quality, holding the numbers BI sees."""
+    from openpyxl import load_workbook
+
+    env, urls = env
+    folder = settings.REPORTS / THIRD.isoformat()
+    page = render_in_chromium(folder / "report.html", tmp_path)
+    charts = {c["id"]: c for c in page["charts"]}
+    assert set(charts) == {"chart-progress", "chart-heatmap", "chart-trends"}
+    for chart in charts.values():
+        assert chart["width"] > 300 and chart["height"] > 150 and chart["marks"] > 20 and chart["texts"] > 10, chart
+    assert page["targets"] == 21 and page["regions"] == 11 and page["bars"] == 12
+    with psycopg.connect(urls["transformer"]) as conn:
+        landed = conn.execute("select count(*) from raw.landing_manifest where logical_date = %s", (THIRD,)).fetchone()
+    assert page["quality"] == landed[0]
+
+    book = load_workbook(folder / "report.xlsx", read_only=True)
+    assert book.sheetnames[0] == "目标 Targets" and book.sheetnames[-1] == "数据质量 Data quality"
+    assert len(book.sheetnames) == 1 + 11 + 1
+    rows = list(book["目标 Targets"].iter_rows(min_row=3, values_only=True))
+    with psycopg.connect(urls["bi_reader"]) as conn:
+        bi = {(t, r): v for t, r, v in conn.execute(
+            "select target_id, region_code, actual_value from bi.target_progress where as_of_date = %s", (THIRD,))}
+    assert {r[0]: r[5] for r in rows} == {t: (None if v is None else float(v) if v % 1 else int(v))
+                                          for (t, r), v in bi.items() if r == "320500"}
+    kunshan = {r[0]: r[4] for r in book["320583 昆山市"].iter_rows(min_row=3, values_only=True)}
+    assert kunshan["T06"] == bi[("T06", "320583")] and kunshan["T04"] == float(bi[("T04", "320583")])

@@ -1,5 +1,6 @@
 -- 目标进度: every policy target × every region (and the city) on the as-of date, with the
--- straight-line trajectory from the policy's start to its deadline and the status it gives.
+-- straight-line trajectory from the policy's start to its deadline, the projection of the recent
+-- trend to the deadline, and the status they give.
 -- Targets whose feeds are not ingested yet appear with no actual and status 未接入.
 {#- count facts: fact model -> the targets/indicators it answers (one row = one unit counted) -#}
 {%- set facts = {
@@ -35,6 +36,21 @@ targets as (
 
 regions as (
     select * from {{ ref('dim_region') }}
+),
+
+history as (
+    -- the city's published actuals of the 90 days before the as-of date: the recent trend
+    -- (dates before the as-of date only, so a rerun or a backfill of a date reads the same)
+    select
+        target_id,
+        snapshot_date,
+        actual_value
+    from {{ source('history', 'target_progress_history') }}
+    where
+        region_code = '320500'
+        and actual_value is not null
+        and snapshot_date >= {{ as_of_date() }} - 90
+        and snapshot_date < {{ as_of_date() }}
 ),
 
 fed_feeds as (
@@ -140,6 +156,42 @@ with_trajectory as (
     inner join targets on all_rows.target_id = targets.target_id
 ),
 
+trends as (
+    -- least-squares slope per day through the recent published actuals and today's: at least
+    -- one earlier snapshot is needed, else there is no projection and the line alone decides
+    select
+        points.target_id,
+        regr_slope(points.actual_value, points.snapshot_date - {{ as_of_date() }}) as slope_per_day
+    from (
+        select
+            target_id,
+            snapshot_date,
+            actual_value
+        from history
+        union all
+        select
+            target_id,
+            {{ as_of_date() }} as snapshot_date,
+            actual_value
+        from all_rows
+        where region_code = '320500' and is_fed and actual_value is not null
+    ) as points
+    group by points.target_id
+    having count(distinct points.snapshot_date) >= 2
+),
+
+with_projection as (
+    select
+        with_trajectory.*,
+        -- where the recent trend leads by the deadline (today's value once the deadline has passed)
+        with_trajectory.actual_value
+        + cast(trends.slope_per_day as numeric) * greatest(targets.deadline - {{ as_of_date() }}, 0) as projected_value
+    from with_trajectory
+    inner join targets on with_trajectory.target_id = targets.target_id
+    left join trends
+        on with_trajectory.target_id = trends.target_id and with_trajectory.region_code = '320500'
+),
+
 final as (
     select
         {{ as_of_date() }} as as_of_date,
@@ -166,15 +218,22 @@ final as (
                 then round(all_rows.trajectory_value, 1)
         end as trajectory_value,
         case
+            when regions.region_level = 'city' and all_rows.is_fed and targets.target_kind = 'target'
+                then round(all_rows.projected_value, 1)
+        end as projected_value,
+        case
             when not all_rows.is_fed then '未接入'
             when regions.region_level <> 'city' then '—'
             when targets.target_kind = 'indicator' then '监测'
             when targets.comparator = '>=' and all_rows.actual_value >= targets.target_value then '达标'
             when targets.comparator = '>' and all_rows.actual_value > targets.target_value then '达标'
+            -- on track: at or above the straight line, or the recent trend meets the target in time
             when all_rows.actual_value >= all_rows.trajectory_value then '进度正常'
+            when targets.comparator = '>=' and all_rows.projected_value >= targets.target_value then '进度正常'
+            when targets.comparator = '>' and all_rows.projected_value > targets.target_value then '进度正常'
             else '滞后'
         end as progress_status
-    from with_trajectory as all_rows
+    from with_projection as all_rows
     inner join targets on all_rows.target_id = targets.target_id
     inner join regions on all_rows.region_code = regions.region_code
 )

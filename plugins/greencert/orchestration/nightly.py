@@ -1,4 +1,5 @@
-"""The nightly warehouse DAG: fresh build schema → dbt (Cosmos) → mart gate (GX) → publish → report.
+"""The nightly warehouse DAG: fresh build schema → dbt (Cosmos) → mart gate (GX) → publish → report
+(the terminal summary, and the report folder reports/<date>/ with its HTML page and XLSX workbook).
 
 Write-audit-publish: dbt writes the night's models into build_<date>; the published `marts`/`bi`
 schemas and target_progress_history change in the single publish transaction, after the audit
@@ -138,9 +139,19 @@ def build() -> Any:
             print(text)
             return text
 
+        @task
+        def report(**context: Any) -> dict[str, str]:
+            """The snapshot date's report folder (HTML with its charts, XLSX), from what was published."""
+            from greencert.report.write import write_report
+
+            files = write_report(conninfo(TRANSFORMER_CONN), as_of(context))
+            print(f"report: {files.html}\n        {files.xlsx}")
+            return files.as_dict()
+
         schema = prepare_build()
         gate = audit(schema)
-        schema >> dbt >> gate >> publish(schema) >> summary()
+        published_ = publish(schema)
+        schema >> dbt >> gate >> published_ >> [summary(), report()]
 
     return dag
 

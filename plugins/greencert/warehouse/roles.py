@@ -177,7 +177,8 @@ create table if not exists history.target_progress_history (
 alter table history.target_progress_history
     add column if not exists numerator_value numeric,
     add column if not exists denominator_value numeric,
-    add column if not exists trajectory_value numeric;
+    add column if not exists trajectory_value numeric,
+    add column if not exists projected_value numeric;
 """
 
 
