@@ -3,6 +3,7 @@ by hand below; then the mart gate and the publish swap on that build."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -13,7 +14,7 @@ from greencert import feeds, runtime
 from greencert.codes.uscc import is_valid_uscc, make_uscc
 from greencert.extract.files import land_new_files
 from greencert.load.copy_batch import load_batch
-from greencert.publish.swap import build_schema_for, prepare_build, publish
+from greencert.publish.swap import BI_VIEWS, build_schema_for, prepare_build, publish
 from greencert.quality import mart_gate
 from greencert.quality.raw_gate import run_raw_gate
 from greencert.report.progress import progress_table
@@ -327,6 +328,98 @@ def test_gate_then_publish(built) -> None:
     assert "6" in t06.split() and ">=17500张" in t06 and "滞后" in t06  # far below its trajectory
     with psycopg.connect(urls["bi_reader"]) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("select * from marts.fct_target_progress")
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+LATIN = re.compile(r"[A-Za-z]")
+
+
+def test_bi_views_are_the_contract_and_documented_in_chinese_and_english(built) -> None:
+    """Every bi view (as its reader sees it) has exactly the contract's columns, and it and each of
+    its columns carry a comment with Chinese and English (copied from the marts' persist_docs and
+    the history table's comments at publish)."""
+    urls, _ = built
+    with psycopg.connect(urls["bi_reader"]) as conn:
+        views = dict(conn.execute(
+            """select c.relname, obj_description(c.oid, 'pg_class') from pg_class c
+               where c.relnamespace = 'bi'::regnamespace and c.relkind = 'v'""").fetchall())
+        columns = conn.execute(
+            """select c.relname, a.attname, col_description(c.oid, a.attnum) from pg_class c
+               join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+               where c.relnamespace = 'bi'::regnamespace order by c.relname, a.attnum""").fetchall()
+        counts = {v: conn.execute(f"select count(*) from bi.{v}").fetchone()[0] for v in views}
+    assert set(views) == {v.name for v in BI_VIEWS}
+    assert {v.name: tuple(c for t, c, _ in columns if t == v.name) for v in BI_VIEWS} == {
+        v.name: v.columns for v in BI_VIEWS}
+    undocumented = [(t, c, d) for t, c, d in columns if not (d and CJK.search(d) and LATIN.search(d))]
+    assert undocumented == []
+    assert all(d and CJK.search(d) and LATIN.search(d) for d in views.values()), views
+    assert all(counts.values()), counts  # every view has rows after a publish
+
+
+def test_bi_certificates_in_force_and_enterprises(built) -> None:
+    urls, _ = built
+    with psycopg.connect(urls["bi_reader"]) as conn:
+        held = conn.execute(
+            """select source_feed, target_id, certificate_no, region_code, issue_date from bi.certificates_in_force
+               where uscc = %s order by certificate_no""", (KUNSHAN_USCC,)).fetchall()
+        total = conn.execute("select count(*) from bi.certificates_in_force").fetchone()[0]
+        kunshan = conn.execute(
+            "select enterprise_name, region_code, feeds, is_seriously_dishonest from bi.enterprises "
+            "where enterprise_id = %s", (KUNSHAN_USCC,)).fetchone()
+    assert held == [("certificates", "T06", "D", "320583", date(2024, 1, 10)),
+                    ("green_building_materials", "T08", "GBM1", "320585", date(2023, 1, 1)),
+                    ("green_food", "T02", "LB-15-2301020004A", "320583", date(2023, 1, 1))]
+    # every certificate counted towards a target or indicator, once
+    assert total == sum(sum(EXPECTED[t].values()) for t in ("T02", "T03", "T05", "T06", "T07", "T08", "T09", "I01"))
+    assert kunshan[1:] == ("320583", "certificates, enterprise_standards, green_building_materials, green_food", True)
+
+
+def test_bi_reader_reads_bi_and_nothing_else(built) -> None:
+    """greencert_bi_reader selects every bi view and nothing else; it can create, write, comment on
+    or drop nothing, even in a session it sets read-write."""
+    urls, _ = built
+    probe = prepare_build(urls["transformer"], "build_bi_probe")  # a build schema, as a night leaves one
+    with psycopg.connect(urls["transformer"]) as conn:
+        conn.execute(f"create table {probe}.t as select 1 as x")
+        hidden = [r[0] for r in conn.execute(
+            """select format('%I.%I', n.nspname, c.relname) from pg_class c
+               join pg_namespace n on n.oid = c.relnamespace
+               where c.relkind in ('r', 'v', 'm', 'p')
+                 and (n.nspname in ('raw', 'dq', 'staging', 'snapshots', 'marts', 'history', 'util', 'public')
+                      or left(n.nspname, 6) = 'build_')
+               order by 1""").fetchall()]
+    assert {"raw.certificates", "dq.quarantine", "dq.validation_runs", "staging.batches_taken",
+            "marts.fct_target_progress", "history.target_progress_history", f"{probe}.t"} <= set(hidden)
+    with psycopg.connect(urls["bi_reader"], autocommit=True) as conn:
+        assert conn.execute("show default_transaction_read_only").fetchone()[0] == "on"
+        conn.execute("set default_transaction_read_only = off")  # privileges, not the setting, must stop it
+        readable = [r for r in hidden if _allowed(conn, f"select * from {r} limit 1")]
+        assert readable == []
+        assert not _allowed(conn, "select util.clean_text('x')")
+        writes = [
+            "create table public.bi_probe (x int)", "create table bi.bi_probe (x int)",
+            "create view bi.bi_probe as select 1 as x", "create schema bi_probe", "create temp table bi_probe (x int)",
+            "create function public.bi_probe() returns int language sql as 'select 1'",
+            "insert into bi.target_progress (target_id) values ('T99')", "update bi.regions set sort_order = 0",
+            "delete from bi.policy_targets", "drop view bi.regions", "truncate history.target_progress_history",
+            "insert into dq.explained_drops (target_id, as_of_date, explanation) values ('T06', now(), 'x')",
+            "comment on view bi.regions is 'x'", "alter view bi.regions rename to bi_probe",
+            "select lo_create(0)", "select lo_from_bytea(0, 'x')",
+        ]
+        assert [w for w in writes if _allowed(conn, w)] == []
+        for view in BI_VIEWS:
+            conn.execute(f"select * from bi.{view.name} limit 1")
+    with psycopg.connect(urls["transformer"]) as conn:
+        conn.execute(f"drop schema {probe} cascade")
+
+
+def _allowed(conn: psycopg.Connection, statement: str) -> bool:
+    try:
+        conn.execute(statement)
+    except psycopg.errors.InsufficientPrivilege:
+        return False
+    return True
 
 
 def test_gate_refuses_a_double_count(built) -> None:

@@ -1,12 +1,12 @@
 """Write-audit-publish on PostgreSQL schemas.
 
 dbt writes into a fresh build schema; the mart suites audit it; publish() then, in ONE
-transaction, renames the build schema to `marts`, re-points the `bi` views at it, drops the old
-marts and upserts target_progress_history for the snapshot date. A failed or killed run never
-reaches that transaction, and PostgreSQL's DDL is transactional, so readers see either
-yesterday's published state or today's, never a mix. A date older than the latest published one
-(a backfill, or a rerun of a past date) only replaces its own history rows: `marts` and `bi` keep
-showing the latest date.
+transaction, renames the build schema to `marts`, re-points the `bi` views at it (with their
+comments), drops the old marts and upserts target_progress_history for the snapshot date. A
+failed or killed run never reaches that transaction, and PostgreSQL's DDL is transactional, so
+readers see either yesterday's published state or today's, never a mix. A date older than the
+latest published one (a backfill, or a rerun of a past date) only replaces its own history rows:
+`marts` and `bi` keep showing the latest date.
 """
 
 from __future__ import annotations
@@ -22,13 +22,74 @@ PUBLISHED = "marts"
 RETIRING = "marts_retiring"
 LOCK_KEY = 0x6772656E  # one publisher at a time, whatever DAG run it comes from
 
-# The BI contract: stable view names over the published marts (columns documented in dbt).
-BI_VIEWS: dict[str, str] = {
-    "target_progress": "select * from marts.fct_target_progress",
-    "policy_targets": "select * from marts.dim_policy_target",
-    "regions": "select * from marts.dim_region",
-    "target_progress_history": "select * from history.target_progress_history",
-}
+
+@dataclass(frozen=True)
+class BIView:
+    """One view of the BI contract: a fixed column list over one published relation. Its comment is
+    set here; each column's comment is copied from the same-named column of `source` (dbt's
+    persist_docs on the marts, roles.HISTORY_DDL on the history), since a view inherits none."""
+
+    name: str
+    source: str
+    columns: tuple[str, ...]
+    comment: str
+    # a column computed in the view instead of taken as it is: name -> SQL expression over `source`
+    expressions: tuple[tuple[str, str], ...] = ()
+
+    def select(self) -> str:
+        exprs = dict(self.expressions)
+        cols = ",\n       ".join(f"{exprs[c]} as {c}" if c in exprs else c for c in self.columns)
+        return f"select {cols}\nfrom {self.source}"
+
+
+# The BI contract: stable view names and column lists over the published marts and the history
+# (readers: greencert_bi_reader only). A new mart column reaches BI only when listed here.
+BI_VIEWS: tuple[BIView, ...] = (
+    BIView(
+        "target_progress", "marts.fct_target_progress",
+        ("as_of_date", "target_id", "target_kind", "clause", "indicator_zh", "unit_zh", "region_code",
+         "region_name_zh", "region_level", "is_fed", "numerator_value", "denominator_value", "actual_value",
+         "comparator", "target_value", "percent_of_target", "trajectory_value", "projected_value",
+         "progress_status"),
+        "目标进度（最新发布日）— progress of every policy target and indicator by region on the latest "
+        "published date; the city row (320500) carries target, percent and status",
+    ),
+    BIView(
+        "target_progress_history", "history.target_progress_history",
+        ("snapshot_date", "target_id", "region_code", "region_name", "numerator_value", "denominator_value",
+         "actual_value", "target_value", "percent_of_target", "trajectory_value", "projected_value",
+         "progress_status", "published_at"),
+        "目标进度历史 — progress of every target and indicator by region for every published snapshot date "
+        "(one row per date × target × region)",
+    ),
+    BIView(
+        "policy_targets", "marts.dim_policy_target",
+        ("target_id", "target_kind", "clause", "indicator_zh", "metric_en", "unit_zh", "comparator",
+         "target_value", "baseline_value", "policy_start", "deadline", "source_feeds", "responsible_departments",
+         "target_note"),
+        "政策目标 — the 2025 targets (T01–T12) and tracked indicators (I01–I09) of 苏府办〔2022〕140号",
+    ),
+    BIView(
+        "regions", "marts.dim_region",
+        ("region_code", "region_name_zh", "region_name_en", "region_level", "parent_region_code", "sort_order"),
+        "区域 — Suzhou city (320500), its ten county-level units and 未定位 (000000, not located)",
+    ),
+    BIView(
+        "certificates_in_force", "marts.fct_green_certificates_in_force",
+        ("as_of_date", "source_feed", "target_id", "certificate_no", "uscc", "org_name", "region_code",
+         "issue_date", "expiry_date"),
+        "有效绿色认证证书 — every green certificate in force on the latest published date, with the target "
+        "or indicator it counts towards, its holder and its region",
+    ),
+    BIView(
+        "enterprises", "marts.dim_enterprise",
+        ("enterprise_id", "enterprise_name", "region_code", "feeds", "is_seriously_dishonest",
+         "dishonest_listed_on", "dishonest_reason"),
+        "企业 — every enterprise known by its USCC in any feed, its region and whether it is on the "
+        "serious-dishonesty list on the latest published date",
+        expressions=(("feeds", "array_to_string(feeds, ', ')"),),
+    ),
+)
 
 HISTORY_COLUMNS = (
     "target_id", "region_code", "region_name", "actual_value", "target_value",
@@ -98,16 +159,34 @@ def publish(conninfo: str, build_schema: str, snapshot_date: date) -> Published:
 def _swap(conn: psycopg.Connection, build: sql.Identifier) -> None:
     """The build becomes `marts`; the `bi` views are re-pointed at it."""
     for view in BI_VIEWS:
-        conn.execute(sql.SQL("drop view if exists bi.{}").format(sql.Identifier(view)))
+        conn.execute(sql.SQL("drop view if exists bi.{}").format(sql.Identifier(view.name)))
     has_marts = conn.execute("select 1 from pg_namespace where nspname = %s", (PUBLISHED,)).fetchone()
     conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(RETIRING)))
     if has_marts:
         conn.execute(sql.SQL("alter schema {} rename to {}").format(
             sql.Identifier(PUBLISHED), sql.Identifier(RETIRING)))
     conn.execute(sql.SQL("alter schema {} rename to {}").format(build, sql.Identifier(PUBLISHED)))
-    for view, query in BI_VIEWS.items():
-        conn.execute(sql.SQL("create view bi.{} as " + query).format(sql.Identifier(view)))
+    for view in BI_VIEWS:
+        _create_bi_view(conn, view)
     conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(RETIRING)))
+
+
+def _create_bi_view(conn: psycopg.Connection, view: BIView) -> None:
+    """The view, its comment and its columns' comments, copied from the source's columns."""
+    ident = sql.Identifier("bi", view.name)
+    conn.execute(sql.SQL("create view {} as " + view.select()).format(ident))
+    conn.execute(sql.SQL("comment on view {} is {}").format(ident, sql.Literal(view.comment)))
+    comments = conn.execute(
+        """select a.attname, col_description(a.attrelid, a.attnum)
+           from pg_attribute a
+           where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped
+             and a.attname = any(%s)""",
+        (view.source, list(view.columns)),
+    ).fetchall()
+    for column, comment in comments:
+        if comment:
+            conn.execute(sql.SQL("comment on column {}.{} is {}").format(
+                ident, sql.Identifier(column), sql.Literal(comment)))
 
 
 def _upsert_history(conn: psycopg.Connection, snapshot_date: date, build_id: str, source: sql.Identifier) -> int:

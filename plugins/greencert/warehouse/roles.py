@@ -179,6 +179,32 @@ alter table history.target_progress_history
     add column if not exists denominator_value numeric,
     add column if not exists trajectory_value numeric,
     add column if not exists projected_value numeric;
+-- documented like the marts (dbt persist_docs): bi.target_progress_history copies these comments
+comment on table history.target_progress_history is
+    '目标进度历史 — one row per snapshot date × target × region, written by each publish (a rerun replaces its date)';
+comment on column history.target_progress_history.snapshot_date is '统计日期 — snapshot (as-of) date';
+comment on column history.target_progress_history.target_id is '目标编号 — target or indicator (T01–T12, I01–I09)';
+comment on column history.target_progress_history.region_code is '区域代码 — region code (320500 = city total)';
+comment on column history.target_progress_history.region_name is '区域名称 — region name';
+comment on column history.target_progress_history.numerator_value is
+    '分子 — what is counted (count targets), or the numerator''s sum (ratio targets); '
+    'the city row is the sum of its regions';
+comment on column history.target_progress_history.denominator_value is
+    '分母 — the denominator''s sum for ratio targets (T04), else null; the city row is the sum of its regions';
+comment on column history.target_progress_history.actual_value is
+    '实际值 — actual on the snapshot date, the count or for ratio targets 100 × numerator / denominator '
+    '(null when not fed)';
+comment on column history.target_progress_history.target_value is '目标值 — 2025 target (city row)';
+comment on column history.target_progress_history.percent_of_target is
+    '完成率(%) — percent of target, actual / target × 100 (city row)';
+comment on column history.target_progress_history.trajectory_value is
+    '进度线 — where the straight line from the baseline to the target stood on the snapshot date (city row)';
+comment on column history.target_progress_history.projected_value is
+    '预测值 — where the recent trend led by the deadline, as projected on the snapshot date (city row of a target)';
+comment on column history.target_progress_history.progress_status is
+    '状态 — status, 达标 met / 进度正常 on track / 滞后 behind / 监测 tracked / 未接入 not fed / — region row';
+comment on column history.target_progress_history.build_id is '构建批次 — the build schema that published the row';
+comment on column history.target_progress_history.published_at is '发布时间 — when the row was published';
 """
 
 
@@ -209,9 +235,16 @@ def bootstrap(admin_url: str, database: str = settings.DATABASE) -> dict[str, st
             "grant usage on schema bi to {b}",
             "alter default privileges for role {t} in schema bi grant select on tables to {b}",
             "grant select on all tables in schema bi to {b}",
+            # a BI login's sessions are read-only unless it asks otherwise (and it may write nowhere anyway)
+            "alter role {b} set default_transaction_read_only = on",
         ]
         for grant in grants:
             conn.execute(sql.SQL(grant).format(l=L, t=T, b=B))
+        # PUBLIC may create large objects by default, a way to store data past every grant above; no
+        # greencert role uses them (pg_catalog's ACLs are per database; needs a superuser admin)
+        if conn.execute("select rolsuper from pg_roles where rolname = current_user").fetchone()[0]:
+            conn.execute("revoke execute on function lo_create(oid), lo_creat(integer), lo_from_bytea(oid, bytea) "
+                         "from public")
         # util: the shared parse/clean/code-check functions (owned by the admin; the roles run them)
         conn.execute("create schema if not exists util")
         conn.execute(FUNCTIONS.read_text(encoding="utf-8"))
