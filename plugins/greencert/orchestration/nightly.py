@@ -9,6 +9,7 @@ rebuild it from every accepted batch.
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from greencert import feeds, settings
@@ -16,7 +17,15 @@ from greencert.orchestration.common import TRANSFORMER_CONN, as_of, as_of_iso, c
 from greencert.orchestration.dbt_in_process import speed_up_dbt
 
 DAG_ID = "greencert_nightly"
-SCHEDULE = "30 23 * * *"  # 23:30 Asia/Shanghai, after the feeds' 23:00 ingest
+RUNS_AT = time(23, 30)  # Asia/Shanghai, after the feeds' 23:00 ingest
+SCHEDULE = f"{RUNS_AT.minute} {RUNS_AT.hour} * * *"
+PUBLISH_BY = time(7, 0)  # Asia/Shanghai: the deadline alert fires when the night has not published by then
+
+
+def publish_deadline() -> timedelta:
+    """From the run's logical date (its 23:30 trigger time: CronTriggerTimetable) to 07:00 the next morning."""
+    day = datetime(2025, 1, 1)
+    return (datetime.combine(day, PUBLISH_BY) - datetime.combine(day, RUNS_AT)) % timedelta(days=1)
 MANIFEST = settings.DBT_PROJECT_DIR / "target" / "manifest.json"
 
 AS_OF = "{{ greencert_as_of(dag_run, logical_date) }}"
@@ -37,10 +46,12 @@ def dbt_env() -> dict[str, str]:
 
 
 def build() -> Any:
-    from airflow.sdk import DAG, Asset, CronTriggerTimetable, task
+    from airflow.sdk import DAG, Asset, AsyncCallback, CronTriggerTimetable, DeadlineAlert, DeadlineReference, task
     from airflow.sdk.exceptions import AirflowFailException
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
+
+    from greencert.notify.callbacks import nightly_deadline_missed, nightly_succeeded
 
     if not MANIFEST.exists():
         raise FileNotFoundError(
@@ -59,6 +70,14 @@ def build() -> Any:
         catchup=False,
         max_active_runs=1,
         default_args=default_args(),
+        on_success_callback=nightly_succeeded,  # summary + report path by e-mail / webhook
+        # not published by 07:00 Asia/Shanghai → alert (the triggerer runs the callback)
+        deadline=DeadlineAlert(
+            reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
+            interval=publish_deadline(),
+            callback=AsyncCallback(nightly_deadline_missed),
+            name=f"published by {PUBLISH_BY:%H:%M} {settings.TIMEZONE}",
+        ),
         user_defined_macros={"greencert_as_of": as_of_iso},
         # full_refresh: rebuild the incremental staging models from every accepted batch (after a
         # change to their logic or to the seeds they read), as `dbt build --full-refresh`
