@@ -78,7 +78,7 @@ def nightly_success(dag_id: str, run_id: str, snapshot_date: str | None, counts:
     facts = [("snapshot", snapshot_date or "?"), ("run", run_id)]
     if counts is not None:
         total = sum(counts.values())
-        facts.append(("targets", " · ".join(f"{s} {counts.get(s, 0)}" for s in STATUSES)
+        facts.append(("targets (city)", " · ".join(f"{s} {counts.get(s, 0)}" for s in STATUSES)
                       + "".join(f" · {s} {n}" for s, n in counts.items() if s not in STATUSES)
                       + f" (of {total})"))
     if report:

@@ -26,6 +26,21 @@ def publish_deadline() -> timedelta:
     """From the run's logical date (its 23:30 trigger time: CronTriggerTimetable) to 07:00 the next morning."""
     day = datetime(2025, 1, 1)
     return (datetime.combine(day, PUBLISH_BY) - datetime.combine(day, RUNS_AT)) % timedelta(days=1)
+
+
+def deadline_alert() -> Any:
+    """Not published by 07:00 Asia/Shanghai → alert. Airflow's scheduler notices the deadline passed,
+    the triggerer awaits the callback; a run that succeeds before it has its deadline removed."""
+    from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+
+    from greencert.notify.callbacks import nightly_deadline_missed
+
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
+        interval=publish_deadline(),
+        callback=AsyncCallback(nightly_deadline_missed),
+        name=f"published by {PUBLISH_BY:%H:%M} {settings.TIMEZONE}",
+    )
 MANIFEST = settings.DBT_PROJECT_DIR / "target" / "manifest.json"
 
 AS_OF = "{{ greencert_as_of(dag_run, logical_date) }}"
@@ -46,12 +61,12 @@ def dbt_env() -> dict[str, str]:
 
 
 def build() -> Any:
-    from airflow.sdk import DAG, Asset, AsyncCallback, CronTriggerTimetable, DeadlineAlert, DeadlineReference, task
+    from airflow.sdk import DAG, Asset, CronTriggerTimetable, task
     from airflow.sdk.exceptions import AirflowFailException
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 
-    from greencert.notify.callbacks import nightly_deadline_missed, nightly_succeeded
+    from greencert.notify.callbacks import nightly_succeeded
 
     if not MANIFEST.exists():
         raise FileNotFoundError(
@@ -71,13 +86,7 @@ def build() -> Any:
         max_active_runs=1,
         default_args=default_args(),
         on_success_callback=nightly_succeeded,  # summary + report path by e-mail / webhook
-        # not published by 07:00 Asia/Shanghai → alert (the triggerer runs the callback)
-        deadline=DeadlineAlert(
-            reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
-            interval=publish_deadline(),
-            callback=AsyncCallback(nightly_deadline_missed),
-            name=f"published by {PUBLISH_BY:%H:%M} {settings.TIMEZONE}",
-        ),
+        deadline=deadline_alert(),  # not published by 07:00 Asia/Shanghai → alert
         user_defined_macros={"greencert_as_of": as_of_iso},
         # full_refresh: rebuild the incremental staging models from every accepted batch (after a
         # change to their logic or to the seeds they read), as `dbt build --full-refresh`
