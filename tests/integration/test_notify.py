@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 from datetime import date, datetime, timedelta
+from importlib.metadata import version
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,7 @@ from greencert import runtime, settings
 from greencert.generate.receivers import SmtpReceiver, WebhookReceiver
 from greencert.notify import callbacks
 from greencert.orchestration import common
+from greencert.orchestration.nightly import RUNS_AT
 
 from .notify_probe import FAILS, PROBE_DAGS, PUBLISHES
 
@@ -144,19 +146,14 @@ def test_no_recipients_is_a_logged_failure(channels, monkeypatch) -> None:
 
 
 def deadline_context(day: date, run_type: str = "scheduled") -> dict:
-    logical = datetime.combine(day, time_of_run(), SHANGHAI)
+    """What Airflow passes a DeadlineAlert callback (Deadline.handle_miss): the run as the REST API shows it."""
+    logical = datetime.combine(day, RUNS_AT, SHANGHAI)
     return {
         "dag_run": {"dag_id": "greencert_nightly", "dag_run_id": f"{run_type}__{logical.isoformat()}",
                     "logical_date": logical.astimezone(ZoneInfo("UTC")).isoformat(), "run_type": run_type,
                     "state": "running", "conf": {}},
         "deadline": {"id": "x", "deadline_time": (logical + timedelta(hours=7, minutes=30)).isoformat()},
     }
-
-
-def time_of_run():
-    from greencert.orchestration.nightly import RUNS_AT
-
-    return RUNS_AT
 
 
 def test_deadline_alert_only_when_the_night_did_not_publish(channels, urls, monkeypatch) -> None:
@@ -195,7 +192,7 @@ def probe_run(urls, smtp, webhook, tmp_path_factory) -> dict:
         "PYTHONPATH": os.pathsep.join([str(settings.ROOT), str(settings.ROOT / "plugins"),
                                        os.environ.get("PYTHONPATH", "")]),
     })
-    marker = home / "migrated"
+    marker = home / f".migrated-{version('apache-airflow')}"
     if not marker.exists():
         home.mkdir(parents=True, exist_ok=True)
         runtime.airflow(["db", "migrate"], env, capture=True)
