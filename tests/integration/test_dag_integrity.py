@@ -85,3 +85,38 @@ def test_nightly_can_rebuild_the_incremental_models_in_full(dagbag) -> None:
     assert incremental <= {t.task_id for t in builds}
     assert all(t.full_refresh == "{{ params.full_refresh }}" for t in builds if hasattr(t, "full_refresh"))
     assert all(hasattr(dag.get_task(i), "full_refresh") for i in incremental)
+
+
+def test_nightly_notifies_its_success_and_alerts_when_not_published_by_seven(dagbag) -> None:
+    """Success: a summary by e-mail/webhook. Deadline: a scheduled run's logical date is its 23:30
+    Asia/Shanghai trigger time (CronTriggerTimetable); not published 7 h 30 later, at 07:00, → alert."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from airflow.sdk import AsyncCallback, DeadlineReference
+    from airflow.serialization.encoders import coerce_to_core_timetable
+    from airflow.timetables.base import TimeRestriction
+
+    from greencert.notify import callbacks
+
+    dag = dagbag.dags["greencert_nightly"]
+    assert dag.on_success_callback is callbacks.nightly_succeeded
+    [alert] = dag.deadline
+    assert alert.reference == DeadlineReference.DAGRUN_LOGICAL_DATE
+    assert isinstance(alert.callback, AsyncCallback)
+    assert alert.callback.path == "greencert.notify.callbacks.nightly_deadline_missed"
+
+    timetable = coerce_to_core_timetable(dag.timetable)
+    run = timetable.next_dagrun_info(last_automated_data_interval=None, restriction=TimeRestriction(
+        earliest=datetime(2025, 6, 30, tzinfo=UTC), latest=None, catchup=True))
+    shanghai = ZoneInfo(settings.TIMEZONE)
+    assert run.logical_date.astimezone(shanghai) == datetime(2025, 6, 30, 23, 30, tzinfo=shanghai)
+    assert (run.logical_date + alert.interval).astimezone(shanghai) == datetime(2025, 7, 1, 7, 0, tzinfo=shanghai)
+
+
+def test_failure_callback_notifies(dagbag) -> None:
+    from greencert.orchestration import common
+
+    for dag_id, dag in dagbag.dags.items():
+        for task in dag.tasks:
+            assert common.on_failure in task.on_failure_callback, f"{dag_id}.{task.task_id}"

@@ -18,13 +18,19 @@ SOURCE_API_CONN = "greencert_source_api"  # the sources' HTTP API (locally: the 
 
 
 def on_failure(context: dict[str, Any]) -> None:
-    """Say what failed and where its log is (the notification channels arrive with issue 6)."""
+    """Say what failed and where its log is: in the log, by e-mail and on the webhook (greencert.notify)."""
     ti = context.get("ti") or context.get("task_instance")
     exc = context.get("exception")
     log.error(
         "greencert FAILED: dag=%s task=%s run=%s: %s",
         getattr(ti, "dag_id", "?"), getattr(ti, "task_id", "?"), getattr(ti, "run_id", "?"), exc,
     )
+    try:
+        from greencert.notify.callbacks import task_failed
+
+        task_failed(context)  # never raises; a channel that fails is logged
+    except Exception:
+        log.exception("greencert: failure notification not sent")
 
 
 def default_args(retries: int = 0) -> dict[str, Any]:

@@ -10,6 +10,7 @@ rebuild it from every accepted batch.
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from greencert import feeds, settings
@@ -17,7 +18,30 @@ from greencert.orchestration.common import TRANSFORMER_CONN, as_of, as_of_iso, c
 from greencert.orchestration.dbt_in_process import speed_up_dbt
 
 DAG_ID = "greencert_nightly"
-SCHEDULE = "30 23 * * *"  # 23:30 Asia/Shanghai, after the feeds' 23:00 ingest
+RUNS_AT = time(23, 30)  # Asia/Shanghai, after the feeds' 23:00 ingest
+SCHEDULE = f"{RUNS_AT.minute} {RUNS_AT.hour} * * *"
+PUBLISH_BY = time(7, 0)  # Asia/Shanghai: the deadline alert fires when the night has not published by then
+
+
+def publish_deadline() -> timedelta:
+    """From the run's logical date (its 23:30 trigger time: CronTriggerTimetable) to 07:00 the next morning."""
+    day = datetime(2025, 1, 1)
+    return (datetime.combine(day, PUBLISH_BY) - datetime.combine(day, RUNS_AT)) % timedelta(days=1)
+
+
+def deadline_alert() -> Any:
+    """Not published by 07:00 Asia/Shanghai → alert. Airflow's scheduler notices the deadline passed,
+    the triggerer awaits the callback; a run that succeeds before it has its deadline removed."""
+    from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+
+    from greencert.notify.callbacks import nightly_deadline_missed
+
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
+        interval=publish_deadline(),
+        callback=AsyncCallback(nightly_deadline_missed),
+        name=f"published by {PUBLISH_BY:%H:%M} {settings.TIMEZONE}",
+    )
 MANIFEST = settings.DBT_PROJECT_DIR / "target" / "manifest.json"
 
 AS_OF = "{{ greencert_as_of(dag_run, logical_date) }}"
@@ -43,6 +67,8 @@ def build() -> Any:
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 
+    from greencert.notify.callbacks import nightly_succeeded
+
     if not MANIFEST.exists():
         raise FileNotFoundError(
             f"{MANIFEST} is missing: compile the dbt manifest before starting Airflow "
@@ -60,6 +86,8 @@ def build() -> Any:
         catchup=False,
         max_active_runs=1,
         default_args=default_args(),
+        on_success_callback=nightly_succeeded,  # summary + report path by e-mail / webhook
+        deadline=deadline_alert(),  # not published by 07:00 Asia/Shanghai → alert
         user_defined_macros={"greencert_as_of": as_of_iso},
         # full_refresh: rebuild the incremental staging models from every accepted batch (after a
         # change to their logic or to the seeds they read), as `dbt build --full-refresh`

@@ -1,0 +1,181 @@
+"""The Airflow callbacks: task failure (every DAG), nightly success, nightly deadline missed.
+
+Airflow and the warehouse driver are imported inside the functions: DAG files import this module,
+and parsing must stay fast. Every callback catches everything: a notification that cannot be sent
+is logged, and the run's own outcome stands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from greencert import settings
+from greencert.notify import message
+from greencert.notify.channels import deliver
+
+log = logging.getLogger(__name__)
+
+REPORT_TASK = "report"  # the nightly's report task returns {"html": path, "xlsx": path}
+AUDIT_TASK = "audit"  # returns {"checks": n, "warnings": [...]}
+
+
+def task_failed(context: dict[str, Any]) -> dict[str, str]:
+    """on_failure_callback of every greencert task: what failed, the exception, the log link."""
+    try:
+        ti = context.get("ti") or context.get("task_instance")
+        exc = context.get("exception")
+        msg = message.task_failure(
+            dag_id=getattr(ti, "dag_id", None) or str(getattr(context.get("dag"), "dag_id", "?")),
+            task_id=getattr(ti, "task_id", "?"),
+            run_id=getattr(ti, "run_id", None) or str(context.get("run_id", "?")),
+            error=f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else (str(exc) if exc else None),
+            log_url=_log_url(ti),
+            try_number=getattr(ti, "try_number", None),
+        )
+        return deliver(msg)
+    except Exception:
+        log.exception("could not notify a task failure")
+        return {}
+
+
+def _log_url(ti: Any) -> str | None:
+    try:
+        return ti.log_url  # Airflow 3: {api.base_url}/dags/<dag>/runs/<run>/tasks/<task>?try_number=n
+    except Exception:
+        return None
+
+
+def _xcom(ti: Any, task_id: str) -> Any:
+    """A task's return value in this run: through the Task SDK (the DAG processor, which runs DAG
+    callbacks, serves XCom reads); under DAG.test(), which runs them in its own process with no
+    supervisor to ask, from the metadata DB it has at hand."""
+    if ti is None:
+        return None
+    from airflow.sdk.execution_time import task_runner
+
+    if getattr(task_runner, "SUPERVISOR_COMMS", None) is not None:
+        return ti.xcom_pull(task_ids=task_id)
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.scalars(XComModel.get_many(run_id=ti.run_id, dag_ids=ti.dag_id, task_ids=task_id,
+                                                 key="return_value", limit=1)).first()
+        return XComModel.deserialize_value(row) if row is not None else None
+
+
+def nightly_succeeded(context: dict[str, Any]) -> dict[str, str]:
+    """on_success_callback of the nightly: snapshot date, targets per status on the city row, report."""
+    try:
+        from greencert.orchestration.common import TRANSFORMER_CONN, as_of_iso, conninfo
+
+        ti = context.get("ti") or context.get("task_instance")
+        dag_id = str(getattr(context.get("dag"), "dag_id", None) or getattr(ti, "dag_id", "?"))
+        run_id = str(context.get("run_id") or getattr(ti, "run_id", "?"))
+        problems: list[str] = []
+        snapshot = counts = None
+        try:
+            snapshot = as_of_iso(context.get("dag_run"), context["logical_date"])
+        except Exception as exc:
+            problems.append(f"snapshot date unknown ({type(exc).__name__}: {exc})")
+        if snapshot:
+            try:
+                from greencert.report.progress import rows
+
+                counts = message.status_counts(rows(conninfo(TRANSFORMER_CONN), date.fromisoformat(snapshot)))
+            except Exception as exc:
+                problems.append(f"target progress unreadable ({type(exc).__name__}: {exc})")
+        report = warnings = None
+        try:
+            report = _xcom(ti, REPORT_TASK)
+        except Exception as exc:
+            problems.append(f"report path unreadable ({type(exc).__name__}: {exc})")
+        try:
+            warnings = (_xcom(ti, AUDIT_TASK) or {}).get("warnings")
+        except Exception as exc:
+            log.info("mart gate warnings unreadable: %s", exc)
+        msg = message.nightly_success(dag_id, run_id, snapshot, counts,
+                                      report if isinstance(report, dict) else None, warnings or (), problems)
+        return deliver(msg)
+    except Exception:
+        log.exception("could not notify the nightly's success")
+        return {}
+
+
+def snapshot_of(dag_run: dict[str, Any]) -> str | None:
+    """A run's snapshot date from its API form (conf as_of_date, else the logical date in Asia/Shanghai)."""
+    conf = dag_run.get("conf") or {}
+    if conf.get("as_of_date"):
+        return date.fromisoformat(str(conf["as_of_date"])).isoformat()
+    logical = dag_run.get("logical_date")
+    if not logical:
+        return None
+    when = logical if isinstance(logical, datetime) else datetime.fromisoformat(str(logical).replace("Z", "+00:00"))
+    return when.astimezone(ZoneInfo(settings.TIMEZONE)).date().isoformat()
+
+
+def _local(value: Any) -> str:
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return when.astimezone(ZoneInfo(settings.TIMEZONE)).strftime(f"%Y-%m-%d %H:%M {settings.TIMEZONE}")
+
+
+def _run_url(dag_id: str, run_id: str) -> str:
+    try:
+        from airflow.sdk.configuration import conf
+
+        base = conf.get("api", "base_url", fallback="http://localhost:8080/")
+    except Exception:
+        base = "http://localhost:8080/"
+    return f"{base.rstrip('/')}/dags/{dag_id}/runs/{quote(run_id)}"
+
+
+def _published(snapshot: str) -> bool:
+    from greencert.orchestration.common import TRANSFORMER_CONN, conninfo
+    from greencert.report.progress import rows
+
+    return bool(rows(conninfo(TRANSFORMER_CONN), date.fromisoformat(snapshot)))
+
+
+def deadline_missed(context: dict[str, Any]) -> dict[str, str]:
+    """The nightly run was not done by its deadline: alert, unless the snapshot got published anyway.
+
+    `context` is what Airflow gives a DeadlineAlert callback: {"dag_run": <the run, as the REST API
+    shows it>, "deadline": {"id", "deadline_time"}}. A backfill run is created after its deadline
+    passed, so it is not alerted on.
+    """
+    try:
+        dag_run = context.get("dag_run") or {}
+        dag_id, run_id = str(dag_run.get("dag_id", "?")), str(dag_run.get("dag_run_id", "?"))
+        if dag_run.get("run_type") == "backfill":
+            log.info("deadline of backfill run %s.%s passed: no alert (a backfill starts after it)", dag_id, run_id)
+            return {}
+        snapshot = snapshot_of(dag_run)
+        notes: list[str] = []
+        if snapshot:
+            try:
+                if _published(snapshot):
+                    log.info("deadline of %s.%s passed but %s is published: no alert", dag_id, run_id, snapshot)
+                    return {}
+                notes.append(f"bi.target_progress has nothing for {snapshot}: marts and bi still show the last "
+                             "good night")
+            except Exception as exc:
+                notes.append(f"could not check what is published ({type(exc).__name__}: {exc})")
+        deadline = (context.get("deadline") or {}).get("deadline_time")
+        msg = message.deadline_missed(dag_id, run_id, snapshot, dag_run.get("state"),
+                                      _local(deadline) if deadline else "its deadline", _run_url(dag_id, run_id),
+                                      notes)
+        return deliver(msg)
+    except Exception:
+        log.exception("could not notify a missed deadline")
+        return {}
+
+
+async def nightly_deadline_missed(context: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, str]:
+    """The DeadlineAlert callback (an AsyncCallback: the triggerer awaits it). The work is blocking
+    (SMTP, HTTP, the warehouse), so it runs in a thread; Airflow's SDK calls work from there."""
+    return await asyncio.to_thread(deadline_missed, context or {})

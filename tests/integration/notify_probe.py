@@ -1,0 +1,137 @@
+"""Driver for test_notify: real Airflow runs of two probe DAGs, then Airflow's own deadline handling.
+
+Run in a subprocess with an Airflow environment whose DAG folder holds PROBE_DAGS (test_notify sets
+it up):
+1. both probe DAGs run through `DAG.test()`, as `airflow dags test` does: `greencert_probe_fails`
+   (greencert's default_args, its task raises: the failure callback fires) and
+   `greencert_probe_publishes` (the nightly's success callback; `audit` and `report` return what the
+   nightly's do); both carry the nightly's DeadlineAlert, at 23:30 Asia/Shanghai logical dates;
+   (the second without its deadline, as greencert's DAG.test() runs go: test_runs.without_deadline);
+2. what the scheduler does with deadlines that passed (`Deadline.handle_miss` queues the callback as
+   a trigger), then what the triggerer does with that trigger (`CallbackTrigger.run()` imports and
+   awaits the callback with the run's context).
+Prints one JSON line: the runs' states, the deadlines Airflow recorded, the callback trigger events.
+
+Usage: python -m tests.integration.notify_probe FAILS_DATE PUBLISHES_DATE
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+FAILS = "greencert_probe_fails"
+PUBLISHES = "greencert_probe_publishes"
+
+PROBE_DAGS = '''
+"""Probe DAGs for tests/integration/test_notify.py (greencert's callbacks and deadline)."""
+from airflow.sdk import DAG, task
+
+from greencert.notify.callbacks import nightly_succeeded
+from greencert.orchestration.common import default_args
+from greencert.orchestration.nightly import deadline_alert
+
+with DAG("greencert_probe_fails", schedule=None, default_args=default_args(), deadline=deadline_alert(),
+         tags=["greencert"]) as fails:
+    @task
+    def audit():
+        raise RuntimeError("probe: the mart gate refused T06 (苏州 city total fell 40%)")
+
+    audit()
+
+with DAG("greencert_probe_publishes", schedule=None, default_args=default_args(),
+         on_success_callback=nightly_succeeded, deadline=deadline_alert(), tags=["greencert"]) as publishes:
+    @task
+    def audit():
+        return {"checks": 3, "warnings": ["organic: last accepted batch 3 days old"]}
+
+    @task
+    def report():
+        return {"html": "/srv/reports/probe/report.html", "xlsx": "/srv/reports/probe/report.xlsx"}
+
+    audit() >> report()
+'''
+
+
+def evening(day: date) -> datetime:
+    """The nightly's logical date for a snapshot date: its 23:30 Asia/Shanghai trigger time."""
+    from greencert.orchestration.nightly import RUNS_AT
+
+    return datetime.combine(day, RUNS_AT, ZoneInfo("Asia/Shanghai"))
+
+
+def run_dags(days: dict[str, date]) -> dict[str, tuple[str, str]]:
+    """Each probe DAG through DAG.test() at its date's 23:30 Asia/Shanghai: {dag_id: (run_id, state)}."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+
+    from greencert.orchestration.test_runs import without_deadline
+
+    manager = DagBundlesManager()
+    manager.sync_bundles_to_db()
+    dags = {}
+    for bundle in manager.get_all_dag_bundles():
+        bundle.initialize()
+        bag = BundleDagBag(dag_folder=bundle.path, bundle_path=bundle.path, bundle_name=bundle.name)
+        if bag.import_errors:
+            raise SystemExit(f"DAG import errors: {bag.import_errors}")
+        sync_bag_to_db(bag, bundle.name, bundle.version)
+        dags.update(bag.dags)
+    runs = {}
+    for dag_id, day in days.items():
+        # the failing probe keeps its deadline (Airflow records it; apache/airflow#73428 bites only runs
+        # that succeed); the other goes through DAG.test() as the demo's runs do
+        dag = dags[dag_id] if dag_id == FAILS else without_deadline(dags[dag_id])
+        run = dag.test(logical_date=evening(day))
+        runs[dag_id] = (run.run_id, str(run.state))
+    return runs
+
+
+def handle_deadlines(run_ids: list[str]) -> tuple[list[dict], list[dict]]:
+    """The scheduler's and the triggerer's parts for these runs' deadlines."""
+    from airflow._shared.module_loading import import_string
+    from airflow.models import DagRun, Deadline
+    from airflow.triggers.base import BaseTrigger
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    with create_session() as session:
+        deadlines = session.scalars(
+            select(Deadline).join(Deadline.dagrun).where(DagRun.run_id.in_(run_ids))
+            .options(selectinload(Deadline.dagrun), selectinload(Deadline.callback))
+        ).all()
+        recorded = [{"dag_id": d.dagrun.dag_id, "run_state": str(d.dagrun.state),
+                     "logical_date": d.dagrun.logical_date.isoformat(), "deadline_time": d.deadline_time.isoformat()}
+                    for d in deadlines]
+        # the scheduler's loop: a deadline that passed and was not handled yet → handle_miss queues its
+        # callback as a trigger
+        now = datetime.now(ZoneInfo("UTC"))
+        for deadline in deadlines:
+            if deadline.deadline_time < now and not deadline.missed:
+                deadline.handle_miss(session)
+        session.flush()
+        # the triggerer's part: each trigger built as the triggerer builds it (class path, stored kwargs)
+        queued = [(d.callback.trigger.classpath, d.callback.trigger.kwargs) for d in deadlines
+                  if d.callback is not None and d.callback.trigger is not None]
+
+    async def run(trigger: BaseTrigger) -> list[dict]:
+        return [event.payload async for event in trigger.run()]
+
+    events = []
+    for classpath, kwargs in queued:
+        trigger = import_string(classpath)(**kwargs)
+        events.append({"classpath": classpath, "callback": getattr(trigger, "callback_path", None),
+                       "payloads": asyncio.run(run(trigger))})
+    return recorded, events
+
+
+if __name__ == "__main__":
+    fails_day, publishes_day = (date.fromisoformat(a) for a in sys.argv[1:3])
+    runs = run_dags({FAILS: fails_day, PUBLISHES: publishes_day})
+    recorded, events = handle_deadlines([run_id for run_id, _ in runs.values()])
+    print(json.dumps({"states": {dag_id: state for dag_id, (_, state) in runs.items()},
+                      "deadlines": recorded, "events": events}, default=str))

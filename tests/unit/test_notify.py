@@ -1,0 +1,100 @@
+"""Notification texts, webhook addressing and channel isolation, without Airflow or a network."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from datetime import date, datetime
+from types import SimpleNamespace
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
+
+from greencert.notify import SMTP_CONN, WEBHOOK_CONN, channels, message
+from greencert.notify.callbacks import snapshot_of
+from greencert.orchestration import nightly
+
+
+def test_failure_message_names_task_error_and_log() -> None:
+    msg = message.task_failure("greencert_nightly", "audit", "scheduled__1", "RuntimeError: <b>T06</b> & more",
+                               "http://af/dags/greencert_nightly/runs/scheduled__1/tasks/audit?try_number=1", 1)
+    assert msg.title == "[greencert] FAILED greencert_nightly.audit"
+    md = msg.markdown()
+    assert "**task**: audit" in md and "RuntimeError: <b>T06</b> & more" in md
+    assert "[log](http://af/dags/greencert_nightly/runs/scheduled__1/tasks/audit?try_number=1)" in md
+    html = msg.html()
+    assert "&lt;b&gt;T06&lt;/b&gt; &amp; more" in html and "<b>T06" not in html  # escaped
+    assert "href='http://af/dags/greencert_nightly/runs/scheduled__1/tasks/audit?try_number=1'" in html
+
+
+def test_a_long_error_is_clipped_with_a_pointer_to_the_log() -> None:
+    msg = message.task_failure("d", "t", "r", "x" * 10_000, None)
+    assert len(msg.detail) < message.MAX_DETAIL + 10 and msg.detail.endswith("more characters in the log)")
+    assert msg.links == []
+
+
+def test_status_counts_are_the_city_targets_only() -> None:
+    rows = [("T01", *[None] * 7, "达标"), ("T02", *[None] * 7, "滞后"), ("T03", *[None] * 7, "滞后"),
+            ("T04", *[None] * 7, "未接入"), ("I01", *[None] * 7, "监测")]
+    assert message.status_counts(rows) == {"达标": 1, "进度正常": 0, "滞后": 2, "未接入": 1}
+
+
+def test_success_message_without_report_or_counts() -> None:
+    md = message.nightly_success("greencert_nightly", "r1", "2025-06-30", None, None).markdown()
+    assert "published 2025-06-30" in md and "**report**: —" in md and "targets" not in md
+
+
+def test_webhook_url_from_an_http_connection() -> None:
+    assert channels.webhook_url("oapi.dingtalk.com", None, None, {"endpoint": "robot/send?access_token=t"}) \
+        == "https://oapi.dingtalk.com/robot/send?access_token=t"
+    assert channels.webhook_url("http://127.0.0.1", 9000, "https", {"endpoint": "/hook"}) == "http://127.0.0.1:9000/hook"
+    assert channels.webhook_url("127.0.0.1", 9000, "http", {}) == "http://127.0.0.1:9000"
+
+
+def test_webhook_url_signed_for_dingtalk() -> None:
+    url = channels.webhook_url("oapi.dingtalk.com", None, "https", {"endpoint": "/robot/send?access_token=t",
+                                                                    "secret": "SEC123"}, now_ms=1700000000000)
+    query = parse_qs(urlsplit(url).query)
+    expected = base64.b64encode(hmac.new(b"SEC123", b"1700000000000\nSEC123", hashlib.sha256).digest()).decode()
+    assert query == {"access_token": ["t"], "timestamp": ["1700000000000"], "sign": [expected]}
+
+
+def test_recipients_from_the_connection_extra() -> None:
+    assert channels.recipients({"to": "a@x.cn; b@x.cn , "}) == ["a@x.cn", "b@x.cn"]
+    assert channels.recipients({"to": ["a@x.cn"]}) == ["a@x.cn"]
+    assert channels.recipients({}) == []
+
+
+def test_payload_is_dingtalk_markdown() -> None:
+    msg = message.task_failure("d", "t", "r", "boom", None)
+    assert channels.webhook_payload(msg) == {"msgtype": "markdown",
+                                             "markdown": {"title": msg.title, "text": msg.markdown()}}
+
+
+def test_deliver_skips_missing_and_survives_failing_channels(monkeypatch) -> None:
+    sent = []
+
+    def broken(msg, conn):
+        raise OSError("connection refused")
+
+    monkeypatch.setitem(channels.CHANNELS, "email", (SMTP_CONN, broken))
+    monkeypatch.setitem(channels.CHANNELS, "webhook", (WEBHOOK_CONN, lambda msg, conn: sent.append(conn)))
+    msg = message.task_failure("d", "t", "r", "boom", None)
+    conns = {SMTP_CONN: SimpleNamespace(conn_id=SMTP_CONN), WEBHOOK_CONN: SimpleNamespace(conn_id=WEBHOOK_CONN)}
+    assert channels.deliver(msg, conns.get) == {"email": "failed: OSError: connection refused", "webhook": "sent"}
+    assert channels.deliver(msg, {}.get) == {"email": "skipped", "webhook": "skipped"}
+    assert len(sent) == 1
+
+
+def test_snapshot_date_of_a_run() -> None:
+    assert snapshot_of({"logical_date": "2025-06-30T15:30:00Z", "conf": {}}) == "2025-06-30"  # 23:30 in Shanghai
+    assert snapshot_of({"logical_date": "2025-06-30T16:30:00+00:00"}) == "2025-07-01"
+    assert snapshot_of({"logical_date": "2025-06-30T15:30:00Z", "conf": {"as_of_date": "2025-06-01"}}) == "2025-06-01"
+    assert snapshot_of({"logical_date": None}) is None
+
+
+def test_the_nightly_deadline_is_seven_in_the_morning_in_shanghai() -> None:
+    shanghai = ZoneInfo("Asia/Shanghai")
+    logical = datetime.combine(date(2025, 6, 30), nightly.RUNS_AT, shanghai)
+    assert nightly.SCHEDULE == "30 23 * * *"
+    assert logical + nightly.publish_deadline() == datetime(2025, 7, 1, 7, 0, tzinfo=shanghai)
