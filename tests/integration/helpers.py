@@ -78,7 +78,7 @@ window.addEventListener('load', () => {
   const charts = [...document.querySelectorAll('svg.chart')].map(svg => {
     const box = svg.getBoundingClientRect();
     return {id: svg.id, width: box.width, height: box.height,
-            marks: svg.querySelectorAll('path, rect, use, polyline, line').length,
+            marks: svg.querySelectorAll('path, rect, use, polyline, line, image').length,
             texts: svg.querySelectorAll('text').length};
   });
   const rows = id => document.querySelectorAll('#' + id + ' tbody tr').length;
