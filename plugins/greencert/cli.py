@@ -7,11 +7,16 @@ import os
 import sys
 import time
 import warnings
+from collections import Counter
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from greencert import settings
+from rich.text import Text
+from rich_argparse import RichHelpFormatter
+
+from greencert import progress, settings
 
 if TYPE_CHECKING:
     from greencert.generate.api_server import StandinAPI
@@ -22,7 +27,21 @@ DEFAULT_AS_OF = "2025-06-30"
 def _setup(database: str = settings.DATABASE) -> dict[str, str]:
     from greencert import warehouse
 
-    return warehouse.setup(database)
+    with progress.task("warehouse: start or connect, roles, functions"):  # initdb on a first run takes a while
+        return warehouse.setup(database)
+
+
+def _ready() -> dict[str, str]:
+    """The warehouse, the dbt manifest Cosmos renders from and Airflow's metadata DB, all ready."""
+    from greencert import runtime
+
+    urls = _setup()
+    with progress.task("dbt parse, airflow db migrate") as status:
+        status.update(note="dbt parse")
+        runtime.dbt_parse()
+        status.update(note="airflow db migrate (first run only)")
+        runtime.airflow_db_ready(runtime.airflow_env(urls))
+    return urls
 
 
 def _step(msg: str) -> float:
@@ -31,52 +50,85 @@ def _step(msg: str) -> float:
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
-    from greencert import runtime
-
-    urls = _setup()
-    runtime.dbt_parse()
-    runtime.airflow_db_ready(runtime.airflow_env(urls))
-    _print_connect(urls)
+    _print_connect(_ready())
     return 0
+
+
+def _generate(day: date, seed: int, dropbox: Path = settings.DROPBOX) -> list[Path]:
+    """write_all, with a bar over the feeds."""
+    from greencert import feeds
+    from greencert.generate import write_all
+
+    with progress.task(f"generate {day}", total=len(feeds.registry()), unit="feeds") as bar:
+        return write_all(day, seed, dropbox, on_feed=lambda i, name: bar.update(completed=i, note=name))
+
+
+def _generate_national(day: date, path: Path, seed: int, chains: int, delta: bool) -> tuple[Path, int]:
+    """national.write, with a bar over the chains (updated per block of BLOCK chains)."""
+    from greencert.generate import national
+
+    rows = 0
+    with progress.task(f"certificates {'delta' if delta else 'full'}", total=chains, unit="chains", eta=True) as bar:
+        def on_block(block_chains: int, block_rows: int) -> None:
+            nonlocal rows
+            rows += block_rows
+            bar.update(advance=block_chains, note=f"{rows:,} rows")
+
+        return national.write(day, path, seed, chains, delta=delta, on_block=on_block)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    day = date.fromisoformat(args.as_of)
     if args.scale == "national":
         from greencert.generate import national
 
-        day = date.fromisoformat(args.as_of)
         folder = Path(args.out or settings.VAR / "national") / "certificates"
         for kind, delta in (("", False), ("delta_", True)):
             started = time.monotonic()
-            path, rows = national.write(day, folder / f"certificates_national_{kind}{day:%Y%m%d}.csv", args.seed,
-                                        delta=delta)
+            path, rows = _generate_national(day, folder / f"certificates_national_{kind}{day:%Y%m%d}.csv",
+                                            args.seed, args.chains or national.CHAINS, delta)
             print(f"{path}  {rows} rows  {time.monotonic() - started:.1f}s", flush=True)
         return 0
-    from greencert.generate import write_all
-
-    for path in write_all(date.fromisoformat(args.as_of), args.seed, Path(args.out or settings.DROPBOX)):
+    for path in _generate(day, args.seed, Path(args.out or settings.DROPBOX)):
         print(path)
     return 0
+
+
+def _by_folder(paths: list[Path]) -> list[str]:
+    """One line per folder written (a feed's drop folder or API store): its number of files."""
+    counts = Counter(path.parent for path in paths)  # in the order written: the registry's
+    width = max(len(folder.name) for folder in counts)
+    return [f"{folder.name:<{width}} {n:>3} {'file' if n == 1 else 'files':<5}  {folder}"
+            for folder, n in counts.items()]
 
 
 def run_day(as_of: str, urls: dict[str, str], seed: int = 2022) -> None:
     """Generate the day's files, then run the real DAGs through Airflow for that date."""
     from greencert import feeds, runtime
-    from greencert.generate import write_all
     from greencert.orchestration import ingest, nightly
 
     env = runtime.airflow_env(urls)
     t = _step(f"generate sample feeds for {as_of} (seed {seed})")
-    for path in write_all(date.fromisoformat(as_of), seed):
-        print(f"    {path}")
+    for line in _by_folder(_generate(date.fromisoformat(as_of), seed)):
+        print(f"    {line}")
     print(f"    {time.monotonic() - t:.1f}s")
     dag_ids = [ingest.dag_id(feed) for feed in feeds.registry().values()] + [nightly.DAG_ID]
     t = _step(f"airflow dags test, for {as_of}: {len(dag_ids) - 1} ingest DAGs, then {nightly.DAG_ID}")
-    # one Airflow process runs them all in order (DAG.test(), as `airflow dags test` does for one)
-    out = runtime.dags_test(dag_ids, as_of, {"as_of_date": as_of}, env)
-    for line in out.splitlines():
-        if line.startswith("==> "):
-            print(f"    {line[4:]}")
+    with progress.task("airflow", total=len(dag_ids), unit="DAGs") as bar:
+        done = 0
+        bar.update(note=dag_ids[0].removeprefix("greencert_"))
+
+        def on_line(line: str) -> None:
+            """test_runs prints `==> <dag_id> <date>: <state> in <s>` as each DAG ends."""
+            nonlocal done
+            if line.startswith("==> "):
+                print(f"    {line[4:].rstrip()}", flush=True)
+            if done < len(dag_ids) and line.startswith(f"==> {dag_ids[done]} "):
+                done += 1
+                bar.update(completed=done, note=dag_ids[done].removeprefix("greencert_") if done < len(dag_ids) else "")
+
+        # one Airflow process runs them all in order (DAG.test(), as `airflow dags test` does for one)
+        runtime.dags_test(dag_ids, as_of, {"as_of_date": as_of}, env, on_line)
     print(f"    {time.monotonic() - t:.1f}s")
     from greencert.quality.summary import gate_summary
 
@@ -109,13 +161,10 @@ def cmd_source_api(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from greencert import runtime
     from greencert.report.progress import progress_table
 
     t = _step("start the warehouse (embedded PostgreSQL unless WAREHOUSE_URL is set) and its roles")
-    urls = _setup()
-    runtime.dbt_parse()
-    runtime.airflow_db_ready(runtime.airflow_env(urls))
+    urls = _ready()
     print(f"    {time.monotonic() - t:.1f}s")
     api = _start_source_api()
     for as_of in args.as_of:
@@ -186,10 +235,7 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     """Run any airflow command against this checkout's Airflow home and connections."""
     from greencert import runtime
 
-    urls = _setup()
-    env = runtime.airflow_env(urls)
-    runtime.dbt_parse()
-    runtime.airflow_db_ready(env)
+    env = runtime.airflow_env(_ready())
     return runtime.airflow(args.rest, env, check=False).returncode
 
 
@@ -228,87 +274,160 @@ def _print_connect(urls: dict[str, str]) -> None:
     db = p.path.lstrip("/")
     print(f"Warehouse: {where}")
     print(f"  host {p.hostname}  port {p.port}  database {db}  (BI reads schema bi as greencert_bi_reader)")
+    print(f"  BI connection string: postgresql://greencert_bi_reader@{p.hostname}:{p.port}/{db}"
+          f"  (password: the greencert_bi_reader line of {pgpass})")
     print(f"  psql:  PGPASSFILE={pgpass} psql -h {p.hostname} -p {p.port} -U greencert_bi_reader {db}")
     print(f"  the roles' passwords: {pgpass} (git-ignored, mode 0600)")
 
 
+class HelpFormatter(RichHelpFormatter):
+    """rich-argparse's help, wrapping each paragraph but keeping indented lines (examples) as written."""
+
+    help_markup = text_markup = False  # the help texts are plain text: a [bracket] is not rich markup
+
+    def _rich_fill_text(self, text: Text, width: int, indent: Text) -> Text:  # rich-argparse 1.x (pyproject: <2)
+        paragraphs = []
+        for para in text.split("\n\n"):
+            lines = para.split("\n")
+            if any(line.plain.startswith("  ") for line in lines):
+                paragraphs.append(Text("\n").join(indent + line for line in lines))
+            else:
+                paragraphs.append(super()._rich_fill_text(para, width, indent)[:-2])  # less its "\n\n"
+        return Text("\n\n").join(paragraphs) + "\n\n"
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="greencert", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
+    p = argparse.ArgumentParser(
+        prog="greencert", formatter_class=HelpFormatter,
+        description="The command line of greencert, the warehouse that tells Suzhou every night how far it stands "
+        "from each 2025 target of its green-certification policy. `greencert COMMAND --help` describes each "
+        "command. Long commands show their progress on stderr when it is a terminal.",
+        epilog=_examples("greencert demo --as-of 2025-06-30 2025-07-01 --region 320571",
+                         "greencert progress --as-of 2025-06-30",
+                         "greencert quarantine --feed certificates --date 2025-06-30",
+                         "greencert airflow standalone"))
+    sub = p.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND",
+                         help="one of these; `greencert COMMAND --help` for its options")
 
-    s = sub.add_parser("demo", help="generate sample data, run the real DAGs through Airflow, print progress")
+    def command(name: str, func: Callable[[argparse.Namespace], int], help: str, description: str,
+                epilog: str | None = None) -> argparse.ArgumentParser:
+        s = sub.add_parser(name, help=help, description=description, epilog=epilog, formatter_class=HelpFormatter)
+        s.set_defaults(func=func)
+        return s
+
+    s = command("demo", cmd_demo, "generate sample data, run the real DAGs through Airflow, print progress",
+                "Start the warehouse (embedded PostgreSQL unless WAREHOUSE_URL is set) and the stand-in source "
+                "API; then, for each date in order: generate every feed's sample data, run each feed's ingest DAG "
+                "and the nightly DAG through Airflow (DAG.test, as `airflow dags test` does) and print what the "
+                "data-quality gates did. Ends with the published target progress and how to connect a BI tool.",
+                _examples("greencert demo", "greencert demo --as-of 2025-06-30 2025-07-01 --region 320571"))
     s.add_argument("--as-of", nargs="+", default=[DEFAULT_AS_OF], metavar="YYYY-MM-DD",
-                   help="snapshot date(s), run in order (default %(default)s)")
-    s.add_argument("--seed", type=int, default=2022, help="sample-data seed")
-    s.add_argument("--region", action="append", metavar="CODE", help="also print this region (e.g. 320571)")
-    s.set_defaults(func=cmd_demo)
+                   help=f"snapshot date(s), run in order (default {DEFAULT_AS_OF})")
+    s.add_argument("--seed", type=int, default=2022,
+                   help="sample-data seed: the same seed and date give the same files (default %(default)s)")
+    s.add_argument("--region", action="append", metavar="CODE",
+                   help="also print this region's progress (e.g. 320571); may be repeated")
 
-    s = sub.add_parser("setup", help="start/bootstrap the warehouse, compile the dbt manifest, migrate Airflow's DB")
-    s.set_defaults(func=cmd_setup)
+    command("setup", cmd_setup, "start/bootstrap the warehouse, compile the dbt manifest, migrate Airflow's DB",
+            "Start the embedded PostgreSQL (or bootstrap the server of WAREHOUSE_URL) with its roles, schemas and "
+            "functions, compile the dbt manifest the nightly DAG is rendered from, create or upgrade Airflow's "
+            "metadata DB, and print the connection settings. The other commands do this themselves as needed.")
 
-    s = sub.add_parser("generate", help="write every feed's sample data for a date: files feeds into the drop "
-                       "folders, http feeds into the stand-in API's store")
-    s.add_argument("--as-of", required=True, metavar="YYYY-MM-DD")
-    s.add_argument("--seed", type=int, default=2022)
-    s.add_argument("--out", help=f"drop folders' root (default {settings.DROPBOX}); with --scale national, "
-                   f"where certificates/ is written (default {settings.VAR / 'national'})")
+    s = command("generate", cmd_generate, "write every feed's sample data for a date: files feeds into the drop "
+                "folders, http feeds into the stand-in API's store",
+                "Write the deterministic sample data of every feed for a date, exactly to the sources' contracts: "
+                "a files feed's CSV/XLSX into its drop folder, an http feed's records into the stand-in API's "
+                "store (served by `greencert source-api`). Prints the paths written. --scale national writes the "
+                "certificates feed only, at the scale of China (~5 M rows), for the benchmarks.",
+                _examples("greencert generate --as-of 2025-06-30",
+                          "greencert generate --as-of 2025-06-30 --scale national --chains 100000"))
+    s.add_argument("--as-of", required=True, metavar="YYYY-MM-DD", help="the date the data describes (required)")
+    s.add_argument("--seed", type=int, default=2022,
+                   help="sample-data seed: the same seed and date give byte-identical files (default %(default)s)")
+    s.add_argument("--out", metavar="DIR", help=f"drop folders' root (default {settings.DROPBOX}); with --scale "
+                   f"national, where certificates/ is written (default {settings.VAR / 'national'})")
     s.add_argument("--scale", choices=["suzhou", "national"], default="suzhou",
                    help="suzhou: every feed (default); national: the certificates feed only, ~5 M certificates, "
                    "the full file for the date and its delta (what changed since the day before), for benchmarks")
-    s.set_defaults(func=cmd_generate)
+    s.add_argument("--chains", type=int, metavar="N",
+                   help="with --scale national: certification chains to draw (default 3,600,000, ~5 M "
+                   "certificates); fewer for a quicker, smaller file")
 
-    s = sub.add_parser("progress", help="print the published target progress for a date")
-    s.add_argument("--as-of", default=DEFAULT_AS_OF, metavar="YYYY-MM-DD")
-    s.add_argument("--region", default="320500", metavar="CODE", help="region code (default: the city)")
-    s.set_defaults(func=cmd_progress)
+    s = command("progress", cmd_progress, "print the published target progress for a date",
+                "Print the published progress of every target and indicator for a snapshot date and region, from "
+                "the `bi` views: actual, target, percent of target, the straight-line trajectory and the status "
+                "(达标 / 进度正常 / 滞后).",
+                _examples("greencert progress --as-of 2025-06-30 --region 320571"))
+    s.add_argument("--as-of", default=DEFAULT_AS_OF, metavar="YYYY-MM-DD",
+                   help="snapshot date (default %(default)s)")
+    s.add_argument("--region", default="320500", metavar="CODE",
+                   help="region code, e.g. 320571 (default %(default)s, the city)")
 
-    s = sub.add_parser("report", help="write a published snapshot date's report again: reports/<date>/report.html "
-                       "and report.xlsx", description="What the nightly's report task writes after each publish: "
-                       "an HTML page (progress bars, region × target heat map, trends against the trajectory, data "
-                       "quality) and an XLSX workbook (targets, one sheet per region, data quality).")
-    s.add_argument("--as-of", default=DEFAULT_AS_OF, metavar="YYYY-MM-DD", help="a published snapshot date")
-    s.set_defaults(func=cmd_report)
+    s = command("report", cmd_report,
+                "write a published snapshot date's report again: reports/<date>/report.html and report.xlsx",
+                "What the nightly's report task writes after each publish: an HTML page (progress bars, region × "
+                "target heat map, trends against the trajectory, data quality) and an XLSX workbook (targets, one "
+                "sheet per region, data quality), from the published history.",
+                _examples("greencert report --as-of 2025-07-01"))
+    s.add_argument("--as-of", default=DEFAULT_AS_OF, metavar="YYYY-MM-DD",
+                   help="a published snapshot date (default %(default)s)")
 
-    s = sub.add_parser("quarantine", help="list the batches of a feed and date and every row the row rules set aside",
-                       description="Each quarantined row with its file, row number, column, rule and value: fix "
-                       "the source and drop the corrected file again (a changed file is a new batch).")
-    s.add_argument("--feed", help="one feed (default: every feed)")
+    s = command("quarantine", cmd_quarantine,
+                "list the batches of a feed and date and every row the row rules set aside",
+                "Each quarantined row with its file, row number, column, rule and value: fix the source and drop "
+                "the corrected file again (a changed file is a new batch).",
+                _examples("greencert quarantine --feed certificates --date 2025-06-30"))
+    s.add_argument("--feed", help="one feed of plugins/greencert/feeds/registry.yml (default: every feed)")
     s.add_argument("--date", metavar="YYYY-MM-DD", help="landing date (default: every date)")
     s.add_argument("--limit", type=int, default=50, help="rows to list (default %(default)s)")
-    s.set_defaults(func=cmd_quarantine)
 
-    s = sub.add_parser("explain-drop", help="record why a city total fell sharply, so the mart gate lets it through",
-                       description="The mart gate refuses a build whose city total for a target falls more than "
-                       "GREENCERT_MAX_DROP_SHARE (default 10%) below the last published snapshot, unless the drop "
-                       "is explained here (e.g. a mass expiry or a source correction).")
+    s = command("explain-drop", cmd_explain_drop,
+                "record why a city total fell sharply, so the mart gate lets it through",
+                "The mart gate refuses a build whose city total for a target falls more than "
+                "GREENCERT_MAX_DROP_SHARE (default 10%) below the last published snapshot, unless the drop is "
+                "explained here (e.g. a mass expiry or a source correction). Rerun greencert_nightly for the date "
+                "afterwards.",
+                _examples('greencert explain-drop T06 2025-07-01 "a body withdrew 900 EMS certificates"'))
     s.add_argument("target", help="target or indicator id, e.g. T06")
     s.add_argument("date", metavar="YYYY-MM-DD", help="the snapshot date of the build that dropped")
     s.add_argument("explanation", help="why, in a sentence")
-    s.set_defaults(func=cmd_explain_drop)
 
-    s = sub.add_parser("airflow", help="run an airflow command with this checkout's home and connections",
-                       description="e.g. `greencert airflow standalone` for the UI on http://localhost:8080")
-    s.add_argument("rest", nargs=argparse.REMAINDER)
-    s.set_defaults(func=cmd_airflow)
+    s = command("airflow", cmd_airflow, "run an airflow command with this checkout's home and connections",
+                "Run any Airflow CLI command with this checkout's Airflow home (var/airflow, SQLite metadata), DAG "
+                "folder and connections (the warehouse roles, the source API); the warehouse is started first.",
+                _examples("greencert airflow standalone          # the UI on http://localhost:8080",
+                          "greencert airflow dags list",
+                          "greencert airflow dags test greencert_nightly 2025-06-30"))
+    s.add_argument("rest", nargs=argparse.REMAINDER, metavar="ARGS",
+                   help="the airflow command and its arguments, passed on as they are")
 
-    s = sub.add_parser("source-api", help="run the stand-in of the sources' HTTP API in the foreground",
-                       description="Serves what `greencert generate` wrote for the http feeds through the sources' "
-                       "API contract. Faults can also be set while it runs: POST /_faults "
-                       '{"script": ["429", "500", "slow"], "slow_s": 5, "shift": 2}.')
+    s = command("source-api", cmd_source_api, "run the stand-in of the sources' HTTP API in the foreground",
+                "Serves what `greencert generate` wrote for the http feeds through the sources' API contract. "
+                "Faults can also be set while it runs: POST /_faults "
+                '{"script": ["429", "500", "slow"], "slow_s": 5, "shift": 2}.',
+                _examples("greencert source-api --faults 429,500,slow --shift 2"))
     s.add_argument("--port", type=int, default=settings.API_PORT, help="default %(default)s (GREENCERT_API_PORT)")
-    s.add_argument("--store", default=str(settings.API_STORE), help="default %(default)s")
+    s.add_argument("--store", default=str(settings.API_STORE), metavar="DIR",
+                   help="folder of <feed>/*.csv to serve (default %(default)s)")
     s.add_argument("--faults", default="", metavar="LIST",
                    help="answers to the next requests, comma-separated: 429, 500, 502, 503, 504, slow, ok")
     s.add_argument("--shift", type=int, default=0, metavar="N",
                    help="inject N updates while a client pages (records move, total changes)")
-    s.set_defaults(func=cmd_source_api)
 
-    s = sub.add_parser("dbt-parse", help="compile the dbt manifest that Cosmos renders from")
-    s.set_defaults(func=cmd_dbt_parse)
+    command("dbt-parse", cmd_dbt_parse, "compile the dbt manifest that Cosmos renders from",
+            "Compile dbt_project/target/manifest.json (dbt parse, no database needed), from which Cosmos renders "
+            "the nightly DAG's tasks, and print its path. The demo, setup and airflow commands do it first.")
 
-    s = sub.add_parser("warehouse", help="show connection settings, or stop the embedded server")
-    s.add_argument("action", choices=["info", "stop"], nargs="?", default="info")
-    s.set_defaults(func=cmd_warehouse)
+    s = command("warehouse", cmd_warehouse, "show connection settings, or stop the embedded server",
+                "Print the warehouse's connection settings (host, port, database, the psql command, the "
+                "git-ignored password file), starting the embedded PostgreSQL if needed; or stop it.",
+                _examples("greencert warehouse", "greencert warehouse stop"))
+    s.add_argument("action", choices=["info", "stop"], nargs="?", default="info",
+                   help="info: print the connection settings (default); stop: stop the embedded PostgreSQL")
     return p
 
 

@@ -8,6 +8,7 @@ it wrote (or the paths, for feeds that arrive as several files). `api_server.py`
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -16,12 +17,16 @@ from greencert import feeds, settings
 
 def write_all(
     as_of: date, seed: int = 2022, dropbox: Path = settings.DROPBOX, api_store: Path = settings.API_STORE,
+    on_feed: Callable[[int, str], None] | None = None,
 ) -> list[Path]:
     """Every feed's data for `as_of` (byte-identical for the same inputs): a `files` feed's files
     into its drop folder; an `http` feed's records into the stand-in API's store
-    (generate/api_server.py), replacing what it held, since a source's API serves its current state."""
+    (generate/api_server.py), replacing what it held, since a source's API serves its current state.
+    `on_feed(i, name)` is called as the i-th feed (from 0) starts, for progress."""
     paths: list[Path] = []
-    for name, feed in feeds.registry().items():
+    for i, (name, feed) in enumerate(feeds.registry().items()):
+        if on_feed:
+            on_feed(i, name)
         out = (api_store if feed.connector == "http" else dropbox) / name
         written = importlib.import_module(f"greencert.generate.{name}").write(as_of, out, seed)
         written = written if isinstance(written, list) else [written]

@@ -39,7 +39,7 @@ import io
 import os
 import random
 from bisect import bisect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from functools import cache, lru_cache
 from itertools import accumulate
@@ -366,9 +366,11 @@ def _texts(tasks: list[tuple[date, int, int, bool, int, int, bool]], workers: in
 
 
 def write(day: date, path: Path, seed: int = 2022, chains: int | None = None, *, delta: bool = False,
-          workers: int | None = None, source_region_codes: bool = False) -> tuple[Path, int]:
+          workers: int | None = None, source_region_codes: bool = False,
+          on_block: Callable[[int, int], None] | None = None) -> tuple[Path, int]:
     """write_full or (delta=True) write_delta, returning the path and the number of rows. Blocks of
-    BLOCK chains are turned into CSV text by `workers` processes (default: the CPUs, up to 8)."""
+    BLOCK chains are turned into CSV text by `workers` processes (default: the CPUs, up to 8);
+    `on_block(chains, rows)` is called as each block is written, for progress."""
     chains = CHAINS if chains is None else chains
     workers = min(os.cpu_count() or 1, 8) if workers is None else workers
     tasks = [(day, seed, chains, delta, lo, min(lo + BLOCK, chains), source_region_codes)
@@ -379,9 +381,11 @@ def write(day: date, path: Path, seed: int = 2022, chains: int | None = None, *,
     try:
         with tmp.open("w", newline="", encoding="utf-8") as fh:
             csv.writer(fh, lineterminator="\n").writerow(HEADERS)
-            for text, count in _texts(tasks, workers):
+            for (text, count), (_, _, _, _, lo, hi, _) in zip(_texts(tasks, workers), tasks, strict=True):
                 fh.write(text)
                 n += count
+                if on_block:
+                    on_block(hi - lo, count)
         tmp.replace(path)  # readers never see a half-written file
     finally:
         tmp.unlink(missing_ok=True)
