@@ -180,7 +180,7 @@ class Refused:
 
 @dataclass(frozen=True)
 class Quarantined:
-    broken: frozenset[tuple[int, str, str]]  # (source row, column, rule)
+    broken: frozenset[tuple[int, str | None, str]]  # (source row, column, rule)
     good: tuple[int, ...]  # the rows left for staging
 
 
@@ -199,7 +199,7 @@ class Case:
     expect: Refused | Quarantined | Stored
 
 
-def q(*broken: tuple[int, str, str], good: tuple[int, ...]) -> Quarantined:
+def q(*broken: tuple[int, str | None, str], good: tuple[int, ...]) -> Quarantined:
     return Quarantined(frozenset(broken), good)
 
 
@@ -341,6 +341,10 @@ CASES = [
          csv_file("certificates", [cert("Q22A"), cert("Q22B")]) + "Q22C,有效,管理体系认证".encode(),
          q(*((4, c, "required") for c in ("cert_program", "org_name", "body_name", "issue_date", "expiry_date")),
            good=(2, 3))),
+    Case("unquoted_comma_in_the_last_cell", "certificates", "certs_unquoted_comma.csv",
+         csv_file("certificates", [cert("Q26A"), cert("Q26B", 覆盖范围="STRAY")], without(CERT_HEADERS, "更新时间")
+                  ).replace(b"STRAY", "能源管理,节能改造".encode()),  # 覆盖范围 = 能源管理 + one cell more
+         q((3, None, "extra_cells"), good=(2,))),
     Case("duplicated_key_conflicting_values", "certificates", "certs_dup_key.csv",
          csv_file("certificates", [cert("Q23A"), cert("Q23B", 组织名称="苏州甲有限公司"),
                                    cert("Q23B", 组织名称="苏州乙有限公司")]),
@@ -523,6 +527,16 @@ def test_case(urls, outcomes, case: Case) -> None:
 def _good(urls, batch_id: str) -> tuple[int, ...]:
     with psycopg.connect(urls["loader"]) as conn:
         return _left(conn, batch_id)
+
+
+def test_a_row_with_cells_past_its_header_keeps_them_in_its_quarantine_entry(urls, outcomes) -> None:
+    """Read as cells, 能源管理,节能改造 is 覆盖范围 = 能源管理 and one cell more: not silently cut."""
+    batch_id = outcomes["unquoted_comma_in_the_last_cell"].batch.batch_id
+    with psycopg.connect(urls["loader"]) as conn:
+        value, detail = conn.execute("select value, detail from dq.quarantine where batch_id = %s and rule = %s",
+                                     (batch_id, "extra_cells")).fetchone()
+    assert value == "节能改造" and "more cells than the header" in detail
+    assert raw_rows(urls, "certificates", batch_id)[3]["scope"] == "能源管理"
 
 
 def test_unknown_headers_are_reported(outcomes) -> None:

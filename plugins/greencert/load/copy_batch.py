@@ -33,7 +33,9 @@ from greencert.feeds import Feed
 from greencert.load import readers
 from greencert.load.readers import HEADER_SEARCH_ROWS, CsvSource, UnreadableFile, csv_records, is_blank_or_total
 
-META_COLUMNS = ("batch_id", "source_file", "source_row")
+# source_extra: the non-empty cells of a CSV record past the header's last (an unquoted comma in a
+# cell shifts or drops values): the row rule extra_cells quarantines such a row
+META_COLUMNS = ("batch_id", "source_file", "source_extra", "source_row")
 
 
 class BatchRejected(Exception):
@@ -77,8 +79,8 @@ def ensure_raw_table(conn: psycopg.Connection, feed: Feed) -> None:
                )"""
         ).format(table)
     )
-    for c in feed.columns:
-        conn.execute(sql.SQL("alter table {} add column if not exists {} text").format(table, sql.Identifier(c.name)))
+    for name in ("source_extra", *(c.name for c in feed.columns)):
+        conn.execute(sql.SQL("alter table {} add column if not exists {} text").format(table, sql.Identifier(name)))
     conn.execute(
         sql.SQL("create index if not exists {} on {} (batch_id)").format(
             sql.Identifier(f"{feed.name}_batch_idx"), table
@@ -148,11 +150,14 @@ def _quote(value: str) -> str:
 
 
 class _Rows:
-    """Writes rows to the COPY as csv lines: the mapped cells, batch_id, source_file, source_row."""
+    """Writes rows to the COPY as csv lines: the mapped cells, batch_id, source_file, source_extra,
+    source_row. `extra_from`: the header's cell count, past which a CSV record's non-empty cells go
+    to source_extra (None for XLSX, whose cells cannot shift)."""
 
-    def __init__(self, cp: psycopg.Copy, header: _Header, batch: Batch) -> None:
-        tail = f",{_quote(batch.batch_id)},{_quote(batch.source_file)},".replace("%", "%%") + "%d\n"
-        self._tail, self._btail = tail, tail.encode()
+    def __init__(self, cp: psycopg.Copy, header: _Header, batch: Batch, extra_from: int | None) -> None:
+        self._meta = f",{_quote(batch.batch_id)},{_quote(batch.source_file)},"
+        self._btail = (self._meta.replace("%", "%%") + ",%d\n").encode()  # a plain line has no extra cell
+        self._extra_from = extra_from
         self._cp = cp
         self._positions = header.positions
         self._width = max(header.positions) + 1
@@ -167,7 +172,13 @@ class _Rows:
             return
         if len(cells) < self._width:
             cells = cells + [""] * (self._width - len(cells))
-        line = ",".join([_quote(cells[p]) for p in self._positions]) + self._tail % number
+        extra = ""
+        if self._extra_from is not None and len(cells) > self._extra_from:
+            past = cells[self._extra_from:]
+            while past and not past[-1].strip():  # trailing empty cells (`a,b,,,`) are nothing
+                past.pop()
+            extra = ",".join(past)
+        line = ",".join([_quote(cells[p]) for p in self._positions]) + self._meta + _quote(extra) + f",{number}\n"
         self._parts.append(line)
         self._size += len(line)
         self.count += 1
@@ -191,7 +202,7 @@ class _Rows:
 
 
 @contextmanager
-def _copy(feed: Feed, conninfo: str, batch: Batch, header: _Header) -> Iterator[_Rows]:
+def _copy(feed: Feed, conninfo: str, batch: Batch, header: _Header, is_csv: bool) -> Iterator[_Rows]:
     """One transaction: replace the batch's rows by the ones written, and mark it loaded."""
     table = sql.Identifier("raw", feed.name)
     stmt = sql.SQL("copy {} ({}) from stdin (format csv, encoding 'UTF8')").format(
@@ -200,7 +211,7 @@ def _copy(feed: Feed, conninfo: str, batch: Batch, header: _Header) -> Iterator[
         ensure_raw_table(conn, feed)
         conn.execute(sql.SQL("delete from {} where batch_id = %s").format(table), (batch.batch_id,))
         with conn.cursor().copy(stmt) as cp:
-            rows = _Rows(cp, header, batch)
+            rows = _Rows(cp, header, batch, header.cells if is_csv else None)
             yield rows
             rows.flush()
         conn.execute(
@@ -213,7 +224,7 @@ def _load_xlsx(feed: Feed, conninfo: str, batch: Batch) -> tuple[int, tuple[str,
     records = readers.records(batch.landed_path, batch.source_file)
     head = list(itertools.islice(records, HEADER_SEARCH_ROWS))
     at, header = _map_header(feed, batch.source_file, head, batch.landed_path)
-    with _copy(feed, conninfo, batch, header) as rows:
+    with _copy(feed, conninfo, batch, header, is_csv=False) as rows:
         for number, cells in itertools.chain(head[at + 1:], records):
             rows.record(number, cells)
     return rows.count, header.unknown
@@ -229,7 +240,7 @@ def _load_csv(feed: Feed, conninfo: str, batch: Batch, encoding: str | None) -> 
                 done += 1
                 head.append((done, cells))
             at, header = _map_header(feed, batch.source_file, head, batch.landed_path)
-            with _copy(feed, conninfo, batch, header) as rows:
+            with _copy(feed, conninfo, batch, header, is_csv=True) as rows:
                 for number, cells in head[at + 1:]:
                     rows.record(number, cells)
                 for number, cells, lines in csv_records(src, header.cells if header.plain else None, len(head)):

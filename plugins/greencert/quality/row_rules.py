@@ -1,9 +1,9 @@
 """Row rules: route each row of a loaded batch that breaks a rule to dq.quarantine, with the rule.
 
 The rules come from the feed registry (required, check, not_future, vocabularies, date_order,
-natural key) and run as ONE SQL statement per batch inside PostgreSQL (a scan of the batch, a row
-per broken rule).
-Values are judged the way staging will read them, through the same util.* functions
+natural key), plus extra_cells (a CSV record with cells past its header, as copy_batch found it),
+and run as ONE SQL statement per batch inside PostgreSQL (a scan of the batch, a row per broken
+rule). Values are judged the way staging will read them, through the same util.* functions
 (warehouse/functions.sql), so a row that passes here parses there. Quarantined rows stay in raw
 as sent — nothing is lost — and staging skips them; the raw GX suite then gates what is left.
 """
@@ -84,6 +84,9 @@ def rules(feed: Feed) -> list[Rule]:
                         f"r.{earlier} || ' > ' || r.{later}",
                         _lit(f"{feed.column(later).headers[0]} ({later}) is before "
                              f"{feed.column(earlier).headers[0]} ({earlier})")))
+    out.append(Rule(None, "extra_cells", "r.source_extra is not null", "r.source_extra",
+                    _lit("the row has more cells than the header (an unquoted comma in a cell?): its values "
+                         "may have shifted; the value is what lay past the header")))
     keys = ", ".join(feed.natural_key)
     out.append(Rule(keys, "duplicate_key", "r.key_copies > 1 and (r.key_conflicts or r.key_rank > 1)",
                     "r.key_text",
