@@ -147,8 +147,8 @@ def test_a_batch_whose_every_row_is_bad_is_refused_with_its_reason(urls, tmp_pat
 
 
 @pytest.mark.parametrize(("name", "content", "reason"), [
-    ("empty.csv", b"", r"empty\.csv: empty file or no header row"),
-    ("page.csv", b"<html><body>502 Bad Gateway</body></html>", r"page\.csv: empty file or no header row"),
+    ("empty.csv", b"", r"empty\.csv: empty file \(0 bytes\)"),
+    ("page.csv", b"<html><body>502 Bad Gateway</body></html>", r"page\.csv: an HTML page, not CSV or XLSX data"),
     ("broken.xlsx", b"PK\x03\x04 this is not really a workbook", r"broken\.xlsx: not a readable XLSX workbook"),
     ("latin.csv", "证书编号,证书状态\n".encode() + b"\xff\xfe\xfa\n", r"latin\.csv: neither UTF-8 nor GB18030"),
 ])

@@ -21,6 +21,7 @@ class Column:
     headers: tuple[str, ...]  # the source's Chinese header and its known aliases
     required: bool = False
     check: str | None = None  # a row rule of quality/row_rules.py: date, uscc, number, cert_no, …
+    not_future: bool = False  # a date of something done (issued, updated, listed): not after the day it landed
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ def registry() -> dict[str, Feed]:
                 headers=tuple(normalise_header(h) for h in [c["header"], *c.get("aliases", [])]),
                 required=bool(c.get("required", False)),
                 check=c.get("check"),
+                not_future=bool(c.get("not_future", False)),
             )
             for c in f["columns"]
         )

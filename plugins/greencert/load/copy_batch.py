@@ -23,6 +23,7 @@ import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
@@ -32,7 +33,9 @@ from greencert.feeds import Feed
 from greencert.load import readers
 from greencert.load.readers import HEADER_SEARCH_ROWS, CsvSource, UnreadableFile, csv_records, is_blank_or_total
 
-META_COLUMNS = ("batch_id", "source_file", "source_row")
+# source_extra: the non-empty cells of a CSV record past the header's last (an unquoted comma in a
+# cell shifts or drops values): the row rule extra_cells quarantines such a row
+META_COLUMNS = ("batch_id", "source_file", "source_extra", "source_row")
 
 
 class BatchRejected(Exception):
@@ -76,8 +79,8 @@ def ensure_raw_table(conn: psycopg.Connection, feed: Feed) -> None:
                )"""
         ).format(table)
     )
-    for c in feed.columns:
-        conn.execute(sql.SQL("alter table {} add column if not exists {} text").format(table, sql.Identifier(c.name)))
+    for name in ("source_extra", *(c.name for c in feed.columns)):
+        conn.execute(sql.SQL("alter table {} add column if not exists {} text").format(table, sql.Identifier(name)))
     conn.execute(
         sql.SQL("create index if not exists {} on {} (batch_id)").format(
             sql.Identifier(f"{feed.name}_batch_idx"), table
@@ -89,14 +92,38 @@ def _header_score(feed: Feed, cells: list[str]) -> int:
     return sum(1 for h in cells if h and feed.column_for_header(h) is not None)
 
 
-def _map_header(feed: Feed, name: str, head: list[tuple[int, list[str]]]) -> tuple[int, _Header]:
+def _not_a_list(feed: Feed, name: str, path: Path) -> str:
+    """Why a file has no header row, in the words of what it looks like (errors name the file as
+    the source sent it: the landed copy is named by its hash)."""
+    with path.open("rb") as fh:
+        start = fh.read(4096)
+    text = start.removeprefix(readers.BOM).lstrip().lower()
+    if not start:
+        what = "empty file (0 bytes)"
+    elif not text:
+        what = "empty file (only blank lines)"
+    elif text.startswith(b"<") and (b"<html" in text or b"<!doctype html" in text or b"<body" in text):
+        what = "an HTML page, not CSV or XLSX data (an error page sent in place of the list?)"
+    elif text.startswith((b"<?xml", b"<")):
+        what = "XML or markup, not CSV or XLSX data"
+    elif text.startswith((b"{", b"[")):
+        what = "JSON, not CSV or XLSX data (an API error sent in place of the list?)"
+    else:
+        what = f"no header row naming any {feed.name} column in its first {HEADER_SEARCH_ROWS} rows"
+    return f"{name}: {what}"
+
+
+def _map_header(feed: Feed, name: str, head: list[tuple[int, list[str]]], path: Path) -> tuple[int, _Header]:
     """The header among the first records (the one naming the most of the feed's columns; title
     rows above it are skipped): its index in `head` and its mapping. Errors name the file as the
     source sent it (the landed copy is named by its hash)."""
     if not head or not any(_header_score(feed, cells) for _, cells in head):
-        raise BatchRejected(f"{name}: empty file or no header row naming any {feed.name} column")
+        raise BatchRejected(_not_a_list(feed, name, path))
     at = max(range(len(head)), key=lambda i: _header_score(feed, head[i][1]))
     header = head[at][1]
+    if any("\x00" in h for h in header):
+        raise BatchRejected(f"{name}: the header (row {head[at][0]}) holds a NUL byte (\\x00): not a header that "
+                            "can be read as sent; the file is refused")
     names: list[str] = []
     positions: list[int] = []
     unknown: list[str] = []
@@ -123,11 +150,14 @@ def _quote(value: str) -> str:
 
 
 class _Rows:
-    """Writes rows to the COPY as csv lines: the mapped cells, batch_id, source_file, source_row."""
+    """Writes rows to the COPY as csv lines: the mapped cells, batch_id, source_file, source_extra,
+    source_row. `extra_from`: the header's cell count, past which a CSV record's non-empty cells go
+    to source_extra (None for XLSX, whose cells cannot shift)."""
 
-    def __init__(self, cp: psycopg.Copy, header: _Header, batch: Batch) -> None:
-        tail = f",{_quote(batch.batch_id)},{_quote(batch.source_file)},".replace("%", "%%") + "%d\n"
-        self._tail, self._btail = tail, tail.encode()
+    def __init__(self, cp: psycopg.Copy, header: _Header, batch: Batch, extra_from: int | None) -> None:
+        self._meta = f",{_quote(batch.batch_id)},{_quote(batch.source_file)},"
+        self._btail = (self._meta.replace("%", "%%") + ",%d\n").encode()  # a plain line has no extra cell
+        self._extra_from = extra_from
         self._cp = cp
         self._positions = header.positions
         self._width = max(header.positions) + 1
@@ -142,7 +172,13 @@ class _Rows:
             return
         if len(cells) < self._width:
             cells = cells + [""] * (self._width - len(cells))
-        line = ",".join([_quote(cells[p]) for p in self._positions]) + self._tail % number
+        extra = ""
+        if self._extra_from is not None and len(cells) > self._extra_from:
+            past = cells[self._extra_from:]
+            while past and not past[-1].strip():  # trailing empty cells (`a,b,,,`) are nothing
+                past.pop()
+            extra = ",".join(past)
+        line = ",".join([_quote(cells[p]) for p in self._positions]) + self._meta + _quote(extra) + f",{number}\n"
         self._parts.append(line)
         self._size += len(line)
         self.count += 1
@@ -166,7 +202,7 @@ class _Rows:
 
 
 @contextmanager
-def _copy(feed: Feed, conninfo: str, batch: Batch, header: _Header) -> Iterator[_Rows]:
+def _copy(feed: Feed, conninfo: str, batch: Batch, header: _Header, is_csv: bool) -> Iterator[_Rows]:
     """One transaction: replace the batch's rows by the ones written, and mark it loaded."""
     table = sql.Identifier("raw", feed.name)
     stmt = sql.SQL("copy {} ({}) from stdin (format csv, encoding 'UTF8')").format(
@@ -175,7 +211,7 @@ def _copy(feed: Feed, conninfo: str, batch: Batch, header: _Header) -> Iterator[
         ensure_raw_table(conn, feed)
         conn.execute(sql.SQL("delete from {} where batch_id = %s").format(table), (batch.batch_id,))
         with conn.cursor().copy(stmt) as cp:
-            rows = _Rows(cp, header, batch)
+            rows = _Rows(cp, header, batch, header.cells if is_csv else None)
             yield rows
             rows.flush()
         conn.execute(
@@ -187,8 +223,8 @@ def _copy(feed: Feed, conninfo: str, batch: Batch, header: _Header) -> Iterator[
 def _load_xlsx(feed: Feed, conninfo: str, batch: Batch) -> tuple[int, tuple[str, ...]]:
     records = readers.records(batch.landed_path, batch.source_file)
     head = list(itertools.islice(records, HEADER_SEARCH_ROWS))
-    at, header = _map_header(feed, batch.source_file, head)
-    with _copy(feed, conninfo, batch, header) as rows:
+    at, header = _map_header(feed, batch.source_file, head, batch.landed_path)
+    with _copy(feed, conninfo, batch, header, is_csv=False) as rows:
         for number, cells in itertools.chain(head[at + 1:], records):
             rows.record(number, cells)
     return rows.count, header.unknown
@@ -196,35 +232,75 @@ def _load_xlsx(feed: Feed, conninfo: str, batch: Batch) -> tuple[int, tuple[str,
 
 def _load_csv(feed: Feed, conninfo: str, batch: Batch, encoding: str | None) -> tuple[int, tuple[str, ...]]:
     """encoding None: read as UTF-8, and raise _NotUtf8 at the first byte that is not."""
+    done = 0  # the last record read: a malformed one is the next
     try:
         with CsvSource(batch.landed_path, encoding or "utf-8") as src:
-            head = list(enumerate(itertools.islice(csv.reader(src.lines()), HEADER_SEARCH_ROWS), start=1))
-            at, header = _map_header(feed, batch.source_file, head)
-            with _copy(feed, conninfo, batch, header) as rows:
+            head: list[tuple[int, list[str]]] = []
+            for cells in itertools.islice(csv.reader(src.lines(), strict=readers.STRICT), HEADER_SEARCH_ROWS):
+                done += 1
+                head.append((done, cells))
+            at, header = _map_header(feed, batch.source_file, head, batch.landed_path)
+            with _copy(feed, conninfo, batch, header, is_csv=True) as rows:
                 for number, cells in head[at + 1:]:
                     rows.record(number, cells)
                 for number, cells, lines in csv_records(src, header.cells if header.plain else None, len(head)):
                     if lines is None:
                         rows.record(number, cells)
+                        done = number
                     else:
                         rows.plain(lines, number)
+                        done = number + len(lines) - 1
     except (UnicodeDecodeError, psycopg.errors.CharacterNotInRepertoire):
         if encoding is not None:
             raise
         raise _NotUtf8 from None
+    except csv.Error as exc:
+        raise BatchRejected(_malformed(batch.source_file, done + 1, exc)) from None
     return rows.count, header.unknown
+
+
+def _malformed(name: str, row: int, exc: csv.Error) -> str:
+    why = str(exc)
+    if "unexpected end of data" in why:
+        why = "a quoted cell opened in this row never closes (the rest of the file would run into it)"
+    elif "field larger than field limit" in why:
+        why = (f"a cell longer than {readers.FIELD_LIMIT_BYTES >> 20} MB (a quote that does not close where the cell "
+               "ends?)")
+    elif "expected after" in why:
+        why = f"text after the closing quote of a quoted cell ({exc})"
+    return f"{name}: not well-formed CSV at row {row}: {why}; the file is refused (rows after it cannot be told apart)"
+
+
+def _nul_reason(feed: Feed, batch: Batch) -> str:
+    """The first cell holding a NUL byte: PostgreSQL text cannot store it (COPY refused the batch)."""
+    name = batch.source_file
+    records = readers.records(batch.landed_path, name)
+    head = list(itertools.islice(records, HEADER_SEARCH_ROWS))
+    at, _ = _map_header(feed, name, head, batch.landed_path)
+    header = head[at][1]
+    for number, cells in itertools.chain(head[at + 1:], records):
+        for i, cell in enumerate(cells):
+            if "\x00" in cell:
+                column = header[i] if i < len(header) else f"cell {i + 1}"
+                return (f"{name}: row {number}, column {column}: a NUL byte (\\x00), which PostgreSQL text cannot "
+                        "hold, so the row cannot be stored as sent; the file is refused (ask the source to send "
+                        "it again without NUL bytes)")
+    return f"{name}: text PostgreSQL cannot store (a NUL byte?); the file is refused"
 
 
 def load_batch(feed: Feed, conninfo: str, batch: Batch) -> LoadResult:
     try:
-        if readers.is_xlsx(batch.landed_path):
-            n, unknown = _load_xlsx(feed, conninfo, batch)
-        else:
-            try:
-                n, unknown = _load_csv(feed, conninfo, batch, None)
-            except _NotUtf8:
-                encoding = readers.detect_encoding(batch.landed_path, batch.source_file)
-                n, unknown = _load_csv(feed, conninfo, batch, encoding)
+        try:
+            if readers.is_xlsx(batch.landed_path):
+                n, unknown = _load_xlsx(feed, conninfo, batch)
+            else:
+                try:
+                    n, unknown = _load_csv(feed, conninfo, batch, None)
+                except _NotUtf8:
+                    encoding = readers.detect_encoding(batch.landed_path, batch.source_file)
+                    n, unknown = _load_csv(feed, conninfo, batch, encoding)
+        except psycopg.errors.CharacterNotInRepertoire:  # valid UTF-8 by now: a NUL byte
+            raise BatchRejected(_nul_reason(feed, batch)) from None
     except UnreadableFile as exc:
         mark(conninfo, batch.batch_id, "rejected", str(exc))
         raise BatchRejected(str(exc)) from None

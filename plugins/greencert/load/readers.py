@@ -13,7 +13,9 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import repeat
 from operator import itemgetter
@@ -25,22 +27,40 @@ HEADER_SEARCH_ROWS = 10  # XLSX lists carry one or two title rows above the head
 
 BOM = codecs.BOM_UTF8
 BLOCK_BYTES = 1 << 20  # CsvSource reads this much at a time (tests make it tiny to mix block kinds)
+# The longest cell read (csv's default, 128 KiB, refused a 1 MB 覆盖范围 with a bare csv.Error). A
+# longer one is refused with the file (`copy_batch`): in a register it is a quote that never closes.
+FIELD_LIMIT_BYTES = 32 << 20
+csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT_BYTES))
+# Strict quoting (csv.reader(..., strict=True)): a quoted cell that never closes, or text after a
+# closing quote, is an error instead of silently running the rest of the file into one cell (rows
+# lost) or dropping the quotes (a value altered). A quote inside an unquoted cell (苏州"甲"公司) is
+# still read as it is.
+STRICT = True
 
 
 class UnreadableFile(Exception):
     pass
 
 
-def _decodes(path: Path, encoding: str) -> UnicodeDecodeError | None:
-    """Stream the whole file through a strict decoder; the error if it does not decode."""
+@dataclass(frozen=True)
+class _DecodeError:
+    exc: UnicodeDecodeError
+    offset: int  # of the first byte that does not decode, in the file
+    at_end: bool  # only the end is wrong: a character cut in two
+
+
+def _decodes(path: Path, encoding: str) -> _DecodeError | None:
+    """Stream the whole file through a strict decoder; where it fails, if it does."""
     decoder = codecs.getincrementaldecoder(encoding)("strict")
-    try:
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-    except UnicodeDecodeError as exc:
-        return exc
+    fed = 0
+    with path.open("rb") as fh:
+        for chunk in itertools.chain(iter(lambda: fh.read(1 << 20), b""), [b""]):  # b"": the end
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                pending = max(len(exc.object) - len(chunk), 0)  # bytes held back from earlier chunks
+                return _DecodeError(exc, fed - pending + exc.start, at_end=not chunk)
+            fed += len(chunk)
     return None
 
 
@@ -50,12 +70,25 @@ def detect_encoding(path: Path, name: str | None = None) -> str:
     Charset detectors call GB18030 text "GB2312" and then fail on rarer characters, so we do not
     guess: UTF-8 is strict enough that a GB file virtually never passes it.
     """
-    if _decodes(path, "utf-8") is None:
+    utf8 = _decodes(path, "utf-8")
+    if utf8 is None:
         return "utf-8-sig"
-    exc = _decodes(path, "gb18030")
-    if exc is None:
+    gb = _decodes(path, "gb18030")
+    if gb is None:
         return "gb18030"
-    raise UnreadableFile(f"{name or path.name}: neither UTF-8 nor GB18030 text ({exc})")
+    name, size = name or path.name, path.stat().st_size
+    with path.open("rb") as fh:
+        if fh.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            raise UnreadableFile(f"{name}: UTF-16 text (it starts with a UTF-16 byte-order mark), not UTF-8 or "
+                                 "GB18030: save it as UTF-8 and send it again")
+    if utf8.at_end:
+        # UTF-8 all the way to a character cut in two at the very end: a file cut short in transit
+        raise UnreadableFile(f"{name}: truncated file: its UTF-8 text ends inside a character (byte "
+                             f"{utf8.offset + 1} of {size}); send the whole file again")
+    # the reading that went further names the likelier encoding and where the file breaks it
+    worst = max((utf8, gb), key=lambda e: e.offset)
+    raise UnreadableFile(f"{name}: neither UTF-8 nor GB18030 text (as {worst.exc.encoding}: byte "
+                         f"{worst.offset + 1} of {size}: {worst.exc.reason})")
 
 
 def _cell(value: object) -> str:
@@ -72,7 +105,7 @@ def _cell(value: object) -> str:
 
 def _csv(path: Path, name: str) -> Iterator[tuple[int, list[str]]]:
     with io.TextIOWrapper(path.open("rb"), encoding=detect_encoding(path, name), newline="") as fh:
-        yield from enumerate(csv.reader(fh), start=1)
+        yield from enumerate(csv.reader(fh, strict=STRICT), start=1)
 
 
 def _xlsx(path: Path, name: str) -> Iterator[tuple[int, list[str]]]:
@@ -232,6 +265,8 @@ def plain_lines(block: bytes, fields: int) -> list[bytes] | None:
         return None
     if set(map(bytes.count, lines, repeat(b","))) != {fields - 1}:
         return None
+    if len(block) > FIELD_LIMIT_BYTES and max(map(len, lines)) > FIELD_LIMIT_BYTES:
+        return None  # csv.reader, record by record, holds each cell to the limit (as `records` does)
     return lines
 
 
@@ -250,7 +285,7 @@ def csv_records(
             src.advance(len(block))
             continue
         end = src.offset + len(block)
-        for cells in csv.reader(src.lines()):  # this block's records (and the rest of one that
+        for cells in csv.reader(src.lines(), strict=STRICT):  # this block's records (and the rest of one that
             number += 1                        # runs on past its end)
             yield number, cells, None
             if src.offset >= end:

@@ -1,8 +1,9 @@
 """Row rules: route each row of a loaded batch that breaks a rule to dq.quarantine, with the rule.
 
-The rules come from the feed registry (required, check, vocabularies, date_order, natural key) and
-run as ONE SQL statement per batch inside PostgreSQL (a scan of the batch, a row per broken rule).
-Values are judged the way staging will read them, through the same util.* functions
+The rules come from the feed registry (required, check, not_future, vocabularies, date_order,
+natural key), plus extra_cells (a CSV record with cells past its header, as copy_batch found it),
+and run as ONE SQL statement per batch inside PostgreSQL (a scan of the batch, a row per broken
+rule). Values are judged the way staging will read them, through the same util.* functions
 (warehouse/functions.sql), so a row that passes here parses there. Quarantined rows stay in raw
 as sent — nothing is lost — and staging skips them; the raw GX suite then gates what is left.
 """
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from greencert import settings
 from greencert.feeds import Feed
 
 V = "util.clean_text({col})"  # the value as staging reads it
@@ -63,6 +65,13 @@ def rules(feed: Feed) -> list[Rule]:
             ok, says = CHECKS[c.check]
             out.append(Rule(c.name, c.check, f"{v} is not null and not ({ok.format(v=v)})", col,
                             _lit(f"{header} ({c.name}) is not {says}")))
+        if c.not_future:
+            day = f"util.parse_timestamp({v})::date" if c.check == "timestamp" else f"util.parse_date({v})"
+            # the year first (text): a plain comparison spares the parse for all but this year's dates
+            out.append(Rule(c.name, "future_date", f"case when {v} is null or left({v}, 4) < r.landed_year then false "
+                            f"else coalesce({day} > r.landed_on, false) end", col,
+                            f"{_lit(f'{header} ({c.name}) is after the day the file was landed (')} || r.landed_on "
+                            f"|| {_lit('): a date still to come')}"))
         if c.name in feed.vocabularies:
             values = feed.vocabularies[c.name]
             in_set = ", ".join(_lit(x) for x in values)
@@ -75,6 +84,9 @@ def rules(feed: Feed) -> list[Rule]:
                         f"r.{earlier} || ' > ' || r.{later}",
                         _lit(f"{feed.column(later).headers[0]} ({later}) is before "
                              f"{feed.column(earlier).headers[0]} ({earlier})")))
+    out.append(Rule(None, "extra_cells", "r.source_extra is not null", "r.source_extra",
+                    _lit("the row has more cells than the header (an unquoted comma in a cell?): its values "
+                         "may have shifted; the value is what lay past the header")))
     keys = ", ".join(feed.natural_key)
     out.append(Rule(keys, "duplicate_key", "r.key_copies > 1 and (r.key_conflicts or r.key_rank > 1)",
                     "r.key_text",
@@ -100,11 +112,16 @@ def statement(feed: Feed) -> str:
                v.detail
         from (
             select t.*,
+                   to_char(t.landed_on, 'YYYY') as landed_year,
                    concat_ws(' / ', {key}) as key_text,
                    count(*) over key_window as key_copies,
                    min(row_hash) over key_window <> max(row_hash) over key_window as key_conflicts,
                    row_number() over (key_window order by source_row) as key_rank
-            from (select *, {row_hash} as row_hash from {table} where batch_id = %(batch_id)s) as t
+            from (select *, {row_hash} as row_hash, (
+                      select (m.landed_at at time zone {_lit(settings.TIMEZONE)})::date
+                      from raw.landing_manifest as m where m.batch_id = %(batch_id)s
+                  ) as landed_on
+                  from {table} where batch_id = %(batch_id)s) as t
             window key_window as (partition by {key})
         ) as r
         cross join lateral (values

@@ -1,7 +1,8 @@
 """Schemas, roles and grants: least privilege, created idempotently by the admin connection.
 
-loader       writes raw.* and dq.* (landing manifest, raw batches, quarantine)
-transformer  reads raw, builds dbt into build_* schemas, owns snapshots/marts/history/bi, publishes
+loader       writes raw.* and dq.* (landing manifest, raw batches, quarantine, explained drops)
+transformer  reads raw and dq, records the mart gate in dq.validation_runs, builds dbt into build_*
+             schemas, owns staging/snapshots/marts/history/bi, publishes
 bi_reader    reads bi.* and nothing else
 """
 
@@ -230,8 +231,12 @@ def bootstrap(admin_url: str, database: str = settings.DATABASE) -> dict[str, st
             "grant usage on schema raw, dq to {t}",
             "grant select on all tables in schema raw to {t}",
             "alter default privileges for role {l} in schema raw grant select on tables to {t}",
-            "grant select, insert on all tables in schema dq to {t}",
-            "alter default privileges for role {l} in schema dq grant select, insert on tables to {t}",
+            # the transformer reads dq and records its mart gate's results (dq.validation_runs, below)
+            # but cannot add quarantine entries (staging would skip the rows) nor explain a drop away
+            # (its own mart gate's guard): those are the loader's and the operator's
+            "grant select on all tables in schema dq to {t}",
+            "alter default privileges for role {l} in schema dq grant select on tables to {t}",
+            "alter default privileges for role {l} in schema dq revoke insert on tables from {t}",
             "grant usage on schema bi to {b}",
             "alter default privileges for role {t} in schema bi grant select on tables to {b}",
             "grant select on all tables in schema bi to {b}",
@@ -251,6 +256,8 @@ def bootstrap(admin_url: str, database: str = settings.DATABASE) -> dict[str, st
         conn.execute(sql.SQL("grant usage on schema util to {}, {}").format(L, T))
         conn.execute(sql.SQL("set role {}").format(L))
         conn.execute(DDL)
+        conn.execute(sql.SQL("revoke insert on all tables in schema dq from {}").format(T))  # granted before
+        conn.execute(sql.SQL("grant insert on dq.validation_runs to {}").format(T))
         # every feed's raw table exists from the start, so a feed that has not delivered yet
         # leaves its targets at zero instead of breaking the build
         from greencert import feeds
