@@ -200,3 +200,51 @@ def big_certificates(n: int) -> list[dict[str, str]]:
     """n quality-management certificates (counting towards no target: published numbers stay the
     same once they are in), enough for a COPY that lasts."""
     return [cert(f"QMS{i:07d}", **{"行政区划代码": "320505", "认证项目": "质量管理体系认证"}) for i in range(n)]
+
+
+def copy_build(urls: dict[str, str], schema: str, day: date, t09: int | None = None) -> str:
+    """A build for `day` made from what is published (every marts table copied, its as_of_date set
+    to `day`), as the transformer: what publish() needs, without a dbt build. `t09` sets the city's
+    T09 number, so two builds of one date can be told apart."""
+    prepare_build(urls["transformer"], schema)
+    with psycopg.connect(urls["transformer"]) as conn:
+        tables = [r[0] for r in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts'")]
+        for table in tables:
+            conn.execute(f'create table "{schema}"."{table}" as table marts."{table}"')
+            if conn.execute("select 1 from information_schema.columns where table_schema = %s "
+                            "and table_name = %s and column_name = 'as_of_date'", (schema, table)).fetchone():
+                conn.execute(f'update "{schema}"."{table}" set as_of_date = %s', (day,))
+        if t09 is not None:
+            conn.execute(f"update {schema}.fct_target_progress set actual_value = %s, numerator_value = %s "
+                         "where target_id = 'T09' and region_code = '320500'", (t09, t09))
+    return schema
+
+
+def tables_of(database: str, schema: str) -> dict[str, str]:
+    """checksums() of one schema's tables, keyed by table name (to compare a build with `marts`)."""
+    return {k.split(".", 1)[1]: v for k, v in checksums(database, (schema,)).items()}
+
+
+def named(url: str, name: str) -> str:
+    """The URL's connection with an application_name, to tell its session apart in pg_stat_activity."""
+    from psycopg.conninfo import make_conninfo
+
+    return make_conninfo(url, application_name=name)
+
+
+def waiting_on_advisory(database: str, application_name: str) -> bool:
+    with psycopg.connect(admin_url_for(database)) as conn:
+        return bool(conn.execute(
+            """select 1 from pg_locks l join pg_stat_activity a on a.pid = l.pid
+               where a.datname = %s and a.application_name = %s and l.locktype = 'advisory' and not l.granted""",
+            (database, application_name)).fetchone())
+
+
+def holding_advisory_waiting_on_history(database: str, application_name: str) -> bool:
+    with psycopg.connect(admin_url_for(database)) as conn:
+        return bool(conn.execute(
+            """select 1 from pg_locks l join pg_stat_activity a on a.pid = l.pid
+               where a.datname = %s and a.application_name = %s and l.locktype = 'advisory' and l.granted
+                 and a.wait_event_type = 'Lock' and a.query like '%%target_progress_history%%'""",
+            (database, application_name)).fetchone())
