@@ -1,9 +1,9 @@
 """Reruns are safe: each step run twice for the same input or date leaves identical tables.
 
-Every DAG run twice for one logical date through Airflow (ingest of all ten feeds, then the nightly:
-raw, quarantine, snapshots, marts, history unchanged) is tests/integration/test_nightly_e2e.py::
-test_rerun_same_date_changes_nothing, and a rerun of a past date there changes nothing else
-(::test_three_dates_then_a_rerun_of_the_middle_one_changes_nothing_else); a fresh dbt build of the
+Every DAG run twice for one logical date through Airflow (ingest of all ten feeds, then the nightly,
+for the middle of three published dates: raw, quarantine, snapshots, marts, the history of every date
+unchanged) is tests/integration/test_nightly_e2e.py::
+test_three_dates_then_every_dag_rerun_for_the_middle_one_changes_nothing; a fresh dbt build of the
 same date published again gives the same digests in tests/reliability/test_kill.py. Here, the steps
 themselves, directly and cheaply: the same file landed, loaded and gated twice; the same date (the
 latest, or a past one) published twice."""
