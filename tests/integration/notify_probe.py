@@ -65,21 +65,9 @@ def evening(day: date) -> datetime:
 
 def run_dags(days: dict[str, date]) -> dict[str, tuple[str, str]]:
     """Each probe DAG through DAG.test() at its date's 23:30 Asia/Shanghai: {dag_id: (run_id, state)}."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+    from greencert.orchestration.test_runs import load_dags, without_deadline
 
-    from greencert.orchestration.test_runs import without_deadline
-
-    manager = DagBundlesManager()
-    manager.sync_bundles_to_db()
-    dags = {}
-    for bundle in manager.get_all_dag_bundles():
-        bundle.initialize()
-        bag = BundleDagBag(dag_folder=bundle.path, bundle_path=bundle.path, bundle_name=bundle.name)
-        if bag.import_errors:
-            raise SystemExit(f"DAG import errors: {bag.import_errors}")
-        sync_bag_to_db(bag, bundle.name, bundle.version)
-        dags.update(bag.dags)
+    dags = load_dags()
     runs = {}
     for dag_id, day in days.items():
         # the failing probe keeps its deadline (Airflow records it; apache/airflow#73428 bites only runs

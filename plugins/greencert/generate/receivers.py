@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 
 @dataclass
@@ -49,7 +49,21 @@ def _address(arg: str) -> str:
     return value.strip("<>")
 
 
-class SmtpReceiver:
+class _Served:
+    """A receiver whose `server` (a socketserver) answers from a daemon thread between start and stop."""
+
+    server: socketserver.BaseServer
+
+    def start(self) -> Self:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class SmtpReceiver(_Served):
     """A loopback SMTP server that keeps every mail it is sent."""
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
@@ -109,7 +123,6 @@ class SmtpReceiver:
 
         self.server = Server((host, port), Handler)
         self.host, self.port = self.server.server_address[:2]
-        self._thread: threading.Thread | None = None
 
     def connection(self, to: list[str], from_email: str = "greencert@example.invalid") -> dict[str, Any]:
         """The Airflow connection (JSON form of AIRFLOW_CONN_*) pointing at this receiver."""
@@ -117,17 +130,8 @@ class SmtpReceiver:
                 "extra": {"from_email": from_email, "to": to, "disable_ssl": True, "disable_tls": True,
                           "timeout": 10, "retry_limit": 0}}
 
-    def start(self) -> SmtpReceiver:
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
 
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class WebhookReceiver:
+class WebhookReceiver(_Served):
     """A loopback HTTP endpoint that keeps the JSON of every POST."""
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
@@ -157,18 +161,8 @@ class WebhookReceiver:
         self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
         self.host, self.port = self.server.server_address[:2]
-        self._thread: threading.Thread | None = None
 
     def connection(self, endpoint: str = "/robot/send?access_token=standin") -> dict[str, Any]:
         """The Airflow HTTP connection (JSON form of AIRFLOW_CONN_*) pointing at this receiver."""
         return {"conn_type": "http", "host": self.host, "port": self.port, "schema": "http",
                 "extra": {"endpoint": endpoint, "timeout": 5}}
-
-    def start(self) -> WebhookReceiver:
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()

@@ -30,14 +30,14 @@ def without_deadline(dag: Any) -> Any:
     return dag
 
 
-def run(dag_ids: list[str], logical_date: date, conf: dict[str, str]) -> None:
+def load_dags() -> dict[str, Any]:
+    """Every DAG of the configured bundles, parsed once and serialized to the metadata DB."""
     from airflow.dag_processing.bundles.manager import DagBundlesManager
     from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
-    from airflow.utils.state import DagRunState
 
     manager = DagBundlesManager()
     manager.sync_bundles_to_db()
-    dags = {}
+    dags: dict[str, Any] = {}
     for bundle in manager.get_all_dag_bundles():
         bundle.initialize()
         bag = BundleDagBag(dag_folder=bundle.path, bundle_path=bundle.path, bundle_name=bundle.name)
@@ -45,6 +45,13 @@ def run(dag_ids: list[str], logical_date: date, conf: dict[str, str]) -> None:
             raise SystemExit(f"DAG import errors: {bag.import_errors}")
         sync_bag_to_db(bag, bundle.name, bundle.version)  # Airflow ≥ 3.1 runs only serialized DAGs
         dags.update(bag.dags)
+    return dags
+
+
+def run(dag_ids: list[str], logical_date: date, conf: dict[str, str]) -> None:
+    from airflow.utils.state import DagRunState
+
+    dags = load_dags()
     when = datetime.combine(logical_date, datetime.min.time(), tzinfo=UTC)  # as the CLI reads a bare date
     failed = []
     for dag_id in dag_ids:

@@ -107,7 +107,7 @@ def load(conninfo: str, as_of: date) -> ReportData:
         metric_en=r["metric_en"], unit_zh=r["unit_zh"], comparator=r["comparator"], target_value=r["target_value"],
         baseline_value=r["baseline_value"], policy_start=r["policy_start"], deadline=r["deadline"],
         actual_value=r["actual_value"], percent_of_target=r["percent_of_target"],
-        trajectory_value=r["trajectory_value"], projected_value=r.get("projected_value"),
+        trajectory_value=r["trajectory_value"], projected_value=r["projected_value"],
         progress_status=r["progress_status"]) for r in city]
     regions: dict[str, Region] = {}
     for r in region_rows:
