@@ -1,5 +1,5 @@
 # The two commands of the README. Everything else is `greencert --help`.
-.PHONY: demo test lint install browser clean
+.PHONY: demo test test-stack lint install browser redis clean
 
 VENV := .venv
 UV := $(shell command -v uv 2>/dev/null)
@@ -29,6 +29,17 @@ browser:
 
 test: lint browser
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The Celery executor's broker is Debian's `redis-server` (started by the project on loopback,
+# greencert.serve.redis); installed here when running as root and missing. The Debian package's
+# own service is not used (no systemd here; `greencert serve` starts its own instance).
+redis:
+	@command -v redis-server >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || apt-get install -y -qq redis-server >/dev/null \
+		|| (apt-get update -qq && apt-get install -y -qq redis-server >/dev/null)
+
+# The tests that run Airflow as deployed (tests marked `stack`: a real scheduler, Celery workers).
+test-stack: install redis
+	$(VENV)/bin/pytest -m stack $(PYTEST_ARGS)
 
 clean:
 	-$(VENV)/bin/greencert warehouse stop
