@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -32,27 +33,41 @@ METADATA_DB = "airflow"
 ADMIN_USER = "admin"
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 HEALTHY = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+QUEUE = "default"  # the Celery queue every task goes to ([operators] default_queue) and workers consume
+WORKER_HOSTNAME_ENV = "GREENCERT_WORKER_HOSTNAME"
+
+
+def worker_hostname() -> str:
+    """`[core] hostname_callable` of the Celery workers: the worker's own name (`worker1@<host>`),
+    so a task instance's `hostname` says which worker ran it even when the workers share a machine
+    (elsewhere, as on separate machines, the machine's name)."""
+    return os.environ.get(WORKER_HOSTNAME_ENV) or socket.getfqdn()
 
 
 def _secrets(path: Path) -> dict[str, str]:
     """The deployment's own secrets, generated once (mode 0600, git-ignored): the metadata role's
     password, the Fernet key that encrypts connections and variables, the JWT secret every
     component signs and checks task tokens with, the api-server's session key."""
-    if path.exists():
-        return dict(json.loads(path.read_text()))
     from cryptography.fernet import Fernet
 
+    old = dict(json.loads(path.read_text())) if path.exists() else {}
     values = {
         "metadata_password": secrets.token_urlsafe(24),
         "fernet_key": Fernet.generate_key().decode(),
         "jwt_secret": secrets.token_urlsafe(32),
         "api_secret_key": secrets.token_urlsafe(32),
-    }
+        "redis_password": secrets.token_urlsafe(24),  # the Celery broker's requirepass
+    } | old
+    if values == old:
+        return old
     path.parent.mkdir(parents=True, exist_ok=True)
     path.parent.chmod(0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    new = path.with_suffix(".new")  # a key added to an older file: the others kept as they were
+    new.unlink(missing_ok=True)
+    fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         json.dump(values, fh)
+    new.replace(path)
     return values
 
 
@@ -80,6 +95,12 @@ class Stack:
     port: int = settings.AIRFLOW_PORT
     executor: str = "LocalExecutor"
     workers: int = 2  # Celery workers (CeleryExecutor only)
+    worker_concurrency: int = 2  # task slots per Celery worker
+    # [scheduler] task_instance_heartbeat_timeout: a running task that has not heartbeat for this
+    # long (its worker died: kill -9, a lost machine) is failed by the scheduler and retried. None:
+    # Airflow's default, 300 s — production's value (a slow api-server or a long GC pause must not
+    # fail healthy tasks); the worker-kill test sets a short one.
+    heartbeat_timeout_s: int | None = None
     schedules: bool = True  # False: the scheduler runs only triggered runs (tests, demo, benchmarks)
     metadata_db: str = METADATA_DB
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -89,6 +110,8 @@ class Stack:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: list[IO[bytes]] = []
         self.redis: Any = None
+        self._secrets: dict[str, str] = {}
+        self._env: dict[str, str] = {}
 
     @property
     def base_url(self) -> str:
@@ -101,7 +124,7 @@ class Stack:
     def env(self) -> dict[str, str]:
         from urllib.parse import urlsplit
 
-        s = _secrets(self.home.parent / "secrets" / "airflow.json")
+        s = self._secrets = _secrets(self.home.parent / "secrets" / "airflow.json")
         wh = urlsplit(self.role_urls["transformer"])
         env = runtime.airflow_env(self.role_urls)
         metadata = metadata_url(self.admin_url, wh.hostname or "127.0.0.1", wh.port or 5432,
@@ -126,14 +149,28 @@ class Stack:
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": str(self.schedules),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         })
-        if self.executor == "CeleryExecutor":
+        if self.heartbeat_timeout_s is not None:
             env.update({
-                "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{settings.REDIS_PORT}/0",
+                "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(self.heartbeat_timeout_s),
+                "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
+            })
+        if self.executor == "CeleryExecutor":
+            from greencert.serve.redis import Redis
+
+            env.update({
+                # Debian's redis-server on loopback with a password (greencert.serve.redis)
+                "AIRFLOW__CELERY__BROKER_URL": Redis(self.redis_dir, settings.REDIS_PORT, s["redis_password"]).url,
+                # task states in the metadata database (Celery's SQLAlchemy backend, psycopg 3)
                 "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata,
-                "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
+                "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.worker_concurrency),
+                "AIRFLOW__OPERATORS__DEFAULT_QUEUE": QUEUE,
             })
         env.update(self.extra_env)
         return env
+
+    @property
+    def redis_dir(self) -> Path:
+        return self.home.parent / "redis"
 
     def password(self) -> str:
         """The admin's password, generated by the SimpleAuthManager on its first start."""
@@ -150,20 +187,90 @@ class Stack:
         self.procs[name] = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, start_new_session=True)
 
-    def start(self, timeout_s: float = 240) -> Stack:
-        env = self.env()
-        runtime.airflow(["db", "migrate"], env, capture=True)
-        if self.executor == "CeleryExecutor":
-            from greencert.serve.redis import Redis
+    @staticmethod
+    def worker_name(i: int) -> str:
+        """Celery's node name of worker i, which is also its task instances' `hostname`."""
+        return f"worker{i}@{socket.gethostname()}"
 
-            self.redis = Redis(settings.VAR / "redis", settings.REDIS_PORT).start()
-        for name in COMPONENTS:
-            self._spawn(name, [str(runtime.AIRFLOW_BIN), name], env)
-        if self.executor == "CeleryExecutor":
-            for i in range(1, self.workers + 1):
-                self._spawn(f"worker-{i}", [str(runtime.AIRFLOW_BIN), "celery", "worker",
-                                            "--hostname", f"worker{i}@%h", "--queues", "default"], env)
+    def start_worker(self, i: int, env: dict[str, str] | None = None, timeout_s: float = 90) -> None:
+        """Worker i (`airflow celery worker`), consuming the default queue; returns once it is ready.
+        The workers of this machine share the task logs' folder (the api-server reads them there),
+        so none starts the log server that would serve them to other machines (it would bind
+        0.0.0.0:8793, once per machine)."""
+        name = self.worker_name(i)
+        env = dict(env or self._env or self.env())
+        env.update({"AIRFLOW__CORE__HOSTNAME_CALLABLE": "greencert.serve.stack.worker_hostname",
+                    WORKER_HOSTNAME_ENV: name})
+        log = self.log_dir / f"worker-{i}.log"
+        offset = log.stat().st_size if log.exists() else 0
+        self._spawn(f"worker-{i}", [str(runtime.AIRFLOW_BIN), "celery", "worker", "--celery-hostname", name,
+                                    "--queues", QUEUE, "--concurrency", str(self.worker_concurrency),
+                                    "--skip-serve-logs"], env)
+        deadline = time.monotonic() + timeout_s
+        while True:  # Celery says "<name> ready." once it consumes from the broker
+            proc = self.procs[f"worker-{i}"]
+            if proc.poll() is not None:
+                raise RuntimeError(f"celery worker {name} exited {proc.returncode}:\n{self.tail(f'worker-{i}')}")
+            with open(log, "rb") as fh:
+                fh.seek(offset)
+                if f"{name} ready.".encode() in fh.read():
+                    return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"celery worker {name} not ready after {timeout_s:.0f} s:\n"
+                                   f"{self.tail(f'worker-{i}')}")
+            time.sleep(0.5)
+
+    def stop_worker(self, i: int, timeout_s: float = 60) -> None:
+        """Warm shutdown of worker i (SIGTERM: it finishes its running tasks first), then SIGKILL."""
+        proc = self.procs.pop(f"worker-{i}")
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                pass
         try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+    def kill_worker(self, i: int) -> list[int]:
+        """SIGKILL to worker i and every process under it (its pool, the task supervisors and the
+        tasks they run), as when its machine dies: nothing of it says goodbye. The pids killed."""
+        import psutil
+
+        proc = self.procs.pop(f"worker-{i}")
+        try:
+            tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+        except psutil.NoSuchProcess:
+            tree = []
+        for p in tree:
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(10)
+        psutil.wait_procs(tree[1:], timeout=10)
+        return [p.pid for p in tree]
+
+    def start(self, timeout_s: float = 240) -> Stack:
+        env = self._env = self.env()
+        runtime.airflow(["db", "migrate"], env, capture=True)
+        try:
+            if self.executor == "CeleryExecutor":
+                from greencert.serve.redis import Redis
+
+                self.redis = Redis(self.redis_dir, settings.REDIS_PORT, self._secrets["redis_password"]).start()
+            for name in COMPONENTS:
+                self._spawn(name, [str(runtime.AIRFLOW_BIN), name], env)
+            if self.executor == "CeleryExecutor":
+                for i in range(1, self.workers + 1):
+                    self.start_worker(i, env, timeout_s)
             self.wait_healthy(timeout_s)
         except BaseException:
             self.stop()
@@ -207,7 +314,10 @@ class Stack:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
     def alive(self) -> dict[str, bool]:
-        return {name: proc.poll() is None for name, proc in self.procs.items()}
+        alive = {name: proc.poll() is None for name, proc in self.procs.items()}
+        if self.redis is not None:
+            alive["redis"] = self.redis.alive()
+        return alive
 
     def stop(self, timeout_s: float = 30) -> None:
         """SIGTERM to every component's process group (its task processes too), then SIGKILL."""
