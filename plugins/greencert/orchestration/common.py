@@ -15,6 +15,13 @@ OWNER = "greencert-data"
 LOADER_CONN = "greencert_loader"
 TRANSFORMER_CONN = "greencert_transformer"
 SOURCE_API_CONN = "greencert_source_api"  # the sources' HTTP API (locally: the stand-in server)
+# Every task of the greencert DAGs runs once more after a failure: a Celery worker killed mid-task
+# (kill -9, a lost machine) leaves its task without heartbeats, which the scheduler fails after
+# `[scheduler] task_instance_heartbeat_timeout` and retries. Each task is safe to run twice: landing
+# is by content hash, a batch loads none-or-all, dbt rebuilds its model in the night's own build
+# schema, the publish is one idempotent transaction. (The audit's refusal is final:
+# AirflowFailException, no retry.)
+RETRIES = 1
 
 
 def on_failure(context: dict[str, Any]) -> None:

@@ -6,7 +6,15 @@ from typing import Any
 
 from greencert import settings
 from greencert.feeds import Feed
-from greencert.orchestration.common import LOADER_CONN, SOURCE_API_CONN, as_of, conninfo, default_args, http_base
+from greencert.orchestration.common import (
+    LOADER_CONN,
+    RETRIES,
+    SOURCE_API_CONN,
+    as_of,
+    conninfo,
+    default_args,
+    http_base,
+)
 
 TAKES_HTTP = ("Fetches what changed since the feed's watermark from the source's API (connection "
               "`greencert_source_api`, retried with backoff), lands it and any file in the drop folder by "
@@ -35,7 +43,7 @@ def build(feed: Feed) -> Any:
         schedule=CronTriggerTimetable(feed.schedule, timezone=settings.TIMEZONE),
         catchup=False,
         max_active_runs=1,
-        default_args=default_args(),
+        default_args=default_args(retries=RETRIES),
         tags=["greencert", "ingest", feed.name],
     ) as dag:
 

@@ -14,7 +14,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from greencert import feeds, settings
-from greencert.orchestration.common import TRANSFORMER_CONN, as_of, as_of_iso, conninfo, default_args
+from greencert.orchestration.common import RETRIES, TRANSFORMER_CONN, as_of, as_of_iso, conninfo, default_args
 from greencert.orchestration.dbt_in_process import speed_up_dbt
 
 DAG_ID = "greencert_nightly"
@@ -85,7 +85,7 @@ def build() -> Any:
         schedule=CronTriggerTimetable(SCHEDULE, timezone=settings.TIMEZONE),
         catchup=False,
         max_active_runs=1,
-        default_args=default_args(),
+        default_args=default_args(retries=RETRIES),
         on_success_callback=nightly_succeeded,  # summary + report path by e-mail / webhook
         deadline=deadline_alert(),  # not published by 07:00 Asia/Shanghai → alert
         user_defined_macros={"greencert_as_of": as_of_iso},
