@@ -5,8 +5,8 @@ again (same data folder and port) before it ends, so the modules after it find i
 A step against a stopped server fails at once with an error that says so; once the server is back,
 running the step again (as a task's retry or a rerun of the date does) completes, and nothing was
 published half: `marts`, `bi` and the history are byte for byte as before until the publish commits.
-(The nightly's tasks have no automatic retries: `default_args(retries=0)`; a failed audit or publish
-fails the run, loudly, and the date is rerun.)"""
+(Each nightly task is retried once, 30 s later — `common.RETRIES`, for a worker lost mid-task; an
+audit or publish that fails again fails the run, loudly, and the date is rerun.)"""
 
 from __future__ import annotations
 
