@@ -29,11 +29,15 @@ def run_id_for(dag_id: str, day: date) -> str:
 
 def trigger_and_wait(client: AirflowREST, dag_ids: list[str], day: date, timeout_s: float = 1800,
                      on_done: Callable[[Finished], None] | None = None) -> list[Finished]:
-    """Trigger the DAGs at once for `day` (conf as_of_date), wait for all; in the order they ended."""
+    """Trigger the DAGs at once for `day` (conf as_of_date), wait for all; in the order they ended.
+    A paused DAG is unpaused for its run (the scheduler runs no run of a paused DAG) and paused again
+    once it has ended, so its schedule does not start behind the user's back."""
     started = time.monotonic()
     pending: dict[str, str] = {}
+    paused = {dag_id for dag_id in dag_ids if client.is_paused(dag_id)}
     for dag_id in dag_ids:
-        client.unpause(dag_id)
+        if dag_id in paused:
+            client.unpause(dag_id)
         pending[dag_id] = client.trigger(dag_id, day, {"as_of_date": day.isoformat()},
                                          run_id=run_id_for(dag_id, day))
     done: list[Finished] = []
@@ -45,6 +49,8 @@ def trigger_and_wait(client: AirflowREST, dag_ids: list[str], day: date, timeout
                 finished = Finished(dag_id, run_id, state, time.monotonic() - started)
                 done.append(finished)
                 del pending[dag_id]
+                if dag_id in paused:
+                    client.set_paused(dag_id, True)
                 if on_done:
                     on_done(finished)
         if pending and time.monotonic() > deadline:
