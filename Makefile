@@ -1,5 +1,5 @@
 # The two commands of the README. Everything else is `greencert --help`.
-.PHONY: demo test lint install browser clean
+.PHONY: demo serve test test-stack lint install browser clean
 
 VENV := .venv
 UV := $(shell command -v uv 2>/dev/null)
@@ -17,6 +17,10 @@ endif
 demo: install
 	$(VENV)/bin/greencert demo $(ARGS)
 
+# Airflow as deployed on loopback (api-server, scheduler, dag-processor, triggerer), until Ctrl-C
+serve: install
+	$(VENV)/bin/greencert serve $(ARGS)
+
 lint: install
 	$(VENV)/bin/ruff check .
 	cd dbt_project && ../$(VENV)/bin/sqlfluff lint models tests --disable-progress-bar
@@ -29,6 +33,11 @@ browser:
 
 test: lint browser
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The tests of the whole stack as it is run (tests/stack: the real scheduler and triggerer, Celery
+# workers, docker compose); `make test` leaves them out
+test-stack: install browser
+	$(VENV)/bin/pytest -m stack tests/stack $(PYTEST_ARGS)
 
 clean:
 	-$(VENV)/bin/greencert warehouse stop
