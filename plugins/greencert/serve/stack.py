@@ -146,14 +146,32 @@ class Stack:
     def client(self) -> AirflowREST:
         return AirflowREST(self.base_url, ADMIN_USER, self.password())
 
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "serve.pids"
+
+    def _stop_leftovers(self) -> None:
+        """Process groups a killed earlier start of this home left running (its pid file)."""
+        if not self.pid_file.exists():
+            return
+        for pid in json.loads(self.pid_file.read_text()).values():
+            try:
+                if Path(f"/proc/{pid}/cmdline").read_bytes().find(b"airflow") >= 0:
+                    os.killpg(pid, signal.SIGKILL)
+            except (OSError, ProcessLookupError):
+                pass
+        self.pid_file.unlink()
+
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 — kept open for the process's life
         self._logs.append(log)
         self.procs[name] = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, start_new_session=True)
+        self.pid_file.write_text(json.dumps({n: p.pid for n, p in self.procs.items()}))
 
     def start(self, timeout_s: float = 240) -> Stack:
+        self._stop_leftovers()
         env = self.env()
         runtime.airflow(["db", "migrate"], env, capture=True)
         if self.executor == "CeleryExecutor":
@@ -232,6 +250,7 @@ class Stack:
                 pass
             proc.wait()
         self.procs.clear()
+        self.pid_file.unlink(missing_ok=True)
         for log in self._logs:
             log.close()
         self._logs.clear()
