@@ -9,7 +9,8 @@ it up):
    (the second without its deadline, as greencert's DAG.test() runs go: test_runs.without_deadline);
 2. what the scheduler does with deadlines that passed (`Deadline.handle_miss` queues the callback as
    a trigger), then what the triggerer does with that trigger (`CallbackTrigger.run()` imports and
-   awaits the callback with the run's context).
+   awaits the callback with the run's context, and stores each event it yields, the callback's return
+   value included, as the triggerer does: Trigger.submit_event).
 Prints one JSON line: the runs' states, the deadlines Airflow recorded, the callback trigger events.
 
 Usage: python -m tests.integration.notify_probe FAILS_DATE PUBLISHES_DATE
@@ -81,8 +82,9 @@ def run_dags(days: dict[str, date]) -> dict[str, tuple[str, str]]:
 def handle_deadlines(run_ids: list[str]) -> tuple[list[dict], list[dict]]:
     """The scheduler's and the triggerer's parts for these runs' deadlines."""
     from airflow._shared.module_loading import import_string
-    from airflow.models import DagRun, Deadline
-    from airflow.triggers.base import BaseTrigger
+    from airflow.models import DagRun, Deadline, Trigger
+    from airflow.models.callback import Callback
+    from airflow.triggers.base import BaseTrigger, TriggerEvent
     from airflow.utils.session import create_session
     from sqlalchemy import select
     from sqlalchemy.orm import selectinload
@@ -103,17 +105,26 @@ def handle_deadlines(run_ids: list[str]) -> tuple[list[dict], list[dict]]:
                 deadline.handle_miss(session)
         session.flush()
         # the triggerer's part: each trigger built as the triggerer builds it (class path, stored kwargs)
-        queued = [(d.callback.trigger.classpath, d.callback.trigger.kwargs) for d in deadlines
-                  if d.callback is not None and d.callback.trigger is not None]
+        queued = [(d.callback.id, d.callback.trigger.id, d.callback.trigger.classpath, d.callback.trigger.kwargs)
+                  for d in deadlines if d.callback is not None and d.callback.trigger is not None]
 
     async def run(trigger: BaseTrigger) -> list[dict]:
         return [event.payload async for event in trigger.run()]
 
     events = []
-    for classpath, kwargs in queued:
+    for callback_id, trigger_id, classpath, kwargs in queued:
         trigger = import_string(classpath)(**kwargs)
-        events.append({"classpath": classpath, "callback": getattr(trigger, "callback_path", None),
-                       "payloads": asyncio.run(run(trigger))})
+        payloads = asyncio.run(run(trigger))
+        # and what the triggerer does with each event: Trigger.submit_event → Callback.handle_event,
+        # which stores the callback's return value in callback.output (a Text column)
+        for payload in payloads:
+            with create_session() as session:
+                Trigger.submit_event(trigger_id, TriggerEvent(payload), session=session)
+        with create_session() as session:
+            stored = session.get(Callback, callback_id)
+            state = getattr(stored.state, "value", stored.state)
+            events.append({"classpath": classpath, "callback": getattr(trigger, "callback_path", None),
+                           "payloads": payloads, "stored": {"state": state, "output": stored.output}})
     return recorded, events
 
 

@@ -111,12 +111,12 @@ def test_failure_by_email_and_webhook(channels) -> None:
 def test_a_missing_connection_skips_its_channel(channels, monkeypatch, caplog) -> None:
     smtp, webhook = channels
     monkeypatch.delenv(SMTP_ENV)
-    assert callbacks.task_failed(failure_context()) == {"email": "skipped", "webhook": "sent"}
+    assert callbacks.task_failed(failure_context()) == "email: skipped; webhook: sent"
     assert smtp.messages == [] and len(webhook.messages) == 1
     assert "connection greencert_smtp not defined" in caplog.text
 
     monkeypatch.delenv(WEBHOOK_ENV)
-    assert callbacks.task_failed(failure_context()) == {"email": "skipped", "webhook": "skipped"}
+    assert callbacks.task_failed(failure_context()) == "email: skipped; webhook: skipped"
     assert len(webhook.messages) == 1
 
 
@@ -127,13 +127,12 @@ def test_receivers_down_or_refusing_do_not_raise(channels, monkeypatch) -> None:
     monkeypatch.setenv(WEBHOOK_ENV, json.dumps({**webhook.connection(), "port": down}))
     common.on_failure(failure_context())  # returns: the task's own failure is what Airflow records
     outcome = callbacks.task_failed(failure_context())
-    assert outcome["email"].startswith("failed: ConnectionRefusedError")
-    assert outcome["webhook"].startswith("failed: URLError")
+    assert outcome.startswith("email: failed: ConnectionRefusedError") and "; webhook: failed: URLError" in outcome
 
     monkeypatch.setenv(WEBHOOK_ENV, json.dumps(webhook.connection()))
     webhook.answer = {"errcode": 310000, "errmsg": "keywords not in content"}  # DingTalk's refusal
     outcome = callbacks.task_failed(failure_context())
-    assert outcome["webhook"].startswith("failed: RuntimeError: webhook refused the message")
+    assert "; webhook: failed: RuntimeError: webhook refused the message" in outcome
     assert len(webhook.messages) == 1
 
 
@@ -142,7 +141,7 @@ def test_no_recipients_is_a_logged_failure(channels, monkeypatch) -> None:
     conn = smtp.connection([])
     monkeypatch.setenv(SMTP_ENV, json.dumps(conn))
     outcome = callbacks.task_failed(failure_context())
-    assert outcome["email"].startswith("failed: ValueError") and outcome["webhook"] == "sent"
+    assert outcome.startswith("email: failed: ValueError") and outcome.endswith("; webhook: sent")
 
 
 def deadline_context(day: date, run_type: str = "scheduled") -> dict:
@@ -160,11 +159,11 @@ def test_deadline_alert_only_when_the_night_did_not_publish(channels, urls, monk
     smtp, webhook = channels
     monkeypatch.setenv("AIRFLOW_CONN_GREENCERT_TRANSFORMER", runtime.airflow_connection(urls["transformer"]))
 
-    assert callbacks.deadline_missed(deadline_context(PUBLISHED_DAY)) == {}  # published after all
-    assert callbacks.deadline_missed(deadline_context(LATE_DAY, "backfill")) == {}  # started after its deadline
+    assert callbacks.deadline_missed(deadline_context(PUBLISHED_DAY)) == "no alert: 2025-06-29 is published"
+    assert callbacks.deadline_missed(deadline_context(LATE_DAY, "backfill")).startswith("no alert: a backfill")
     assert smtp.messages == [] and webhook.messages == []
 
-    assert callbacks.deadline_missed(deadline_context(LATE_DAY)) == {"email": "sent", "webhook": "sent"}
+    assert callbacks.deadline_missed(deadline_context(LATE_DAY)) == "email: sent; webhook: sent"
     [mail] = smtp.messages
     assert mail.subject == "[greencert] greencert_nightly not published by 2025-07-01 07:00 Asia/Shanghai"
     assert "2025-06-30" in mail.body() and "bi.target_progress has nothing for 2025-06-30" in mail.body()
@@ -238,7 +237,9 @@ def test_airflow_raises_the_deadline_alert_of_a_night_not_published(probe_run, s
     [event] = result["events"]
     assert event["callback"] == "greencert.notify.callbacks.nightly_deadline_missed"
     assert [p["state"] for p in event["payloads"]] == ["running", "success"], event
-    assert event["payloads"][-1]["body"] == {"email": "sent", "webhook": "sent"}
+    assert event["payloads"][-1]["body"] == "email: sent; webhook: sent"
+    # and the triggerer stored it (a dict here was its crash: "type 'dict' is not supported")
+    assert event["stored"] == {"state": "success", "output": "email: sent; webhook: sent"}
     title = f"[greencert] {FAILS} not published by 2025-07-01 07:00 Asia/Shanghai"
     [hook] = [m for m in webhook.messages if m["json"]["markdown"]["title"] == title]
     assert "**state at the deadline**: failed" in hook["json"]["markdown"]["text"]
