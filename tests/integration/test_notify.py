@@ -23,12 +23,13 @@ from greencert.notify import callbacks
 from greencert.orchestration import common
 from greencert.orchestration.nightly import RUNS_AT
 
-from .notify_probe import FAILS, PROBE_DAGS, PUBLISHES
+from .notify_probe import FAILS, PROBE_DAGS, PUBLISHES, RERUN
 
 SMTP_ENV, WEBHOOK_ENV = "AIRFLOW_CONN_GREENCERT_SMTP", "AIRFLOW_CONN_GREENCERT_WEBHOOK"
 TO = ["ops@greencert.invalid", "duty@greencert.invalid"]
 PUBLISHED_DAY = date(2025, 6, 29)  # what the fake bi.target_progress holds
 LATE_DAY = date(2025, 6, 30)  # a night that never published
+RERUN_DAY = date(2025, 6, 28)  # never published either, rerun by hand long after its deadline
 SHANGHAI = ZoneInfo(settings.TIMEZONE)
 LOG_URL = "http://airflow.example.invalid/dags/greencert_nightly/runs/scheduled__2025-06-30/tasks/audit?try_number=2"
 
@@ -197,19 +198,22 @@ def probe_run(urls, smtp, webhook, tmp_path_factory) -> dict:
         runtime.airflow(["db", "migrate"], env, capture=True)
         marker.touch()
     proc = subprocess.run([sys.executable, "-m", "tests.integration.notify_probe", LATE_DAY.isoformat(),
-                           PUBLISHED_DAY.isoformat()], env=env, cwd=settings.ROOT, text=True, capture_output=True)
+                           PUBLISHED_DAY.isoformat(), RERUN_DAY.isoformat()],
+                          env=env, cwd=settings.ROOT, text=True, capture_output=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return {"result": json.loads(proc.stdout.strip().splitlines()[-1]), "log": proc.stdout + proc.stderr}
 
 
 def test_a_real_failed_task_notifies(probe_run, smtp, webhook) -> None:
     assert probe_run["result"]["states"][FAILS] == "failed"
-    [hook] = [m for m in webhook.messages if "FAILED" in m["json"]["markdown"]["title"]]
+    run_id = probe_run["result"]["run_ids"][FAILS]
+    [hook] = [m for m in webhook.messages if "FAILED" in m["json"]["markdown"]["title"]
+              and run_id in m["json"]["markdown"]["text"]]
     assert hook["json"]["markdown"]["title"] == f"[greencert] FAILED {FAILS}.audit"
     text = hook["json"]["markdown"]["text"]
     assert "RuntimeError: probe: the mart gate refused T06 (苏州 city total fell 40%)" in text
     assert f"[log](http://airflow.greencert.invalid:8080/dags/{FAILS}/runs/" in text and "/tasks/audit" in text
-    [mail] = [m for m in smtp.messages if m.subject == f"[greencert] FAILED {FAILS}.audit"]
+    [mail] = [m for m in smtp.messages if m.subject == f"[greencert] FAILED {FAILS}.audit" and run_id in m.body()]
     assert mail.recipients == TO and "苏州 city total fell 40%" in mail.body()
 
 
@@ -227,14 +231,14 @@ def test_a_real_successful_night_sends_its_summary(probe_run, smtp, webhook) -> 
 def test_airflow_raises_the_deadline_alert_of_a_night_not_published(probe_run, smtp, webhook) -> None:
     result = probe_run["result"]
     # Airflow recorded the deadline 07:00 Asia/Shanghai after the 23:30 logical date
-    [deadline] = result["deadlines"]
+    [deadline] = [d for d in result["deadlines"] if d["run_id"] == result["run_ids"][FAILS]]
     assert deadline["dag_id"] == FAILS
     assert datetime.fromisoformat(deadline["logical_date"]).astimezone(SHANGHAI) == datetime(2025, 6, 30, 23, 30,
                                                                                               tzinfo=SHANGHAI)
     assert datetime.fromisoformat(deadline["deadline_time"]).astimezone(SHANGHAI) == datetime(2025, 7, 1, 7, 0,
                                                                                                tzinfo=SHANGHAI)
     # the scheduler queued the callback as a trigger; the triggerer's CallbackTrigger awaited it
-    [event] = result["events"]
+    [event] = [e for e in result["events"] if e["run_id"] == result["run_ids"][FAILS]]
     assert event["callback"] == "greencert.notify.callbacks.nightly_deadline_missed"
     assert [p["state"] for p in event["payloads"]] == ["running", "success"], event
     assert event["payloads"][-1]["body"] == "email: sent; webhook: sent"
@@ -244,3 +248,20 @@ def test_airflow_raises_the_deadline_alert_of_a_night_not_published(probe_run, s
     [hook] = [m for m in webhook.messages if m["json"]["markdown"]["title"] == title]
     assert "**state at the deadline**: failed" in hook["json"]["markdown"]["text"]
     assert [m for m in smtp.messages if m.subject == title]
+
+
+def test_no_deadline_alert_for_a_past_date_rerun_by_hand(probe_run, smtp, webhook) -> None:
+    """A manual run of a past date is created after its deadline (logical date + 7 h 30): Airflow
+    fires the callback at once, which stays silent, though the run fails and the date never published."""
+    result = probe_run["result"]
+    run_id = result["run_ids"][RERUN]
+    assert result["states"][RERUN] == "failed"
+    [deadline] = [d for d in result["deadlines"] if d["run_id"] == run_id]
+    assert datetime.fromisoformat(deadline["deadline_time"]).astimezone(SHANGHAI) == datetime(2025, 6, 29, 7, 0,
+                                                                                               tzinfo=SHANGHAI)
+    [event] = [e for e in result["events"] if e["run_id"] == run_id]
+    assert event["stored"] == {"state": "success",
+                               "output": "no alert: the run was created after its deadline 2025-06-29 07:00 "
+                                         "Asia/Shanghai"}
+    assert not [m for m in webhook.messages if "not published by 2025-06-29" in m["json"]["markdown"]["title"]]
+    assert not [m for m in smtp.messages if "not published by 2025-06-29" in m.subject]

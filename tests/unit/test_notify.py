@@ -7,10 +7,12 @@ import base64
 import hashlib
 import hmac
 import sqlite3
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from greencert.notify import SMTP_CONN, WEBHOOK_CONN, callbacks, channels, message
 from greencert.notify.callbacks import snapshot_of
@@ -148,3 +150,48 @@ def test_a_long_delivery_outcome_is_clipped() -> None:
     text = channels.outcome_text({"email": "failed: " + "x" * 2000, "webhook": "sent"})
     assert len(text) == channels.MAX_OUTCOME and text.startswith("email: failed: xxx") and text.endswith("…")
     assert channels.outcome_text({}) == "no channel"
+
+
+def test_a_run_created_after_its_deadline_is_not_alerted_on(monkeypatch) -> None:
+    """The README's "rerun the nightly for that date": logical date 2025-06-30 23:30, triggered on
+    2025-07-03; its deadline (2025-07-01 07:00 Shanghai) passed before it existed. No alert, and no
+    warehouse asked."""
+    sent = []
+    monkeypatch.setattr(callbacks, "deliver", lambda msg: sent.append(msg) or {"email": "sent"})
+    monkeypatch.setattr(callbacks, "_published", lambda snapshot: pytest.fail("asked the warehouse"))
+    rerun = deadline_run(run_type="manual", dag_run_id="manual__2025-07-03T02:11:09+00:00",
+                         run_after="2025-07-03T02:11:09.512Z", queued_at="2025-07-03T02:11:09.6+00:00",
+                         start_date="2025-07-03T02:11:11Z")
+    assert callbacks.deadline_missed(rerun) == ("no alert: the run was created after its deadline "
+                                                "2025-07-01 07:00 Asia/Shanghai")
+    # the deadline as the scheduler passes it: a datetime, not text
+    rerun["deadline"]["deadline_time"] = datetime(2025, 6, 30, 23, 0, tzinfo=ZoneInfo("UTC"))
+    assert callbacks.deadline_missed(rerun).startswith("no alert: the run was created after")
+    assert sent == []
+
+
+def test_a_night_that_truly_misses_seven_is_alerted_on(monkeypatch) -> None:
+    sent = []
+    monkeypatch.setattr(callbacks, "deliver", lambda msg: sent.append(msg) or {"email": "sent"})
+    monkeypatch.setattr(callbacks, "_published", lambda snapshot: False)
+    monkeypatch.setattr(callbacks, "_run_url", lambda dag_id, run_id: "http://af/run")
+    # the scheduled night: asked for at 23:30, still running at 07:00
+    assert callbacks.deadline_missed(deadline_run()) == "email: sent"
+    # queued late (the scheduler was down at 23:30): it was still due at 23:30, so it still alerts
+    assert callbacks.deadline_missed(deadline_run(queued_at="2025-07-01T00:10:00Z")) == "email: sent"
+    # a manual run of today's date triggered before the deadline, not done by it
+    assert callbacks.deadline_missed(deadline_run(run_type="manual", run_after="2025-06-30T22:59:59Z",
+                                                  queued_at="2025-06-30T22:59:59Z")) == "email: sent"
+    # without creation times (an older Airflow's context) the alert is not swallowed
+    assert callbacks.deadline_missed(deadline_run(run_after=None, queued_at=None)) == "email: sent"
+    assert [m.title for m in sent] == ["[greencert] greencert_nightly not published by 2025-07-01 07:00 "
+                                       "Asia/Shanghai"] * 4
+
+
+def test_the_deadline_alert_names_the_exact_time() -> None:
+    """The UI shows a DeadlineAlert's interval through dayjs' humanize(), which rounds 7 h 30 to
+    "8 hours" ("Must complete within 8 hours of logical date"); the alert's name, shown beside it,
+    says the exact rule."""
+    alert = nightly.deadline_alert()
+    assert alert.interval == timedelta(hours=7, minutes=30)
+    assert alert.name == "published by 07:00 Asia/Shanghai (logical date 23:30 + 7h30)"

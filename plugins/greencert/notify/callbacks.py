@@ -127,9 +127,28 @@ def snapshot_of(dag_run: dict[str, Any]) -> str | None:
     return when.astimezone(ZoneInfo(settings.TIMEZONE)).date().isoformat()
 
 
-def _local(value: Any) -> str:
+def _when(value: Any) -> datetime | None:
+    """A timestamp of the run's API form (ISO text, "Z" or an offset) or a datetime; None when absent."""
+    if value is None or value == "":
+        return None
     when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return when.astimezone(ZoneInfo(settings.TIMEZONE)).strftime(f"%Y-%m-%d %H:%M {settings.TIMEZONE}")
+    return when if when.tzinfo is not None else when.replace(tzinfo=ZoneInfo("UTC"))
+
+
+def _local(value: Any) -> str:
+    return _when(value).astimezone(ZoneInfo(settings.TIMEZONE)).strftime(f"%Y-%m-%d %H:%M {settings.TIMEZONE}")
+
+
+def created_after_deadline(dag_run: dict[str, Any], deadline: Any) -> bool:
+    """Was the run asked for only after its deadline had passed (so it could never have met it)?
+
+    A run exists from the earliest of `run_after` (a scheduled run: its schedule time, 23:30; a
+    manual one: when it was triggered) and `queued_at`. A manual rerun of a past date (logical date
+    2025-06-30, triggered today) has a deadline of 2025-07-01 07:00, long gone when it is created;
+    a scheduled night that is still running (or failed, or queued late) at 07:00 was created before it."""
+    deadline_at = _when(deadline)
+    created = [t for t in (_when(dag_run.get("run_after")), _when(dag_run.get("queued_at"))) if t is not None]
+    return deadline_at is not None and bool(created) and min(created) >= deadline_at
 
 
 def _run_url(dag_id: str, run_id: str) -> str:
@@ -153,15 +172,21 @@ def deadline_missed(context: dict[str, Any]) -> str:
     """The nightly run was not done by its deadline: alert, unless the snapshot got published anyway.
 
     `context` is what Airflow gives a DeadlineAlert callback: {"dag_run": <the run, as the REST API
-    shows it>, "deadline": {"id", "deadline_time"}}. A backfill run is created after its deadline
-    passed, so it is not alerted on.
+    shows it (DAGRunResponse: run_type, logical_date, run_after, queued_at, start_date, state, conf…)>,
+    "deadline": {"id", "deadline_time"}}. A run created after its deadline (a backfill, a manual
+    rerun of a past date) could not have met it: Airflow fires at once, and no alert is sent.
     """
     try:
         dag_run = context.get("dag_run") or {}
         dag_id, run_id = str(dag_run.get("dag_id", "?")), str(dag_run.get("dag_run_id", "?"))
+        deadline = (context.get("deadline") or {}).get("deadline_time")
         if dag_run.get("run_type") == "backfill":
             log.info("deadline of backfill run %s.%s passed: no alert (a backfill starts after it)", dag_id, run_id)
             return "no alert: a backfill run starts after its deadline"
+        if created_after_deadline(dag_run, deadline):
+            log.info("deadline of %s run %s.%s (%s) passed before the run was created: no alert",
+                     dag_run.get("run_type"), dag_id, run_id, _local(deadline))
+            return f"no alert: the run was created after its deadline {_local(deadline)}"
         snapshot = snapshot_of(dag_run)
         notes: list[str] = []
         if snapshot:
@@ -173,7 +198,6 @@ def deadline_missed(context: dict[str, Any]) -> str:
                              "good night")
             except Exception as exc:
                 notes.append(f"could not check what is published ({type(exc).__name__}: {exc})")
-        deadline = (context.get("deadline") or {}).get("deadline_time")
         msg = message.deadline_missed(dag_id, run_id, snapshot, dag_run.get("state"),
                                       _local(deadline) if deadline else "its deadline", _run_url(dag_id, run_id),
                                       notes)
