@@ -211,6 +211,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             api.stop()
 
 
+def report_files(day: date) -> tuple[Path, Path]:
+    """Where the nightly's report task wrote a date's report (the demo prints it): settings.REPORTS,
+    which the Airflow environment hands on to the tasks (runtime.airflow_env)."""
+    folder = settings.REPORTS / day.isoformat()
+    return folder / "report.html", folder / "report.xlsx"
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from greencert.report.progress import progress_table
 
@@ -235,9 +242,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print()
     print(progress_table(urls["bi_reader"], last))
     print(f"Published: {last} (bi.target_progress); quarantined rows: greencert quarantine --date {args.as_of[0]}")
-    folder = settings.REPORTS / last.isoformat()
-    print(f"Report ({last}, written by the nightly's report task): {folder / 'report.html'}")
-    print(f"                     workbook for the office: {folder / 'report.xlsx'}")
+    html, xlsx = report_files(last)
+    print(f"Report ({last}, written by the nightly's report task): {html}")
+    print(f"                     workbook for the office: {xlsx}")
     for region in args.region or []:
         print()
         print(progress_table(urls["bi_reader"], last, region))
@@ -458,7 +465,7 @@ def parser() -> argparse.ArgumentParser:
                    help="region code, e.g. 320571 (default %(default)s, the city)")
 
     s = command("report", cmd_report,
-                "write a published snapshot date's report again: reports/<date>/report.html and report.xlsx",
+                "write a published snapshot date's report again: var/reports/<date>/report.html and report.xlsx",
                 "What the nightly's report task writes after each publish: an HTML page (progress bars, region × "
                 "target heat map, trends against the trajectory, data quality) and an XLSX workbook (targets, one "
                 "sheet per region, data quality), from the published history.",
