@@ -123,7 +123,7 @@ class Stack:
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(self.schedules),
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": str(self.schedules),
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",  # runs.trigger_and_wait unpauses for a run
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         })
         if self.executor == "CeleryExecutor":
