@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from greencert import feeds
 from greencert.orchestration import ingest, nightly
@@ -38,7 +38,10 @@ def trigger_and_wait(client: AirflowREST, dag_ids: list[str], day: date, timeout
     for dag_id in dag_ids:
         if dag_id in paused:
             client.unpause(dag_id)
-        pending[dag_id] = client.trigger(dag_id, day, {"as_of_date": day.isoformat()},
+        # logical date now, as the UI's Trigger button sets it; the snapshot date is the conf's. (A
+        # logical date of the snapshot's own midnight would make the UI draw the run as a bar from
+        # that day to now, and the run would be created after its own deadline.)
+        pending[dag_id] = client.trigger(dag_id, datetime.now(UTC), {"as_of_date": day.isoformat()},
                                          run_id=run_id_for(dag_id, day))
     done: list[Finished] = []
     deadline = started + timeout_s
