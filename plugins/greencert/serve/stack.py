@@ -108,6 +108,8 @@ class Stack:
                                 s["metadata_password"], self.metadata_db)
         env.update({
             "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
+            "AIRFLOW__COSMOS__CACHE_DIR": str(self.home / "cosmos_cache"),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata,
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": metadata,
             "AIRFLOW__CORE__EXECUTOR": self.executor,
