@@ -35,6 +35,9 @@ from greencert import settings
 log = logging.getLogger(__name__)
 DATASOURCE = "warehouse"
 CONN_VAR = "GREENCERT_GX_CONNECTION"  # GX resolves ${...} from the environment: no secret on disk
+# GX logs hundreds of INFO lines per validation (its import alone: one per public API function);
+# a task log keeps the gate's summary and failures, and GX's warnings and errors
+GX_LOG_LEVEL = os.environ.get("GREENCERT_GX_LOG_LEVEL", "WARNING").upper()
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,20 @@ def context() -> Any:
     ctx = gx.get_context(mode="file", project_root_dir=str(settings.EXPECTATIONS_DIR))
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     return ctx
+
+
+@contextmanager
+def quiet_gx() -> Iterator[None]:
+    """GX's loggers at GX_LOG_LEVEL (GREENCERT_GX_LOG_LEVEL=INFO to see them again) while it runs."""
+    warnings.filterwarnings("ignore", module="great_expectations")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    logger = logging.getLogger("great_expectations")
+    level = logger.level
+    logger.setLevel(GX_LOG_LEVEL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def lock_file() -> Path:
@@ -152,11 +169,12 @@ def validate(
     expectation, so a failure says which target dropped. data_docs rebuilds the Data Docs site (every
     stored result, raw batches' included): the nightly's audit does it once a night rather than
     every batch paying for it."""
-    import great_expectations as gx
-
     os.environ[CONN_VAR] = _sqlalchemy_url(conninfo)
-    with exclusive_context() as ctx:
-        checks = _run(ctx, gx, suite_name, table, query, expectations, result_format, data_docs)
+    with quiet_gx():
+        import great_expectations as gx
+
+        with exclusive_context() as ctx:
+            checks = _run(ctx, gx, suite_name, table, query, expectations, result_format, data_docs)
     outcome = Outcome(suite_name, target, tuple(checks))
     record(conninfo, run_id, outcome)
     log.info(outcome.summary())
