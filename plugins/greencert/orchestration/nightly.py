@@ -1,11 +1,12 @@
 """The nightly warehouse DAG: fresh build schema → dbt (Cosmos) → mart gate (GX) → publish → report
 (the terminal summary, and the report folder `var/reports/<date>/` with its HTML page and XLSX workbook).
 
-Write-audit-publish: dbt writes the night's models into `build_<date>`; the published `marts`/`bi`
-schemas and target_progress_history change in the single publish transaction, after the audit
-passed. The big registers' staging is incremental, in the persistent `staging` schema (it holds
-what the raw gate accepted, not published numbers); trigger with {"full_refresh": true} to
-rebuild it from every accepted batch.
+Write-audit-publish: dbt writes the night's models into `build_nightly` (its date in
+`build_nightly.build_info`); the published `marts`/`bi` schemas and target_progress_history change
+in the single publish transaction, after the audit passed. The big registers' staging is
+incremental, in the persistent `staging` schema (it holds what the raw gate accepted, not published
+numbers); trigger with {"full_refresh": true} to rebuild it from every accepted batch, and with
+{"as_of_date": "2025-06-30"} to build a past date.
 """
 
 from __future__ import annotations
