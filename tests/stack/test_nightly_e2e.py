@@ -313,3 +313,13 @@ def test_the_night_that_missed_its_deadline_alerted_once_and_the_stack_stayed_up
     assert stack.alive() == {name: True for name in stack.alive()}, {n: stack.tail(n) for n in stack.alive()}
     health = client.health()
     assert all(health[c]["status"] == "healthy" for c in ("scheduler", "triggerer", "dag_processor")), health
+
+
+def test_no_dbt_task_re_parsed_the_project(env) -> None:
+    """Every night's dbt tasks found a partial-parse state that fits them (no per-night --vars, one
+    build schema, the project parsed once by prepare_build): none re-parsed the whole project."""
+    client, urls, stack = env
+    logs = sorted((stack.home / "logs" / f"dag_id={nightly.DAG_ID}").glob("run_id=*/task_id=dbt.*/attempt=*.log"))
+    assert len(logs) >= 4 * 50
+    reparsed = [str(p.relative_to(stack.home)) for p in logs if "Unable to do partial parsing" in p.read_text()]
+    assert reparsed == []
