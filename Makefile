@@ -1,5 +1,5 @@
 # The two commands of the README. Everything else is `greencert --help`.
-.PHONY: demo test test-stack lint install browser redis clean
+.PHONY: demo serve test test-stack lint install browser redis clean
 
 VENV := .venv
 UV := $(shell command -v uv 2>/dev/null)
@@ -17,6 +17,10 @@ endif
 demo: install
 	$(VENV)/bin/greencert demo $(ARGS)
 
+# Airflow as deployed on loopback (api-server, scheduler, dag-processor, triggerer), until Ctrl-C
+serve: install
+	$(VENV)/bin/greencert serve $(ARGS)
+
 lint: install
 	$(VENV)/bin/ruff check .
 	cd dbt_project && ../$(VENV)/bin/sqlfluff lint models tests --disable-progress-bar
@@ -32,14 +36,16 @@ test: lint browser
 
 # The Celery executor's broker is Debian's `redis-server` (started by the project on loopback,
 # greencert.serve.redis); installed here when running as root and missing. The Debian package's
-# own service is not used (no systemd here; `greencert serve` starts its own instance).
+# own service is not used (no systemd here; the Stack starts its own instance).
 redis:
-	@command -v redis-server >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || apt-get install -y -qq redis-server >/dev/null \
-		|| (apt-get update -qq && apt-get install -y -qq redis-server >/dev/null)
+	@command -v redis-server >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] \
+		|| DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null \
+		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null)
 
-# The tests that run Airflow as deployed (tests marked `stack`: a real scheduler, Celery workers).
-test-stack: install redis
-	$(VENV)/bin/pytest -m stack $(PYTEST_ARGS)
+# The tests of the whole stack as it is run (tests/stack: the real scheduler and triggerer, Celery
+# workers, docker compose); `make test` leaves them out
+test-stack: install browser redis
+	$(VENV)/bin/pytest -m stack tests/stack $(PYTEST_ARGS)
 
 clean:
 	-$(VENV)/bin/greencert warehouse stop

@@ -39,7 +39,7 @@ from greencert.warehouse import roles
 
 from ..integration.helpers import AS_OF, admin_url_for
 
-pytestmark = pytest.mark.stack
+pytestmark = pytest.mark.stack  # (tests/stack/conftest.py marks every test here too)
 
 DB, REF_DB = "greencert_celery", "greencert_celery_ref"
 METADATA_DB = "airflow_celery"
@@ -88,8 +88,9 @@ def worker_of(hostname: str) -> int:
 
 
 def trigger(client: Any, dag_id: str, tag: str) -> str:
+    """A manual run for the snapshot date AS_OF (conf), its logical date now, as the UI's Trigger sets it."""
     client.unpause(dag_id)
-    return client.trigger(dag_id, AS_OF, {"as_of_date": AS_OF.isoformat()},
+    return client.trigger(dag_id, datetime.now(UTC), {"as_of_date": AS_OF.isoformat()},
                           run_id=f"{tag}__{AS_OF}__{datetime.now(UTC):%Y%m%dT%H%M%S%f}")
 
 
