@@ -113,7 +113,7 @@ def kill_a_worker_mid_dbt_task(stack: Stack, client: Any, run_id: str) -> dict[s
     killed_at = time.monotonic()
     pids = stack.kill_worker(worker)
     assert victim["pid"] in pids, f"task pid {victim['pid']} not under worker {worker} ({pids})"
-    stack.start_worker(worker)  # a worker in its place (the dead one's name, as a restarted machine)
+    stack.start_worker(worker, wait=False)  # a worker in its place (the dead one's name: a restarted machine)
     noticed_s = None
     while noticed_s is None:
         [ti] = [t for t in client.task_instances(nightly.DAG_ID, run_id) if t["task_id"] == victim["task_id"]]
@@ -122,6 +122,7 @@ def kill_a_worker_mid_dbt_task(stack: Stack, client: Any, run_id: str) -> dict[s
         else:
             assert time.monotonic() - killed_at < BOUND_S, f"{victim['task_id']} still running after the kill"
             time.sleep(0.5)
+    stack.wait_worker(worker)
     return {"task_id": victim["task_id"], "worker": worker, "try_number": victim["try_number"],
             "pids": pids, "state_after": ti["state"], "noticed_s": round(noticed_s, 1)}
 

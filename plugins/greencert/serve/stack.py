@@ -112,6 +112,7 @@ class Stack:
         self.redis: Any = None
         self._secrets: dict[str, str] = {}
         self._env: dict[str, str] = {}
+        self._worker_log_offset: dict[int, int] = {}
 
     @property
     def base_url(self) -> str:
@@ -217,8 +218,10 @@ class Stack:
         """Celery's node name of worker i, which is also its task instances' `hostname`."""
         return f"worker{i}@{socket.gethostname()}"
 
-    def start_worker(self, i: int, env: dict[str, str] | None = None, timeout_s: float = 90) -> None:
-        """Worker i (`airflow celery worker`), consuming the default queue; returns once it is ready.
+    def start_worker(self, i: int, env: dict[str, str] | None = None, timeout_s: float = 240,
+                     wait: bool = True) -> None:
+        """Worker i (`airflow celery worker`), consuming the default queue; returns once it is ready
+        (with `wait`; else see `wait_worker`).
         The workers of this machine share the task logs' folder (the api-server reads them there),
         so none starts the log server that would serve them to other machines (it would bind
         0.0.0.0:8793, once per machine)."""
@@ -227,10 +230,17 @@ class Stack:
         env.update({"AIRFLOW__CORE__HOSTNAME_CALLABLE": "greencert.serve.stack.worker_hostname",
                     WORKER_HOSTNAME_ENV: name})
         log = self.log_dir / f"worker-{i}.log"
-        offset = log.stat().st_size if log.exists() else 0
+        self._worker_log_offset[i] = log.stat().st_size if log.exists() else 0
         self._spawn(f"worker-{i}", [str(runtime.AIRFLOW_BIN), "celery", "worker", "--celery-hostname", name,
                                     "--queues", QUEUE, "--concurrency", str(self.worker_concurrency),
                                     "--skip-serve-logs"], env)
+        if wait:
+            self.wait_worker(i, timeout_s)
+
+    def wait_worker(self, i: int, timeout_s: float = 240) -> None:
+        """Until worker i consumes from the broker (it preloads dbt, Cosmos and GX first)."""
+        name, log = self.worker_name(i), self.log_dir / f"worker-{i}.log"
+        offset = self._worker_log_offset.get(i, 0)
         deadline = time.monotonic() + timeout_s
         while True:  # Celery says "<name> ready." once it consumes from the broker
             proc = self.procs[f"worker-{i}"]
