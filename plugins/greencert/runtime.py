@@ -6,8 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -106,36 +104,3 @@ def airflow(args: list[str], env: dict[str, str], check: bool = True, capture: b
     if check and proc.returncode != 0:
         raise _failed(f"airflow {' '.join(args)}", proc.returncode, (proc.stdout or "") + (proc.stderr or ""))
     return proc
-
-
-def dags_test(dag_ids: list[str], day: str, conf: dict[str, str], env: dict[str, str],
-              on_line: Callable[[str], None] | None = None) -> str:
-    """`airflow dags test` for several DAGs in order, in one Airflow process (see test_runs).
-    `on_line` sees each line of its stdout as it comes (test_runs prints `==> <dag> …` as each DAG
-    ends: the demo's progress); stderr goes to a file, so a line is never cut by the other stream."""
-    with tempfile.TemporaryFile("w+") as err, subprocess.Popen(
-        [sys.executable, "-m", "greencert.orchestration.test_runs", day, json.dumps(conf), *dag_ids],
-        env=env, text=True, stdout=subprocess.PIPE, stderr=err,
-    ) as proc:
-        assert proc.stdout is not None
-        out = []
-        for line in proc.stdout:
-            out.append(line)
-            if on_line:
-                on_line(line)
-        proc.wait()
-        err.seek(0)
-        text = "".join(out) + err.read()
-    if proc.returncode != 0:
-        raise _failed(f"dags test {' '.join(dag_ids)} {day}", proc.returncode, text)
-    return text
-
-
-def airflow_db_ready(env: dict[str, str]) -> None:
-    """Create or upgrade the Airflow metadata DB (SQLite under var/airflow) once."""
-    from importlib.metadata import version
-
-    marker = settings.AIRFLOW_HOME / f".migrated-{version('apache-airflow')}"
-    if not marker.exists():
-        airflow(["db", "migrate"], env, capture=True)
-        marker.touch()

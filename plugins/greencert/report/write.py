@@ -1,4 +1,4 @@
-"""Write a snapshot date's report folder: reports/<date>/report.html and report.xlsx.
+"""Write a snapshot date's report folder: var/reports/<date>/report.html (settings.REPORTS) and report.xlsx.
 
 The folder is written beside its final place and renamed over it, so a rerun replaces a date's
 report whole and a killed run leaves the previous one; other dates' folders are never touched.
