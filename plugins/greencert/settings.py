@@ -28,6 +28,9 @@ DATABASE = os.environ.get("GREENCERT_DB", "greencert")
 PG_PORT = int(os.environ.get("GREENCERT_PG_PORT", "54329"))
 # The local stand-in of the sources' HTTP API (`greencert source-api`; started by the demo and tests).
 API_PORT = int(os.environ.get("GREENCERT_API_PORT", "54330"))
+# `greencert serve`: the Airflow UI / REST API, and the Redis broker of the Celery workers (loopback)
+AIRFLOW_PORT = int(os.environ.get("GREENCERT_AIRFLOW_PORT", "54380"))
+REDIS_PORT = int(os.environ.get("GREENCERT_REDIS_PORT", "54381"))
 
 # The http connector: attempts per page, first backoff (doubling, capped), read timeout per page.
 HTTP_ATTEMPTS = int(os.environ.get("GREENCERT_HTTP_ATTEMPTS", "5"))

@@ -1,0 +1,244 @@
+"""Airflow as it is deployed, on this machine: the api-server, scheduler, DAG processor and
+triggerer as separate processes (and Celery workers with a Redis broker when asked), the metadata
+database in PostgreSQL (a database of its own on the warehouse's server), every component sharing
+one Fernet key and one JWT secret, all on loopback.
+
+`greencert serve` runs it in the foreground; the end-to-end test, the Celery test and the nightly
+benchmark start the same `Stack` and drive it through the REST API (greencert.serve.rest), as a
+person or a script would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+import psycopg
+from psycopg import sql
+
+from greencert import runtime, settings
+from greencert.serve.rest import AirflowREST
+
+METADATA_ROLE = "greencert_airflow"  # owns Airflow's metadata database, nothing else
+METADATA_DB = "airflow"
+ADMIN_USER = "admin"
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+HEALTHY = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+
+
+def _secrets(path: Path) -> dict[str, str]:
+    """The deployment's own secrets, generated once (mode 0600, git-ignored): the metadata role's
+    password, the Fernet key that encrypts connections and variables, the JWT secret every
+    component signs and checks task tokens with, the api-server's session key."""
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    from cryptography.fernet import Fernet
+
+    values = {
+        "metadata_password": secrets.token_urlsafe(24),
+        "fernet_key": Fernet.generate_key().decode(),
+        "jwt_secret": secrets.token_urlsafe(32),
+        "api_secret_key": secrets.token_urlsafe(32),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(values, fh)
+    return values
+
+
+def metadata_url(admin_url: str, host: str, port: int, password: str, database: str = METADATA_DB) -> str:
+    """Airflow's metadata database on the warehouse's server, owned by a role of its own."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_roles where rolname = %s", (METADATA_ROLE,)).fetchone()
+        verb = "alter" if exists else "create"
+        conn.execute(sql.SQL(verb + " role {} login nosuperuser nocreaterole nocreatedb password {}").format(
+            sql.Identifier(METADATA_ROLE), sql.Literal(password)))
+        if not conn.execute("select 1 from pg_database where datname = %s", (database,)).fetchone():
+            conn.execute(sql.SQL("create database {} owner {} encoding 'UTF8' template template0").format(
+                sql.Identifier(database), sql.Identifier(METADATA_ROLE)))
+        conn.execute(sql.SQL("revoke all on database {} from public").format(sql.Identifier(database)))
+    # psycopg 3 for both of Airflow's engines, sync and async (no asyncpg needed)
+    return f"postgresql+psycopg://{METADATA_ROLE}:{password}@{host}:{port}/{database}"
+
+
+@dataclass
+class Stack:
+    """The local Airflow deployment. `role_urls` are the warehouse roles the DAGs log in as."""
+
+    role_urls: dict[str, str]
+    admin_url: str
+    port: int = settings.AIRFLOW_PORT
+    executor: str = "LocalExecutor"
+    workers: int = 2  # Celery workers (CeleryExecutor only)
+    schedules: bool = True  # False: the scheduler runs only triggered runs (tests, demo, benchmarks)
+    metadata_db: str = METADATA_DB
+    extra_env: dict[str, str] = field(default_factory=dict)
+    home: Path = settings.AIRFLOW_HOME
+
+    def __post_init__(self) -> None:
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: list[IO[bytes]] = []
+        self.redis: Any = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs" / "services"
+
+    def env(self) -> dict[str, str]:
+        from urllib.parse import urlsplit
+
+        s = _secrets(self.home.parent / "secrets" / "airflow.json")
+        wh = urlsplit(self.role_urls["transformer"])
+        env = runtime.airflow_env(self.role_urls)
+        metadata = metadata_url(self.admin_url, wh.hostname or "127.0.0.1", wh.port or 5432,
+                                s["metadata_password"], self.metadata_db)
+        env.update({
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata,
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": metadata,
+            "AIRFLOW__CORE__EXECUTOR": self.executor,
+            "AIRFLOW__CORE__FERNET_KEY": s["fernet_key"],
+            "AIRFLOW__API_AUTH__JWT_SECRET": s["jwt_secret"],
+            "AIRFLOW__API__SECRET_KEY": s["api_secret_key"],
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__BASE_URL": self.base_url,
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
+            "AIRFLOW__CORE__DEFAULT_TIMEZONE": settings.TIMEZONE,
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(self.schedules),
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": str(self.schedules),
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        })
+        if self.executor == "CeleryExecutor":
+            env.update({
+                "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{settings.REDIS_PORT}/0",
+                "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata,
+                "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
+            })
+        env.update(self.extra_env)
+        return env
+
+    def password(self) -> str:
+        """The admin's password, generated by the SimpleAuthManager on its first start."""
+        path = self.home / "simple_auth_manager_passwords.json.generated"
+        return str(json.loads(path.read_text())[ADMIN_USER])
+
+    def client(self) -> AirflowREST:
+        return AirflowREST(self.base_url, ADMIN_USER, self.password())
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 — kept open for the process's life
+        self._logs.append(log)
+        self.procs[name] = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def start(self, timeout_s: float = 240) -> Stack:
+        env = self.env()
+        runtime.airflow(["db", "migrate"], env, capture=True)
+        if self.executor == "CeleryExecutor":
+            from greencert.serve.redis import Redis
+
+            self.redis = Redis(settings.VAR / "redis", settings.REDIS_PORT).start()
+        for name in COMPONENTS:
+            self._spawn(name, [str(runtime.AIRFLOW_BIN), name], env)
+        if self.executor == "CeleryExecutor":
+            for i in range(1, self.workers + 1):
+                self._spawn(f"worker-{i}", [str(runtime.AIRFLOW_BIN), "celery", "worker",
+                                            "--hostname", f"worker{i}@%h", "--queues", "default"], env)
+        try:
+            self.wait_healthy(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_healthy(self, timeout_s: float) -> None:
+        """Every component reports healthy and every DAG of the folder is parsed, without errors."""
+        from greencert import feeds
+
+        expected = len(feeds.registry()) + 1
+        deadline = time.monotonic() + timeout_s
+        last: object = None
+        while time.monotonic() < deadline:
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"airflow {name} exited {proc.returncode}: "
+                                       f"see {self.log_dir / (name + '.log')}\n{self.tail(name)}")
+            try:
+                client = self.client()
+                health = client.health()
+                ok = all(health.get(c, {}).get("status") == "healthy" for c in HEALTHY)
+                errors = client.import_errors() if ok else []
+                if errors:
+                    raise RuntimeError(f"DAG import errors: {errors}")
+                dags = client.dag_ids() if ok else []
+                if ok and len([d for d in dags if d.startswith("greencert_")]) >= expected:
+                    client.close()
+                    return
+                last = health
+                client.close()
+            except (OSError, KeyError, ValueError, RuntimeError, httpx.HTTPError) as exc:
+                if isinstance(exc, RuntimeError) and "import errors" in str(exc):
+                    raise
+                last = exc
+            time.sleep(1)
+        raise TimeoutError(f"Airflow at {self.base_url} not healthy after {timeout_s:.0f} s: {last}")
+
+    def tail(self, name: str, lines: int = 30) -> str:
+        path = self.log_dir / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def alive(self) -> dict[str, bool]:
+        return {name: proc.poll() is None for name, proc in self.procs.items()}
+
+    def stop(self, timeout_s: float = 30) -> None:
+        """SIGTERM to every component's process group (its task processes too), then SIGKILL."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + timeout_s
+        for proc in self.procs.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group
+            except ProcessLookupError:
+                pass
+            proc.wait()
+        self.procs.clear()
+        for log in self._logs:
+            log.close()
+        self._logs.clear()
+        if self.redis is not None:
+            self.redis.stop()
+            self.redis = None
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
