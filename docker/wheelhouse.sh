@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The wheelhouse the images install from, with no index: every package uv.lock pins for the
-# product (no dev tools), as wheels for Debian bookworm's CPython 3.11.2 on x86_64, plus
-# greencert's own wheel and uv (the installer the Dockerfile uses). This is the air-gapped install:
+# product (no dev tools), as wheels for Debian bookworm's CPython 3.11.2 on x86_64, and uv (the
+# installer the Dockerfile uses); greencert itself is the checkout the Dockerfile copies. This is the air-gapped install:
 # run it where the package index is reachable, carry the folder to the intranet, build the images
 # there (README "Run it on a server"). Usage: docker/wheelhouse.sh DIR (make wheelhouse: var/wheelhouse).
 set -euo pipefail
@@ -34,6 +34,5 @@ for minor in $(seq 36 -1 5); do platforms+=(--platform "manylinux_2_${minor}_x86
     --python-version 3.11.2 --implementation cp --abi cp311 --abi abi3 --abi none \
     -r "$out.tmp/download.txt" "uv==$uv_version" -d "$out.tmp" 2> >(grep -v "is ignored" >&2)
 rm "$out.tmp/download.txt"
-uv build --wheel --quiet --out-dir "$out.tmp" .
 rm -rf "$out" && mv "$out.tmp" "$out"
 echo "$out: $(ls "$out" | grep -c '\.whl$') wheels, $(du -sh "$out" | cut -f1)"
