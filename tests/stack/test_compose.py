@@ -63,7 +63,8 @@ class Stack:
                *args]
         proc = subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True, timeout=timeout)
         if check and proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+            raise RuntimeError(f"{' '.join(args)} exited {proc.returncode}:\n"
+                               f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
         return proc
 
     def containers(self) -> list[dict]:
