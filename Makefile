@@ -57,15 +57,16 @@ wheelhouse: $(WHEELHOUSE)/requirements.txt
 $(WHEELHOUSE)/requirements.txt: uv.lock pyproject.toml docker/wheelhouse.sh | install
 	docker/wheelhouse.sh $(WHEELHOUSE)
 
-# the base image from debootstrap (once), then every image of docker-compose.yml (Docker's cache)
+# the base image from debootstrap (once), then every image of docker-compose.yml (Docker's cache;
+# the virtualenv stage is tagged, greencert-venv:local, so its cache outlives a prune)
 stack-images: dockerd wheelhouse
 	@mkdir -p var/docker
 	@docker/base-image.sh greencert-debian:bookworm
 	$(call docker_build,-f docker/postgres.Dockerfile --build-arg PG_MAJOR=16 -t greencert-postgres:16)
 	$(call docker_build,-f docker/postgres.Dockerfile --build-arg PG_MAJOR=18 -t greencert-postgres:18)
 	$(call docker_build,-f docker/redis.Dockerfile -t greencert-redis:local)
+	$(call docker_build,-f docker/Dockerfile --target venv -t greencert-venv:local)
 	$(call docker_build,-f docker/Dockerfile -t greencert:local)
-	@docker image prune -f >/dev/null
 
 # tests/stack/: the whole docker-compose.yml stack brought up, a night run through it, torn down;
 # an engine this target started is stopped again, whatever the outcome
