@@ -10,6 +10,7 @@ small machine (an `airflow jobs check` imports Airflow: ~8 s of CPU each time).
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sys
 import urllib.request
@@ -23,7 +24,7 @@ def http(url: str) -> None:
 def job(job_type: str) -> None:
     import psycopg
 
-    url = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("postgresql+psycopg2://", "postgresql://")
+    url = re.sub(r"^postgresql\+\w+://", "postgresql://", os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
     with psycopg.connect(url, connect_timeout=10) as conn:
         row = conn.execute(
             "select count(*) from job where job_type = %s and hostname = %s and state = 'running'"
