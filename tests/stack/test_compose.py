@@ -47,8 +47,22 @@ def _compose_bin() -> list[str]:
     return [exe]
 
 
+_reporter = None  # pytest's terminal: the figures show without -s
+
+
 def _log(msg: str) -> None:
-    print(f"[stack] {msg}", flush=True)
+    if _reporter is not None:
+        _reporter.write_line(f"[compose] {msg}")
+    else:
+        print(f"[compose] {msg}", flush=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _terminal(request) -> Iterator[None]:
+    global _reporter
+    _reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    yield
+    _reporter = None
 
 
 @dataclass
