@@ -1,5 +1,5 @@
 # The two commands of the README. Everything else is `greencert --help`.
-.PHONY: demo test lint install browser clean stack-deps dockerd dockerd-stop wheelhouse stack-images test-stack
+.PHONY: demo serve test test-stack lint install browser clean stack-deps dockerd dockerd-stop wheelhouse stack-images
 
 VENV := .venv
 UV := $(shell command -v uv 2>/dev/null)
@@ -16,6 +16,10 @@ endif
 
 demo: install
 	$(VENV)/bin/greencert demo $(ARGS)
+
+# Airflow as deployed on loopback (api-server, scheduler, dag-processor, triggerer), until Ctrl-C
+serve: install
+	$(VENV)/bin/greencert serve $(ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -68,11 +72,13 @@ stack-images: dockerd wheelhouse
 	$(call docker_build,-f docker/Dockerfile --target venv -t greencert-venv:local)
 	$(call docker_build,-f docker/Dockerfile -t greencert:local)
 
-# tests/stack/: the whole docker-compose.yml stack brought up, a night run through it, torn down;
-# an engine this target started is stopped again, whatever the outcome
-test-stack: install dockerd
+# The tests of the whole stack as it is run (tests/stack: the real scheduler and triggerer, Celery
+# workers, docker compose with its images built first); `make test` leaves them out. A Docker engine
+# this target started is stopped again, whatever the outcome.
+test-stack: install browser dockerd
 	@started=$$([ -f var/docker/dockerd.pid ] && echo 1 || echo 0); \
-	$(MAKE) --no-print-directory stack-images && GREENCERT_COMPOSE=$(abspath $(COMPOSE)) $(VENV)/bin/pytest -m stack tests/stack -s $(PYTEST_ARGS); rc=$$?; \
+	$(MAKE) --no-print-directory stack-images && \
+		GREENCERT_COMPOSE=$(abspath $(COMPOSE)) $(VENV)/bin/pytest -m stack tests/stack $(PYTEST_ARGS); rc=$$?; \
 	[ $$started = 0 ] || docker/dockerd.sh stop; exit $$rc
 
 clean:

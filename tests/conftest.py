@@ -11,6 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("GREENCERT_VAR", str(ROOT / "var" / "test"))
 os.environ.setdefault("GREENCERT_PG_PORT", "54339")
 os.environ.setdefault("GREENCERT_API_PORT", "54340")
+os.environ.setdefault("GREENCERT_AIRFLOW_PORT", "54341")
+os.environ.setdefault("GREENCERT_REDIS_PORT", "54342")
 os.environ.setdefault("GREENCERT_DB", "greencert_test")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")

@@ -12,8 +12,15 @@ util.is_valid_uscc({{ column }})
 ({{ issue_date }} <= {{ as_of }} and {{ as_of }} < {{ expiry_date }} and {{ status }} = '有效' and not {{ is_sub }})
 {%- endmacro %}
 
+{#- The build's as-of date: what prepare_build wrote into the build schema's build_info table (the
+    nightly passes no --vars: a value that changed every night would make every dbt call re-parse
+    the project). `--vars '{as_of_date: 2025-06-30}'` overrides it for an ad-hoc build. -#}
 {% macro as_of_date() -%}
+{%- if var("as_of_date", none) is not none -%}
 cast('{{ var("as_of_date") }}' as date)
+{%- else -%}
+(select build_info.as_of_date from {{ target.schema }}.build_info)
+{%- endif -%}
 {%- endmacro %}
 
 {#- Each certificate's status at the end of the as-of day, from a status history (snapshot). -#}

@@ -20,6 +20,8 @@ from greencert import progress, settings
 
 if TYPE_CHECKING:
     from greencert.generate.api_server import StandinAPI
+    from greencert.serve.rest import AirflowREST
+    from greencert.serve.stack import Stack
 
 DEFAULT_AS_OF = "2025-06-30"
 
@@ -36,11 +38,8 @@ def _ready() -> dict[str, str]:
     from greencert import runtime
 
     urls = _setup()
-    with progress.task("dbt parse, airflow db migrate") as status:
-        status.update(note="dbt parse")
+    with progress.task("dbt parse"):
         runtime.dbt_parse()
-        status.update(note="airflow db migrate (first run only)")
-        runtime.airflow_db_ready(runtime.airflow_env(urls))
     return urls
 
 
@@ -110,34 +109,31 @@ def _by_folder(paths: list[Path]) -> list[str]:
             for folder, n in counts.items()]
 
 
-def run_day(as_of: str, urls: dict[str, str], seed: int = 2022) -> None:
-    """Generate the day's files, then run the real DAGs through Airflow for that date."""
-    from greencert import feeds, runtime
-    from greencert.orchestration import ingest, nightly
+def run_day(as_of: str, urls: dict[str, str], client: AirflowREST, seed: int = 2022) -> None:
+    """Generate the day's files, then trigger the real DAGs on the running Airflow for that date."""
+    from greencert import feeds
+    from greencert.serve import runs
 
-    env = runtime.airflow_env(urls)
     t = _step(f"generate sample feeds for {as_of} (seed {seed})")
     for line in _by_folder(_generate(date.fromisoformat(as_of), seed)):
         print(f"    {line}")
     print(f"    {time.monotonic() - t:.1f}s")
-    dag_ids = [ingest.dag_id(feed) for feed in feeds.registry().values()] + [nightly.DAG_ID]
-    t = _step(f"airflow dags test, for {as_of}: {len(dag_ids) - 1} ingest DAGs, then {nightly.DAG_ID}")
-    with progress.task("airflow", total=len(dag_ids), unit="DAGs") as bar:
+    total = len(feeds.registry()) + 1
+    t = _step(f"trigger, for {as_of}: {total - 1} ingest DAGs side by side, then greencert_nightly (REST API)")
+    with progress.task("airflow", total=total, unit="DAGs") as bar:
         done = 0
-        bar.update(note=dag_ids[0].removeprefix("greencert_"))
 
-        def on_line(line: str) -> None:
-            """test_runs prints `==> <dag_id> <date>: <state> in <s>` as each DAG ends."""
+        def on_done(run: runs.Finished) -> None:
             nonlocal done
-            if line.startswith("==> "):
-                print(f"    {line[4:].rstrip()}", flush=True)
-            if done < len(dag_ids) and line.startswith(f"==> {dag_ids[done]} "):
-                done += 1
-                bar.update(completed=done, note=dag_ids[done].removeprefix("greencert_") if done < len(dag_ids) else "")
+            done += 1
+            print(f"    {run.dag_id} {as_of}: {run.state} after {run.seconds:.1f}s", flush=True)
+            bar.update(completed=done, note=run.dag_id.removeprefix("greencert_"))
 
-        # one Airflow process runs them all in order (DAG.test(), as `airflow dags test` does for one)
-        runtime.dags_test(dag_ids, as_of, {"as_of_date": as_of}, env, on_line)
+        finished = runs.run_day(client, date.fromisoformat(as_of), on_done)
     print(f"    {time.monotonic() - t:.1f}s")
+    if runs.failed(finished):
+        print(f"    failed: {', '.join(runs.failed(finished))} (their logs: the Airflow UI, or "
+              f"{settings.AIRFLOW_HOME / 'logs'})")
     from greencert.quality.summary import gate_summary
 
     for line in gate_summary(urls["loader"], date.fromisoformat(as_of)).splitlines():
@@ -168,6 +164,68 @@ def cmd_source_api(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stack(urls: dict[str, str], args: argparse.Namespace, schedules: bool) -> Stack:
+    from greencert import warehouse
+    from greencert.serve.stack import Stack
+
+    return Stack(urls, warehouse.admin_url(), port=args.port, executor=args.executor, workers=args.workers,
+                 schedules=schedules)
+
+
+def _print_ui(stack: Stack) -> None:
+    print(f"==> Airflow UI and REST API: {stack.base_url}  (user {stack.client().username}; password: "
+          f"the value in {stack.password_file})")
+    print("    times in the UI: its user menu → Timezone (it starts from the browser's); "
+          f"the DAGs' schedules are {settings.TIMEZONE}")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import signal
+
+    t = _step("start the warehouse, compile the dbt manifest")
+    urls = _ready()
+    print(f"    {time.monotonic() - t:.1f}s")
+    api = _start_source_api() if args.source_api else None
+    stack = _stack(urls, args, schedules=not args.no_schedules)
+    t = _step(f"start Airflow ({args.executor}): api-server, scheduler, dag-processor, triggerer"
+              + (f", {args.workers} Celery workers and a Redis broker" if args.executor == "CeleryExecutor" else ""))
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        with progress.task("airflow: waiting for every component to report healthy"):
+            stack.start()
+        print(f"    {time.monotonic() - t:.1f}s; logs in {stack.log_dir}")
+        _print_ui(stack)
+        print("    " + ("schedules on: DAGs start paused; unpause them in the UI to run on their schedules"
+                        if not args.no_schedules else "schedules off: only runs triggered in the UI or API run"))
+        print("==> running; Ctrl-C (or SIGTERM) stops every component", flush=True)
+        while not stopping:
+            dead = [name for name, up in stack.alive().items() if not up]
+            if dead:
+                print(f"airflow {dead[0]} exited: see {stack.log_dir / (dead[0] + '.log')}\n{stack.tail(dead[0])}")
+                return 1
+            time.sleep(1)
+        return 0
+    finally:
+        print("==> stopping Airflow", flush=True)
+        stack.stop()
+        if api is not None:
+            api.stop()
+
+
+def report_files(day: date) -> tuple[Path, Path]:
+    """Where the nightly's report task wrote a date's report (the demo prints it): settings.REPORTS,
+    which the Airflow environment hands on to the tasks (runtime.airflow_env)."""
+    folder = settings.REPORTS / day.isoformat()
+    return folder / "report.html", folder / "report.xlsx"
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from greencert.report.progress import progress_table
 
@@ -175,21 +233,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
     urls = _ready()
     print(f"    {time.monotonic() - t:.1f}s")
     api = _start_source_api()
-    for as_of in args.as_of:
-        run_day(as_of, urls, args.seed)
-    api.stop()
+    stack = _stack(urls, args, schedules=False)
+    t = _step(f"start Airflow as deployed ({args.executor}; the scheduler runs only the runs triggered here)")
+    try:
+        with progress.task("airflow: waiting for every component to report healthy"):
+            stack.start()
+        print(f"    {time.monotonic() - t:.1f}s")
+        _print_ui(stack)
+        client = stack.client()
+        for as_of in args.as_of:
+            run_day(as_of, urls, client, args.seed)
+    finally:
+        stack.stop()
+        api.stop()
     last = date.fromisoformat(args.as_of[-1])
     print()
     print(progress_table(urls["bi_reader"], last))
     print(f"Published: {last} (bi.target_progress); quarantined rows: greencert quarantine --date {args.as_of[0]}")
-    folder = settings.REPORTS / last.isoformat()
-    print(f"Report ({last}, written by the nightly's report task): {folder / 'report.html'}")
-    print(f"                     workbook for the office: {folder / 'report.xlsx'}")
+    html, xlsx = report_files(last)
+    print(f"Report ({last}, written by the nightly's report task): {html}")
+    print(f"                     workbook for the office: {xlsx}")
     for region in args.region or []:
         print()
         print(progress_table(urls["bi_reader"], last, region))
     print()
     _print_connect(urls)
+    print("Watch the runs in the UI: greencert serve (it keeps the same metadata database)")
     return 0
 
 
@@ -240,10 +309,11 @@ def cmd_explain_drop(args: argparse.Namespace) -> int:
 
 
 def cmd_airflow(args: argparse.Namespace) -> int:
-    """Run any airflow command against this checkout's Airflow home and connections."""
-    from greencert import runtime
+    """Run any airflow command against the Airflow home, metadata DB and connections `serve` uses."""
+    from greencert import runtime, warehouse
+    from greencert.serve.stack import Stack
 
-    env = runtime.airflow_env(_ready())
+    env = Stack(_ready(), warehouse.admin_url()).env()
     return runtime.airflow(args.rest, env, check=False).returncode
 
 
@@ -317,7 +387,7 @@ def parser() -> argparse.ArgumentParser:
         epilog=_examples("greencert demo --as-of 2025-06-30 2025-07-01 --region 320571",
                          "greencert progress --as-of 2025-06-30",
                          "greencert quarantine --feed certificates --date 2025-06-30",
-                         "greencert airflow standalone"))
+                         "greencert serve"))
     sub = p.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND",
                          help="one of these; `greencert COMMAND --help` for its options")
 
@@ -327,10 +397,36 @@ def parser() -> argparse.ArgumentParser:
         s.set_defaults(func=func)
         return s
 
+    def airflow_options(s: argparse.ArgumentParser) -> None:
+        s.add_argument("--port", type=int, default=settings.AIRFLOW_PORT,
+                       help="the UI and REST API on 127.0.0.1 (default %(default)s, GREENCERT_AIRFLOW_PORT)")
+        s.add_argument("--executor", choices=["LocalExecutor", "CeleryExecutor"], default="LocalExecutor",
+                       help="LocalExecutor: the scheduler runs the tasks (default); CeleryExecutor: Celery "
+                       "workers take them from a Redis broker on loopback (Debian's redis-server: make redis)")
+        s.add_argument("--workers", type=int, default=2, metavar="N",
+                       help="Celery workers to start with CeleryExecutor (default %(default)s)")
+
+    s = command("serve", cmd_serve, "run Airflow as deployed, on loopback, until Ctrl-C: the way to watch the DAGs",
+                "Start the warehouse, the stand-in source API and Airflow's api-server, scheduler, DAG processor "
+                "and triggerer as separate processes (Celery workers too with --executor CeleryExecutor), with "
+                "Airflow's metadata in PostgreSQL (a database of its own on the warehouse's server) and one "
+                "Fernet key and JWT secret for all (var/secrets/airflow.json, generated once). Prints the UI's "
+                "address and where the admin's password is; the DAGs start paused. Ctrl-C stops every component. "
+                "The demo uses the same Airflow home and metadata DB, so its runs show here.",
+                _examples("greencert serve", "greencert serve --executor CeleryExecutor --workers 2",
+                          "greencert serve --no-schedules   # only runs triggered in the UI or the REST API"))
+    airflow_options(s)
+    s.add_argument("--no-schedules", action="store_true",
+                   help="the scheduler creates no scheduled runs: only triggered ones run")
+    s.add_argument("--no-source-api", dest="source_api", action="store_false",
+                   help="do not start the stand-in source API (the greencert_source_api connection points "
+                   "elsewhere)")
+
     s = command("demo", cmd_demo, "generate sample data, run the real DAGs through Airflow, print progress",
                 "Start the warehouse (embedded PostgreSQL unless WAREHOUSE_URL is set) and the stand-in source "
                 "API; then, for each date in order: generate every feed's sample data, run each feed's ingest DAG "
-                "and the nightly DAG through Airflow (DAG.test, as `airflow dags test` does) and print what the "
+                "side by side, then the nightly DAG, on Airflow run as deployed (`greencert serve`'s stack, "
+                "triggered through its REST API as the UI's Trigger button does) and print what the "
                 "data-quality gates did. Ends with the published target progress and how to connect a BI tool.",
                 _examples("greencert demo", "greencert demo --as-of 2025-06-30 2025-07-01 --region 320571"))
     s.add_argument("--as-of", nargs="+", default=[DEFAULT_AS_OF], metavar="YYYY-MM-DD",
@@ -339,6 +435,7 @@ def parser() -> argparse.ArgumentParser:
                    help="sample-data seed: the same seed and date give the same files (default %(default)s)")
     s.add_argument("--region", action="append", metavar="CODE",
                    help="also print this region's progress (e.g. 320571); may be repeated")
+    airflow_options(s)
 
     s = command("setup", cmd_setup, "start/bootstrap the warehouse, compile the dbt manifest, migrate Airflow's DB",
             "Start the embedded PostgreSQL (or bootstrap the server of WAREHOUSE_URL) with its roles, schemas and "
@@ -379,7 +476,7 @@ def parser() -> argparse.ArgumentParser:
                    help="region code, e.g. 320571 (default %(default)s, the city)")
 
     s = command("report", cmd_report,
-                "write a published snapshot date's report again: reports/<date>/report.html and report.xlsx",
+                "write a published snapshot date's report again: var/reports/<date>/report.html and report.xlsx",
                 "What the nightly's report task writes after each publish: an HTML page (progress bars, region × "
                 "target heat map, trends against the trajectory, data quality) and an XLSX workbook (targets, one "
                 "sheet per region, data quality), from the published history.",
@@ -408,9 +505,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("explanation", help="why, in a sentence")
 
     s = command("airflow", cmd_airflow, "run an airflow command with this checkout's home and connections",
-                "Run any Airflow CLI command with this checkout's Airflow home (var/airflow, SQLite metadata), DAG "
-                "folder and connections (the warehouse roles, the source API); the warehouse is started first.",
-                _examples("greencert airflow standalone          # the UI on http://localhost:8080",
+                "Run any Airflow CLI command with the Airflow home (var/airflow), metadata database, DAG folder "
+                "and connections that `greencert serve` uses; the warehouse is started first.",
+                _examples("greencert airflow dags list-runs greencert_nightly",
                           "greencert airflow dags list",
                           "greencert airflow dags test greencert_nightly 2025-06-30"))
     s.add_argument("rest", nargs=argparse.REMAINDER, metavar="ARGS",

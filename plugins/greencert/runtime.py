@@ -48,6 +48,7 @@ def airflow_env(role_urls: dict[str, str]) -> dict[str, str]:
         "DO_NOT_TRACK": "1",
         "GREENCERT_ROOT": str(settings.ROOT),
         "GREENCERT_VAR": str(settings.VAR),
+        "GREENCERT_REPORTS": str(settings.REPORTS),  # where this process says reports are: the tasks write there
         "PYTHONWARNINGS": "ignore",
     })
     # The DAGs log in as these roles, never as a superuser.

@@ -7,12 +7,14 @@ it up):
    `greencert_probe_publishes` (the nightly's success callback; `audit` and `report` return what the
    nightly's do); both carry the nightly's DeadlineAlert, at 23:30 Asia/Shanghai logical dates;
    (the second without its deadline, as greencert's DAG.test() runs go: test_runs.without_deadline);
+   then the failing probe again for a past date, triggered now: a manual rerun, created after its deadline;
 2. what the scheduler does with deadlines that passed (`Deadline.handle_miss` queues the callback as
    a trigger), then what the triggerer does with that trigger (`CallbackTrigger.run()` imports and
-   awaits the callback with the run's context).
+   awaits the callback with the run's context, and stores each event it yields, the callback's return
+   value included, as the triggerer does: Trigger.submit_event).
 Prints one JSON line: the runs' states, the deadlines Airflow recorded, the callback trigger events.
 
-Usage: python -m tests.integration.notify_probe FAILS_DATE PUBLISHES_DATE
+Usage: python -m tests.integration.notify_probe FAILS_DATE PUBLISHES_DATE RERUN_DATE
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 FAILS = "greencert_probe_fails"
 PUBLISHES = "greencert_probe_publishes"
+RERUN = "rerun"  # the failing probe again, for a past date, triggered now
 
 PROBE_DAGS = '''
 """Probe DAGs for tests/integration/test_notify.py (greencert's callbacks and deadline)."""
@@ -63,26 +66,33 @@ def evening(day: date) -> datetime:
     return datetime.combine(day, RUNS_AT, ZoneInfo("Asia/Shanghai"))
 
 
-def run_dags(days: dict[str, date]) -> dict[str, tuple[str, str]]:
-    """Each probe DAG through DAG.test() at its date's 23:30 Asia/Shanghai: {dag_id: (run_id, state)}."""
+def run_dags(days: dict[str, date], rerun_day: date) -> dict[str, tuple[str, str]]:
+    """Each probe DAG through DAG.test() at its date's 23:30 Asia/Shanghai: {dag_id: (run_id, state)};
+    and RERUN: the failing probe again for rerun_day, triggered now (a manual rerun of a past date)."""
     from greencert.orchestration.test_runs import load_dags, without_deadline
 
     dags = load_dags()
     runs = {}
     for dag_id, day in days.items():
         # the failing probe keeps its deadline (Airflow records it; apache/airflow#73428 bites only runs
-        # that succeed); the other goes through DAG.test() as the demo's runs do
-        dag = dags[dag_id] if dag_id == FAILS else without_deadline(dags[dag_id])
-        run = dag.test(logical_date=evening(day))
+        # that succeed), asked for at its logical date as the scheduler asks for a night (run_after);
+        # the other goes through DAG.test() as the demo's runs do
+        if dag_id == FAILS:
+            run = dags[dag_id].test(logical_date=evening(day), run_after=evening(day))
+        else:
+            run = without_deadline(dags[dag_id]).test(logical_date=evening(day))
         runs[dag_id] = (run.run_id, str(run.state))
+    run = dags[FAILS].test(logical_date=evening(rerun_day))  # run_after: now, long after its deadline
+    runs[RERUN] = (run.run_id, str(run.state))
     return runs
 
 
 def handle_deadlines(run_ids: list[str]) -> tuple[list[dict], list[dict]]:
     """The scheduler's and the triggerer's parts for these runs' deadlines."""
     from airflow._shared.module_loading import import_string
-    from airflow.models import DagRun, Deadline
-    from airflow.triggers.base import BaseTrigger
+    from airflow.models import DagRun, Deadline, Trigger
+    from airflow.models.callback import Callback
+    from airflow.triggers.base import BaseTrigger, TriggerEvent
     from airflow.utils.session import create_session
     from sqlalchemy import select
     from sqlalchemy.orm import selectinload
@@ -92,7 +102,7 @@ def handle_deadlines(run_ids: list[str]) -> tuple[list[dict], list[dict]]:
             select(Deadline).join(Deadline.dagrun).where(DagRun.run_id.in_(run_ids))
             .options(selectinload(Deadline.dagrun), selectinload(Deadline.callback))
         ).all()
-        recorded = [{"dag_id": d.dagrun.dag_id, "run_state": str(d.dagrun.state),
+        recorded = [{"dag_id": d.dagrun.dag_id, "run_id": d.dagrun.run_id, "run_state": str(d.dagrun.state),
                      "logical_date": d.dagrun.logical_date.isoformat(), "deadline_time": d.deadline_time.isoformat()}
                     for d in deadlines]
         # the scheduler's loop: a deadline that passed and was not handled yet → handle_miss queues its
@@ -103,23 +113,35 @@ def handle_deadlines(run_ids: list[str]) -> tuple[list[dict], list[dict]]:
                 deadline.handle_miss(session)
         session.flush()
         # the triggerer's part: each trigger built as the triggerer builds it (class path, stored kwargs)
-        queued = [(d.callback.trigger.classpath, d.callback.trigger.kwargs) for d in deadlines
-                  if d.callback is not None and d.callback.trigger is not None]
+        queued = [(d.dagrun.run_id, d.callback.id, d.callback.trigger.id, d.callback.trigger.classpath,
+                   d.callback.trigger.kwargs)
+                  for d in deadlines if d.callback is not None and d.callback.trigger is not None]
 
     async def run(trigger: BaseTrigger) -> list[dict]:
         return [event.payload async for event in trigger.run()]
 
     events = []
-    for classpath, kwargs in queued:
+    for run_id, callback_id, trigger_id, classpath, kwargs in queued:
         trigger = import_string(classpath)(**kwargs)
-        events.append({"classpath": classpath, "callback": getattr(trigger, "callback_path", None),
-                       "payloads": asyncio.run(run(trigger))})
+        payloads = asyncio.run(run(trigger))
+        # and what the triggerer does with each event: Trigger.submit_event → Callback.handle_event,
+        # which stores the callback's return value in callback.output (a Text column)
+        for payload in payloads:
+            with create_session() as session:
+                Trigger.submit_event(trigger_id, TriggerEvent(payload), session=session)
+        with create_session() as session:
+            stored = session.get(Callback, callback_id)
+            state = getattr(stored.state, "value", stored.state)
+            events.append({"run_id": run_id, "classpath": classpath,
+                           "callback": getattr(trigger, "callback_path", None), "payloads": payloads,
+                           "stored": {"state": state, "output": stored.output}})
     return recorded, events
 
 
 if __name__ == "__main__":
-    fails_day, publishes_day = (date.fromisoformat(a) for a in sys.argv[1:3])
-    runs = run_dags({FAILS: fails_day, PUBLISHES: publishes_day})
+    fails_day, publishes_day, rerun_day = (date.fromisoformat(a) for a in sys.argv[1:4])
+    runs = run_dags({FAILS: fails_day, PUBLISHES: publishes_day}, rerun_day)
     recorded, events = handle_deadlines([run_id for run_id, _ in runs.values()])
     print(json.dumps({"states": {dag_id: state for dag_id, (_, state) in runs.items()},
+                      "run_ids": {dag_id: run_id for dag_id, (run_id, _) in runs.items()},
                       "deadlines": recorded, "events": events}, default=str))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,29 @@ def test_team_rules(dagbag) -> None:
             assert task.owner == "greencert-data", f"{dag_id}.{task.task_id}: owner"
             assert task.on_failure_callback, f"{dag_id}.{task.task_id}: failure callback"
             assert task.retries is not None
+
+
+# What an HTML-aware Markdown renderer (the UI's doc_md) takes for a tag and drops: `<date>` in
+# "build_<date>" shows as "build_". Code spans and fenced blocks keep it; so does &lt;date&gt;.
+TAG = re.compile(r"<(?!https?://|mailto:)[A-Za-z/!?][^<>]*>")
+
+
+def swallowed_by_html(markdown: str) -> list[str]:
+    text = re.sub(r"^```.*?^```", "", markdown, flags=re.S | re.M)
+    text = re.sub(r"(`+)(?!`).+?(?<!`)\1(?!`)", "", text, flags=re.S)
+    return TAG.findall(text)
+
+
+def test_swallowed_by_html_finds_bare_tags_only() -> None:
+    assert swallowed_by_html("into build_<date>; reports/<date>/ and <b>x</b>") == ["<date>", "<date>", "<b>",
+                                                                                   "</b>"]
+    assert swallowed_by_html("`build_<date>`, ``a <b> c``, &lt;date&gt;, <https://x.cn/a>, a < b > c,\n"
+                             "```\nreports/<date>/\n```\n") == []
+
+
+def test_doc_md_has_no_word_the_ui_would_swallow(dagbag) -> None:
+    for dag_id, dag in dagbag.dags.items():
+        assert swallowed_by_html(dag.doc_md) == [], f"{dag_id}: doc_md has bare <word>s (use `code` or &lt;)"
 
 
 def test_extract_tasks_retry(dagbag) -> None:

@@ -23,12 +23,13 @@ from greencert.notify import callbacks
 from greencert.orchestration import common
 from greencert.orchestration.nightly import RUNS_AT
 
-from .notify_probe import FAILS, PROBE_DAGS, PUBLISHES
+from .notify_probe import FAILS, PROBE_DAGS, PUBLISHES, RERUN
 
 SMTP_ENV, WEBHOOK_ENV = "AIRFLOW_CONN_GREENCERT_SMTP", "AIRFLOW_CONN_GREENCERT_WEBHOOK"
 TO = ["ops@greencert.invalid", "duty@greencert.invalid"]
 PUBLISHED_DAY = date(2025, 6, 29)  # what the fake bi.target_progress holds
 LATE_DAY = date(2025, 6, 30)  # a night that never published
+RERUN_DAY = date(2025, 6, 28)  # never published either, rerun by hand long after its deadline
 SHANGHAI = ZoneInfo(settings.TIMEZONE)
 LOG_URL = "http://airflow.example.invalid/dags/greencert_nightly/runs/scheduled__2025-06-30/tasks/audit?try_number=2"
 
@@ -111,12 +112,12 @@ def test_failure_by_email_and_webhook(channels) -> None:
 def test_a_missing_connection_skips_its_channel(channels, monkeypatch, caplog) -> None:
     smtp, webhook = channels
     monkeypatch.delenv(SMTP_ENV)
-    assert callbacks.task_failed(failure_context()) == {"email": "skipped", "webhook": "sent"}
+    assert callbacks.task_failed(failure_context()) == "email: skipped; webhook: sent"
     assert smtp.messages == [] and len(webhook.messages) == 1
     assert "connection greencert_smtp not defined" in caplog.text
 
     monkeypatch.delenv(WEBHOOK_ENV)
-    assert callbacks.task_failed(failure_context()) == {"email": "skipped", "webhook": "skipped"}
+    assert callbacks.task_failed(failure_context()) == "email: skipped; webhook: skipped"
     assert len(webhook.messages) == 1
 
 
@@ -127,13 +128,12 @@ def test_receivers_down_or_refusing_do_not_raise(channels, monkeypatch) -> None:
     monkeypatch.setenv(WEBHOOK_ENV, json.dumps({**webhook.connection(), "port": down}))
     common.on_failure(failure_context())  # returns: the task's own failure is what Airflow records
     outcome = callbacks.task_failed(failure_context())
-    assert outcome["email"].startswith("failed: ConnectionRefusedError")
-    assert outcome["webhook"].startswith("failed: URLError")
+    assert outcome.startswith("email: failed: ConnectionRefusedError") and "; webhook: failed: URLError" in outcome
 
     monkeypatch.setenv(WEBHOOK_ENV, json.dumps(webhook.connection()))
     webhook.answer = {"errcode": 310000, "errmsg": "keywords not in content"}  # DingTalk's refusal
     outcome = callbacks.task_failed(failure_context())
-    assert outcome["webhook"].startswith("failed: RuntimeError: webhook refused the message")
+    assert "; webhook: failed: RuntimeError: webhook refused the message" in outcome
     assert len(webhook.messages) == 1
 
 
@@ -142,7 +142,7 @@ def test_no_recipients_is_a_logged_failure(channels, monkeypatch) -> None:
     conn = smtp.connection([])
     monkeypatch.setenv(SMTP_ENV, json.dumps(conn))
     outcome = callbacks.task_failed(failure_context())
-    assert outcome["email"].startswith("failed: ValueError") and outcome["webhook"] == "sent"
+    assert outcome.startswith("email: failed: ValueError") and outcome.endswith("; webhook: sent")
 
 
 def deadline_context(day: date, run_type: str = "scheduled") -> dict:
@@ -160,11 +160,11 @@ def test_deadline_alert_only_when_the_night_did_not_publish(channels, urls, monk
     smtp, webhook = channels
     monkeypatch.setenv("AIRFLOW_CONN_GREENCERT_TRANSFORMER", runtime.airflow_connection(urls["transformer"]))
 
-    assert callbacks.deadline_missed(deadline_context(PUBLISHED_DAY)) == {}  # published after all
-    assert callbacks.deadline_missed(deadline_context(LATE_DAY, "backfill")) == {}  # started after its deadline
+    assert callbacks.deadline_missed(deadline_context(PUBLISHED_DAY)) == "no alert: 2025-06-29 is published"
+    assert callbacks.deadline_missed(deadline_context(LATE_DAY, "backfill")).startswith("no alert: a backfill")
     assert smtp.messages == [] and webhook.messages == []
 
-    assert callbacks.deadline_missed(deadline_context(LATE_DAY)) == {"email": "sent", "webhook": "sent"}
+    assert callbacks.deadline_missed(deadline_context(LATE_DAY)) == "email: sent; webhook: sent"
     [mail] = smtp.messages
     assert mail.subject == "[greencert] greencert_nightly not published by 2025-07-01 07:00 Asia/Shanghai"
     assert "2025-06-30" in mail.body() and "bi.target_progress has nothing for 2025-06-30" in mail.body()
@@ -198,19 +198,22 @@ def probe_run(urls, smtp, webhook, tmp_path_factory) -> dict:
         runtime.airflow(["db", "migrate"], env, capture=True)
         marker.touch()
     proc = subprocess.run([sys.executable, "-m", "tests.integration.notify_probe", LATE_DAY.isoformat(),
-                           PUBLISHED_DAY.isoformat()], env=env, cwd=settings.ROOT, text=True, capture_output=True)
+                           PUBLISHED_DAY.isoformat(), RERUN_DAY.isoformat()],
+                          env=env, cwd=settings.ROOT, text=True, capture_output=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return {"result": json.loads(proc.stdout.strip().splitlines()[-1]), "log": proc.stdout + proc.stderr}
 
 
 def test_a_real_failed_task_notifies(probe_run, smtp, webhook) -> None:
     assert probe_run["result"]["states"][FAILS] == "failed"
-    [hook] = [m for m in webhook.messages if "FAILED" in m["json"]["markdown"]["title"]]
+    run_id = probe_run["result"]["run_ids"][FAILS]
+    [hook] = [m for m in webhook.messages if "FAILED" in m["json"]["markdown"]["title"]
+              and run_id in m["json"]["markdown"]["text"]]
     assert hook["json"]["markdown"]["title"] == f"[greencert] FAILED {FAILS}.audit"
     text = hook["json"]["markdown"]["text"]
     assert "RuntimeError: probe: the mart gate refused T06 (苏州 city total fell 40%)" in text
     assert f"[log](http://airflow.greencert.invalid:8080/dags/{FAILS}/runs/" in text and "/tasks/audit" in text
-    [mail] = [m for m in smtp.messages if m.subject == f"[greencert] FAILED {FAILS}.audit"]
+    [mail] = [m for m in smtp.messages if m.subject == f"[greencert] FAILED {FAILS}.audit" and run_id in m.body()]
     assert mail.recipients == TO and "苏州 city total fell 40%" in mail.body()
 
 
@@ -228,18 +231,37 @@ def test_a_real_successful_night_sends_its_summary(probe_run, smtp, webhook) -> 
 def test_airflow_raises_the_deadline_alert_of_a_night_not_published(probe_run, smtp, webhook) -> None:
     result = probe_run["result"]
     # Airflow recorded the deadline 07:00 Asia/Shanghai after the 23:30 logical date
-    [deadline] = result["deadlines"]
+    [deadline] = [d for d in result["deadlines"] if d["run_id"] == result["run_ids"][FAILS]]
     assert deadline["dag_id"] == FAILS
     assert datetime.fromisoformat(deadline["logical_date"]).astimezone(SHANGHAI) == datetime(2025, 6, 30, 23, 30,
                                                                                               tzinfo=SHANGHAI)
     assert datetime.fromisoformat(deadline["deadline_time"]).astimezone(SHANGHAI) == datetime(2025, 7, 1, 7, 0,
                                                                                                tzinfo=SHANGHAI)
     # the scheduler queued the callback as a trigger; the triggerer's CallbackTrigger awaited it
-    [event] = result["events"]
+    [event] = [e for e in result["events"] if e["run_id"] == result["run_ids"][FAILS]]
     assert event["callback"] == "greencert.notify.callbacks.nightly_deadline_missed"
     assert [p["state"] for p in event["payloads"]] == ["running", "success"], event
-    assert event["payloads"][-1]["body"] == {"email": "sent", "webhook": "sent"}
+    assert event["payloads"][-1]["body"] == "email: sent; webhook: sent"
+    # and the triggerer stored it (a dict here was its crash: "type 'dict' is not supported")
+    assert event["stored"] == {"state": "success", "output": "email: sent; webhook: sent"}
     title = f"[greencert] {FAILS} not published by 2025-07-01 07:00 Asia/Shanghai"
     [hook] = [m for m in webhook.messages if m["json"]["markdown"]["title"] == title]
     assert "**state at the deadline**: failed" in hook["json"]["markdown"]["text"]
     assert [m for m in smtp.messages if m.subject == title]
+
+
+def test_no_deadline_alert_for_a_past_date_rerun_by_hand(probe_run, smtp, webhook) -> None:
+    """A manual run of a past date is created after its deadline (logical date + 7 h 30): Airflow
+    fires the callback at once, which stays silent, though the run fails and the date never published."""
+    result = probe_run["result"]
+    run_id = result["run_ids"][RERUN]
+    assert result["states"][RERUN] == "failed"
+    [deadline] = [d for d in result["deadlines"] if d["run_id"] == run_id]
+    assert datetime.fromisoformat(deadline["deadline_time"]).astimezone(SHANGHAI) == datetime(2025, 6, 29, 7, 0,
+                                                                                               tzinfo=SHANGHAI)
+    [event] = [e for e in result["events"] if e["run_id"] == run_id]
+    assert event["stored"] == {"state": "success",
+                               "output": "no alert: the run was created after its deadline 2025-06-29 07:00 "
+                                         "Asia/Shanghai"}
+    assert not [m for m in webhook.messages if "not published by 2025-06-29" in m["json"]["markdown"]["title"]]
+    assert not [m for m in smtp.messages if "not published by 2025-06-29" in m.subject]

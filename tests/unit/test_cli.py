@@ -139,3 +139,38 @@ def test_national_write_reports_every_block(tmp_path: Path, monkeypatch: pytest.
                                 on_block=lambda c, r: blocks.append((c, r)))
     assert blocks[0][1] > 0 and [c for c, _ in blocks] == [100, 100, 7]
     assert sum(r for _, r in blocks) == rows == len(path.read_text().splitlines()) - 1
+
+
+REPORTS_OF = """
+import json, sys
+from datetime import date
+from greencert import cli, runtime, settings
+if sys.argv[1] == "demo":  # the CLI process: where the demo says the report is, and the env it gives Airflow
+    env = runtime.airflow_env({"loader": "postgresql://l@127.0.0.1:1/g", "transformer": "postgresql://t@127.0.0.1:1/g"})
+    print(json.dumps({"printed": str(cli.report_files(date(2025, 7, 1))[0]), "env": env}))
+else:  # an Airflow task in that env: where the report task writes (write_report's default root)
+    print(settings.REPORTS / "2025-07-01" / "report.html")
+"""
+
+
+@pytest.mark.parametrize("own_var", [False, True], ids=["checkout's var", "GREENCERT_VAR set"])
+def test_the_demo_prints_where_the_report_task_writes(tmp_path: Path, own_var: bool) -> None:
+    """The demo runs without GREENCERT_VAR; the Airflow environment it starts the tasks in sets it.
+    Both must name the same report folder (it printed reports/<date>/, the file was in var/reports/)."""
+    root = tmp_path / "checkout"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GREENCERT_")}
+    env.update(PYTHONPATH=str(ROOT / "plugins"), GREENCERT_ROOT=str(root))
+    if own_var:
+        env["GREENCERT_VAR"] = str(tmp_path / "elsewhere")
+
+    def run(*args: str, env: dict[str, str]) -> str:
+        return subprocess.run([sys.executable, "-c", REPORTS_OF, *args], env=env, capture_output=True, text=True,
+                              check=True).stdout.strip().splitlines()[-1]
+
+    import json
+
+    demo = json.loads(run("demo", env=env))
+    task = run("task", env=demo["env"])
+    var = tmp_path / "elsewhere" if own_var else root / "var"
+    assert demo["printed"] == task == str(var / "reports" / "2025-07-01" / "report.html")
+    assert demo["env"]["GREENCERT_REPORTS"] == str(var / "reports")

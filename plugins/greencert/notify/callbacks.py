@@ -2,13 +2,16 @@
 
 Airflow and the warehouse driver are imported inside the functions: DAG files import this module,
 and parsing must stay fast. Every callback catches everything: a notification that cannot be sent
-is logged, and the run's own outcome stands.
+is logged, and the run's own outcome stands. Every callback returns one line of text (what it sent
+where, or why it sent nothing): the triggerer stores the deadline callback's return value in the
+`callback.output` Text column, and the others keep the same contract.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
@@ -16,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from greencert import settings
 from greencert.notify import message
-from greencert.notify.channels import deliver
+from greencert.notify.channels import deliver, outcome_text
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +27,7 @@ REPORT_TASK = "report"  # the nightly's report task returns {"html": path, "xlsx
 AUDIT_TASK = "audit"  # returns {"checks": n, "warnings": [...]}
 
 
-def task_failed(context: dict[str, Any]) -> dict[str, str]:
+def task_failed(context: dict[str, Any]) -> str:
     """on_failure_callback of every greencert task: what failed, the exception, the log link."""
     try:
         ti = context.get("ti") or context.get("task_instance")
@@ -37,10 +40,15 @@ def task_failed(context: dict[str, Any]) -> dict[str, str]:
             log_url=_log_url(ti),
             try_number=getattr(ti, "try_number", None),
         )
-        return deliver(msg)
+        return outcome_text(deliver(msg))
     except Exception:
         log.exception("could not notify a task failure")
-        return {}
+        return _not_sent()
+
+
+def _not_sent() -> str:
+    exc = sys.exc_info()[1]
+    return f"not sent: {type(exc).__name__}: {exc}"[:200]
 
 
 def _log_url(ti: Any) -> str | None:
@@ -69,7 +77,7 @@ def _xcom(ti: Any, task_id: str) -> Any:
         return XComModel.deserialize_value(row) if row is not None else None
 
 
-def nightly_succeeded(context: dict[str, Any]) -> dict[str, str]:
+def nightly_succeeded(context: dict[str, Any]) -> str:
     """on_success_callback of the nightly: snapshot date, targets per status on the city row, report."""
     try:
         from greencert.orchestration.common import TRANSFORMER_CONN, as_of_iso, conninfo
@@ -101,10 +109,10 @@ def nightly_succeeded(context: dict[str, Any]) -> dict[str, str]:
             log.info("mart gate warnings unreadable: %s", exc)
         msg = message.nightly_success(dag_id, run_id, snapshot, counts,
                                       report if isinstance(report, dict) else None, warnings or (), problems)
-        return deliver(msg)
+        return outcome_text(deliver(msg))
     except Exception:
         log.exception("could not notify the nightly's success")
-        return {}
+        return _not_sent()
 
 
 def snapshot_of(dag_run: dict[str, Any]) -> str | None:
@@ -119,9 +127,28 @@ def snapshot_of(dag_run: dict[str, Any]) -> str | None:
     return when.astimezone(ZoneInfo(settings.TIMEZONE)).date().isoformat()
 
 
-def _local(value: Any) -> str:
+def _when(value: Any) -> datetime | None:
+    """A timestamp of the run's API form (ISO text, "Z" or an offset) or a datetime; None when absent."""
+    if value is None or value == "":
+        return None
     when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return when.astimezone(ZoneInfo(settings.TIMEZONE)).strftime(f"%Y-%m-%d %H:%M {settings.TIMEZONE}")
+    return when if when.tzinfo is not None else when.replace(tzinfo=ZoneInfo("UTC"))
+
+
+def _local(value: Any) -> str:
+    return _when(value).astimezone(ZoneInfo(settings.TIMEZONE)).strftime(f"%Y-%m-%d %H:%M {settings.TIMEZONE}")
+
+
+def created_after_deadline(dag_run: dict[str, Any], deadline: Any) -> bool:
+    """Was the run asked for only after its deadline had passed (so it could never have met it)?
+
+    A run exists from the earliest of `run_after` (a scheduled run: its schedule time, 23:30; a
+    manual one: when it was triggered) and `queued_at`. A manual rerun of a past date (logical date
+    2025-06-30, triggered today) has a deadline of 2025-07-01 07:00, long gone when it is created;
+    a scheduled night that is still running (or failed, or queued late) at 07:00 was created before it."""
+    deadline_at = _when(deadline)
+    created = [t for t in (_when(dag_run.get("run_after")), _when(dag_run.get("queued_at"))) if t is not None]
+    return deadline_at is not None and bool(created) and min(created) >= deadline_at
 
 
 def _run_url(dag_id: str, run_id: str) -> str:
@@ -141,41 +168,46 @@ def _published(snapshot: str) -> bool:
     return bool(rows(conninfo(TRANSFORMER_CONN), date.fromisoformat(snapshot)))
 
 
-def deadline_missed(context: dict[str, Any]) -> dict[str, str]:
+def deadline_missed(context: dict[str, Any]) -> str:
     """The nightly run was not done by its deadline: alert, unless the snapshot got published anyway.
 
     `context` is what Airflow gives a DeadlineAlert callback: {"dag_run": <the run, as the REST API
-    shows it>, "deadline": {"id", "deadline_time"}}. A backfill run is created after its deadline
-    passed, so it is not alerted on.
+    shows it (DAGRunResponse: run_type, logical_date, run_after, queued_at, start_date, state, conf…)>,
+    "deadline": {"id", "deadline_time"}}. A run created after its deadline (a backfill, a manual
+    rerun of a past date) could not have met it: Airflow fires at once, and no alert is sent.
     """
     try:
         dag_run = context.get("dag_run") or {}
         dag_id, run_id = str(dag_run.get("dag_id", "?")), str(dag_run.get("dag_run_id", "?"))
+        deadline = (context.get("deadline") or {}).get("deadline_time")
         if dag_run.get("run_type") == "backfill":
             log.info("deadline of backfill run %s.%s passed: no alert (a backfill starts after it)", dag_id, run_id)
-            return {}
+            return "no alert: a backfill run starts after its deadline"
+        if created_after_deadline(dag_run, deadline):
+            log.info("deadline of %s run %s.%s (%s) passed before the run was created: no alert",
+                     dag_run.get("run_type"), dag_id, run_id, _local(deadline))
+            return f"no alert: the run was created after its deadline {_local(deadline)}"
         snapshot = snapshot_of(dag_run)
         notes: list[str] = []
         if snapshot:
             try:
                 if _published(snapshot):
                     log.info("deadline of %s.%s passed but %s is published: no alert", dag_id, run_id, snapshot)
-                    return {}
+                    return f"no alert: {snapshot} is published"
                 notes.append(f"bi.target_progress has nothing for {snapshot}: marts and bi still show the last "
                              "good night")
             except Exception as exc:
                 notes.append(f"could not check what is published ({type(exc).__name__}: {exc})")
-        deadline = (context.get("deadline") or {}).get("deadline_time")
         msg = message.deadline_missed(dag_id, run_id, snapshot, dag_run.get("state"),
                                       _local(deadline) if deadline else "its deadline", _run_url(dag_id, run_id),
                                       notes)
-        return deliver(msg)
+        return outcome_text(deliver(msg))
     except Exception:
         log.exception("could not notify a missed deadline")
-        return {}
+        return _not_sent()
 
 
-async def nightly_deadline_missed(context: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, str]:
+async def nightly_deadline_missed(context: dict[str, Any] | None = None, **kwargs: Any) -> str:
     """The DeadlineAlert callback (an AsyncCallback: the triggerer awaits it). The work is blocking
     (SMTP, HTTP, the warehouse), so it runs in a thread; Airflow's SDK calls work from there."""
     return await asyncio.to_thread(deadline_missed, context or {})

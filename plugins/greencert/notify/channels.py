@@ -9,7 +9,9 @@ Each channel is configured by an Airflow connection (AIRFLOW_CONN_* env, a secre
   `secret` (a DingTalk robot's signing secret), `timeout` (seconds, default 10).
 
 `deliver` never raises: a missing connection skips its channel with a log line, a failed send is
-logged; a notification must not change or hide the outcome of the run it reports on.
+logged; a notification must not change or hide the outcome of the run it reports on. `outcome_text`
+is what the callbacks return: one line of text, because Airflow's triggerer stores a DeadlineAlert
+callback's return value in `callback.output`, a Text column (a dict there crashes the triggerer).
 """
 
 from __future__ import annotations
@@ -133,3 +135,12 @@ def deliver(message: Message, lookup: Lookup | None = None) -> dict[str, str]:
                         message.title, name, conn_id, type(exc).__name__, exc)
             outcome[name] = f"failed: {type(exc).__name__}: {exc}"
     return outcome
+
+
+MAX_OUTCOME = 500  # callback.output is for a glance in the metadata DB; the log has the details
+
+
+def outcome_text(outcome: dict[str, str]) -> str:
+    """One line per delivery, e.g. "email: sent; webhook: skipped" (a callback's storable return value)."""
+    text = "; ".join(f"{name}: {what}" for name, what in outcome.items()) or "no channel"
+    return text if len(text) <= MAX_OUTCOME else text[:MAX_OUTCOME - 1] + "…"

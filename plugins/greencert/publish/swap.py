@@ -98,7 +98,15 @@ HISTORY_COLUMNS = (
 
 
 def build_schema_for(as_of: date) -> str:
+    """A build schema named after its date, for builds made by hand (tests, `dbt build` by an engineer)."""
     return f"build_{as_of:%Y%m%d}"
+
+
+# The nightly always builds into this one schema: dbt's partial parsing holds only while the
+# profile (its schema included) and the vars stay the same from one night to the next. The date
+# lives in the schema itself (build_info); a failed night's build stays here for inspection until
+# the next run starts over.
+NIGHTLY_BUILD = "build_nightly"
 
 
 def _check_name(schema: str) -> sql.Identifier:
@@ -107,12 +115,18 @@ def _check_name(schema: str) -> sql.Identifier:
     return sql.Identifier(schema)
 
 
-def prepare_build(conninfo: str, schema: str) -> str:
-    """A fresh, empty build schema (a rerun of the same date starts from scratch)."""
+def prepare_build(conninfo: str, schema: str, as_of: date | None = None) -> str:
+    """A fresh, empty build schema (a rerun starts from scratch), holding its as-of date in
+    build_info, which dbt's as_of_date() reads when no --vars override it."""
     ident = _check_name(schema)
     with psycopg.connect(conninfo) as conn:
         conn.execute(sql.SQL("drop schema if exists {} cascade").format(ident))
         conn.execute(sql.SQL("create schema {}").format(ident))
+        if as_of is not None:
+            conn.execute(sql.SQL("create table {}.build_info (as_of_date date not null)").format(ident))
+            conn.execute(sql.SQL("insert into {}.build_info values (%s)").format(ident), (as_of,))
+            conn.execute(sql.SQL("comment on table {}.build_info is {}").format(ident, sql.Literal(
+                "构建日期 — the snapshot date this build counts on (written before dbt runs)")))
     return schema
 
 

@@ -3,14 +3,26 @@
 GX Core 1.x chain: file context (expectations/gx) → Postgres data source → table or query asset →
 batch definition → suite → ValidationDefinition → Checkpoint. Validation runs as SQL inside the
 warehouse; result_format stays SUMMARY so a large table never ships its rows to Python.
+
+One file context serves every gate, so Data Docs show both gates' results; each validation
+rewrites its great_expectations.yml and stores (data source, assets, suites, checkpoints). Ingest
+runs go side by side (each task a process of its own, Celery workers on one host), so a validation
+holds an exclusive lock (flock on expectations/gx/.greencert.lock) from opening the context to its
+result being stored: another process waits instead of reading a half-written file (issue 14:
+`found duplicate key "data_context_id"`). The lock is per host: workers on several hosts need the
+context on storage with working flock, or a context each.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
+import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +35,9 @@ from greencert import settings
 log = logging.getLogger(__name__)
 DATASOURCE = "warehouse"
 CONN_VAR = "GREENCERT_GX_CONNECTION"  # GX resolves ${...} from the environment: no secret on disk
+# GX logs hundreds of INFO lines per validation (its import alone: one per public API function);
+# a task log keeps the gate's summary and failures, and GX's warnings and errors
+GX_LOG_LEVEL = os.environ.get("GREENCERT_GX_LOG_LEVEL", "WARNING").upper()
 
 
 @dataclass(frozen=True)
@@ -78,6 +93,41 @@ def context() -> Any:
     return ctx
 
 
+@contextmanager
+def quiet_gx() -> Iterator[None]:
+    """GX's loggers at GX_LOG_LEVEL (GREENCERT_GX_LOG_LEVEL=INFO to see them again) while it runs."""
+    warnings.filterwarnings("ignore", module="great_expectations")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    logger = logging.getLogger("great_expectations")
+    level = logger.level
+    logger.setLevel(GX_LOG_LEVEL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def lock_file() -> Path:
+    return settings.EXPECTATIONS_DIR / "gx" / ".greencert.lock"
+
+
+@contextmanager
+def exclusive_context() -> Iterator[Any]:
+    """The file context, this process alone using it (other processes' validations wait)."""
+    path = lock_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as fh:
+        asked = time.monotonic()
+        fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file is closed, however this process ends
+        waited = time.monotonic() - asked
+        if waited > 1:
+            log.info("waited %.1f s for the GX context (another validation was using it)", waited)
+        try:
+            yield context()
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def load_suite(ctx: Any, name: str, expectations: list[dict[str, Any]] | None = None) -> Any:
     """A suite from expectations/suites/<name>.json, or built from the given expectation dicts."""
     import great_expectations as gx
@@ -119,10 +169,21 @@ def validate(
     expectation, so a failure says which target dropped. data_docs rebuilds the Data Docs site (every
     stored result, raw batches' included): the nightly's audit does it once a night rather than
     every batch paying for it."""
-    import great_expectations as gx
-
     os.environ[CONN_VAR] = _sqlalchemy_url(conninfo)
-    ctx = context()
+    with quiet_gx():
+        import great_expectations as gx
+
+        with exclusive_context() as ctx:
+            checks = _run(ctx, gx, suite_name, table, query, expectations, result_format, data_docs)
+    outcome = Outcome(suite_name, target, tuple(checks))
+    record(conninfo, run_id, outcome)
+    log.info(outcome.summary())
+    return outcome
+
+
+def _run(ctx: Any, gx: Any, suite_name: str, table: tuple[str, str] | None, query: str | None,
+         expectations: list[dict[str, Any]] | None, result_format: str, data_docs: bool) -> list[Check]:
+    """Configure the suite's asset, validation definition and checkpoint in the context, run it."""
     ds = ctx.data_sources.add_or_update_postgres(name=DATASOURCE, connection_string="${" + CONN_VAR + "}")
     asset_name = suite_name.replace(".", "__")
     if asset_name in [a.name for a in ds.assets]:
@@ -166,10 +227,7 @@ def validate(
                 observed = f"{observed} unexpected rows, e.g. {rows}"
             checks.append(Check(cfg.type, cfg.kwargs.get("column"), bool(r.success), str(observed)[:500],
                                 (cfg.meta or {}).get("why", ""), str(getattr(cfg.severity, "value", cfg.severity))))
-    outcome = Outcome(suite_name, target, tuple(checks))
-    record(conninfo, run_id, outcome)
-    log.info(outcome.summary())
-    return outcome
+    return checks
 
 
 def record(conninfo: str, run_id: str, outcome: Outcome) -> None:

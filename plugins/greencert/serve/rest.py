@@ -68,8 +68,14 @@ class AirflowREST:
     def import_errors(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/importErrors")["import_errors"])
 
+    def is_paused(self, dag_id: str) -> bool:
+        return bool(self._call("GET", f"/dags/{dag_id}")["is_paused"])
+
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        self._call("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
+
     def unpause(self, dag_id: str) -> None:
-        self._call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+        self.set_paused(dag_id, False)
 
     def trigger(self, dag_id: str, logical_date: date | datetime, conf: dict[str, Any] | None = None,
                 run_id: str | None = None) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from greencert import feeds
 from greencert.orchestration import ingest, nightly
@@ -28,13 +28,21 @@ def run_id_for(dag_id: str, day: date) -> str:
 
 
 def trigger_and_wait(client: AirflowREST, dag_ids: list[str], day: date, timeout_s: float = 1800,
-                     on_done: Callable[[Finished], None] | None = None) -> list[Finished]:
-    """Trigger the DAGs at once for `day` (conf as_of_date), wait for all; in the order they ended."""
+                     on_done: Callable[[Finished], None] | None = None,
+                     logical_date: datetime | None = None) -> list[Finished]:
+    """Trigger the DAGs at once for `day` (conf as_of_date), wait for all; in the order they ended.
+    A paused DAG is unpaused for its run (the scheduler runs no run of a paused DAG) and paused again
+    once it has ended, so its schedule does not start behind the user's back."""
     started = time.monotonic()
     pending: dict[str, str] = {}
+    paused = {dag_id for dag_id in dag_ids if client.is_paused(dag_id)}
     for dag_id in dag_ids:
-        client.unpause(dag_id)
-        pending[dag_id] = client.trigger(dag_id, day, {"as_of_date": day.isoformat()},
+        if dag_id in paused:
+            client.unpause(dag_id)
+        # logical date now, as the UI's Trigger button sets it; the snapshot date is the conf's. (A
+        # logical date of the snapshot's own midnight would make the UI draw the run as a bar from
+        # that day to now, and the run would be created after its own deadline.)
+        pending[dag_id] = client.trigger(dag_id, logical_date or datetime.now(UTC), {"as_of_date": day.isoformat()},
                                          run_id=run_id_for(dag_id, day))
     done: list[Finished] = []
     deadline = started + timeout_s
@@ -45,6 +53,8 @@ def trigger_and_wait(client: AirflowREST, dag_ids: list[str], day: date, timeout
                 finished = Finished(dag_id, run_id, state, time.monotonic() - started)
                 done.append(finished)
                 del pending[dag_id]
+                if dag_id in paused:
+                    client.set_paused(dag_id, True)
                 if on_done:
                     on_done(finished)
         if pending and time.monotonic() > deadline:
@@ -54,12 +64,12 @@ def trigger_and_wait(client: AirflowREST, dag_ids: list[str], day: date, timeout
 
 
 def run_day(client: AirflowREST, day: date, on_done: Callable[[Finished], None] | None = None,
-            timeout_s: float = 1800) -> list[Finished]:
+            timeout_s: float = 1800, nightly_logical_date: datetime | None = None) -> list[Finished]:
     """Every ingest DAG side by side, then the nightly, for `day`. A failed ingest does not hold back
     the others nor the nightly (one feed's bad file must not stop the night)."""
     ingests = [ingest.dag_id(feed) for feed in feeds.registry().values()]
     done = trigger_and_wait(client, ingests, day, timeout_s, on_done)
-    return done + trigger_and_wait(client, [nightly.DAG_ID], day, timeout_s, on_done)
+    return done + trigger_and_wait(client, [nightly.DAG_ID], day, timeout_s, on_done, nightly_logical_date)
 
 
 def failed(done: list[Finished]) -> list[str]:

@@ -95,9 +95,19 @@ def ensure_running(pgdata: Path = settings.PGDATA, port: int = settings.PG_PORT)
                 "synchronous_commit = off\n"
             )
     if not is_running(pgdata):
+        _follow_port_setting(pgdata, port)
         _run(bin_path, user, "pg_ctl", "-w", "-t", "60", "-D", str(pgdata),
              "-l", str(pgdata / "server.log"), "start")
     return admin_url(pgdata)
+
+
+def _follow_port_setting(pgdata: Path, port: int) -> None:
+    """GREENCERT_PG_PORT set to another port than the server was made with: move it there (at start)."""
+    if "GREENCERT_PG_PORT" not in os.environ or _port(pgdata) == port:
+        return
+    conf = pgdata / "postgresql.auto.conf"
+    lines = [f"port = {port}" if line.startswith("port =") else line for line in conf.read_text().splitlines()]
+    conf.write_text("\n".join(lines) + "\n")
 
 
 def admin_url(pgdata: Path = settings.PGDATA, database: str = "postgres") -> str:

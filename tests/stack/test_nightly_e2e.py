@@ -1,17 +1,20 @@
-"""End to end through Airflow: the real ingest and nightly DAGs (DAG.test(), as `airflow dags test`) on the
-generated feed, checked against the generator's own answer (its lifecycle model, in Python)."""
+"""End to end through Airflow as it is deployed: the real ingest and nightly DAGs triggered through the
+REST API of a running api-server, scheduler, DAG processor and triggerer (greencert.serve.Stack, what
+`greencert serve` starts), on the generated feeds, checked against the generators' own answer (their
+lifecycle model, in Python). The ingests of a day run side by side, as their schedules start them."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import psycopg
 import pytest
 
-from greencert import feeds, runtime, settings
+from greencert import feeds, settings
 from greencert.generate import (
     agri_output,
     certificates,
@@ -24,19 +27,23 @@ from greencert.generate import (
     organic,
     write_all,
 )
-from greencert.orchestration import ingest, nightly
+from greencert.generate.receivers import WebhookReceiver
+from greencert.orchestration import nightly
+from greencert.serve import runs
+from greencert.serve.rest import AirflowREST
 
-from .helpers import AS_OF, admin_url_for, population, render_in_chromium, write_csv
+from ..integration.helpers import AS_OF, admin_url_for, population, render_in_chromium, write_csv
 
 DB = "greencert_e2e"
 NEXT = AS_OF + timedelta(days=1)
 
 
-def run_day(env: dict[str, str], day: date) -> None:
-    """Every ingest DAG, then the nightly, through Airflow's DAG.test() in one Airflow process."""
+def run_day(client: AirflowREST, day: date, nightly_logical_date: datetime | None = None) -> None:
+    """Every ingest DAG side by side, then the nightly, triggered for `day` through the REST API."""
     write_all(day)
-    dag_ids = [ingest.dag_id(feed) for feed in feeds.registry().values()] + [nightly.DAG_ID]
-    runtime.dags_test(dag_ids, day.isoformat(), {"as_of_date": day.isoformat()}, env)
+    failed = runs.failed(runs.run_day(client, day, timeout_s=1200, nightly_logical_date=nightly_logical_date))
+    if failed:
+        raise RuntimeError(f"DagRun failed: {', '.join(failed)} {day}")
 
 
 def published(url: str, day: date) -> dict[tuple[str, str], int | None]:
@@ -128,19 +135,38 @@ def checksums(db: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def env(fresh_database, source_api):
+def webhook():
+    """Where the DAGs' notifications go (connection greencert_webhook): failures, successes, deadlines."""
+    receiver = WebhookReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="module")
+def env(fresh_database, source_api, airflow_stack, webhook):
+    from greencert import runtime
+
     urls = fresh_database(DB)
     for f in [*settings.DROPBOX.glob("*/*"), *settings.API_STORE.glob("*/*")]:
         f.unlink()
     runtime.dbt_parse()
-    env = runtime.airflow_env(urls)
-    runtime.airflow_db_ready(env)
-    return env, urls
+    stack = airflow_stack(urls, "e2e", extra_env={"AIRFLOW_CONN_GREENCERT_WEBHOOK": json.dumps(webhook.connection())})
+    client = stack.client()
+    yield client, urls, stack
+    client.close()
+
+
+def deadline_alerts(webhook) -> list[str]:
+    texts = [json.dumps(m["json"], ensure_ascii=False) for m in webhook.messages]
+    return [t for t in texts if "not published by" in t]
 
 
 def test_publishes_the_generators_numbers(env) -> None:
-    env, urls = env
-    run_day(env, AS_OF)
+    client, urls, stack = env
+    # the first night is triggered as the scheduler would have created it, but late: its 07:00
+    # deadline (logical date + 7 h 30) falls 40 s after it starts, while it is still building
+    # (test_the_deadline_… below checks the alert)
+    run_day(client, AS_OF, datetime.now(UTC) - nightly.publish_deadline() + timedelta(seconds=40))
     got = published(urls["bi_reader"], AS_OF)
     for target in PROGRAMS:
         expected = oracle(AS_OF, target)
@@ -168,7 +194,7 @@ def test_publishes_the_generators_numbers(env) -> None:
 
 
 def test_next_day_moves_by_exactly_that_days_changes(env) -> None:
-    env, urls = env
+    client, urls, stack = env
     before = published(urls["bi_reader"], AS_OF)
     assert certificates.changed_on(population(), NEXT), "the generator should change something each day"
     # the same day, one source sends a file without a required column: that feed stops, loudly,
@@ -178,7 +204,7 @@ def test_next_day_moves_by_exactly_that_days_changes(env) -> None:
     write_csv(settings.dropbox("credit_blacklist") / "严重违法失信名单_补充.csv",
               [{"统一社会信用代码": "91320500MA1XXXXXX0", "企业名称": "苏州某公司"}], headers)
     with pytest.raises(RuntimeError, match="DagRun failed: greencert_ingest_credit_blacklist 2025-07-01"):
-        run_day(env, NEXT)
+        run_day(client, NEXT)
     with psycopg.connect(urls["loader"]) as conn:
         fate = conn.execute("select source_file, logical_date, status, reason from raw.landing_manifest "
                             "where feed = 'credit_blacklist' order by logical_date, source_file").fetchall()
@@ -223,9 +249,9 @@ def test_three_dates_then_every_dag_rerun_for_the_middle_one_changes_nothing(env
     raw, quarantine, snapshots, marts and the history of every date stay byte for byte (the middle
     date's numbers are the same and not doubled), the other dates' report files too, and `marts`/`bi`
     keep the latest date."""
-    env, urls = env
+    client, urls, stack = env
     (settings.dropbox("credit_blacklist") / "严重违法失信名单_补充.csv").unlink()  # refused on day 2
-    run_day(env, THIRD)
+    run_day(client, THIRD)
     with psycopg.connect(urls["bi_reader"]) as conn:
         dates = conn.execute(
             "select snapshot_date, count(*) from bi.target_progress_history group by 1 order by 1").fetchall()
@@ -236,7 +262,7 @@ def test_three_dates_then_every_dag_rerun_for_the_middle_one_changes_nothing(env
     reports = {day: report_digests(day) for day in (AS_OF, THIRD)}
     middle = numbers(urls["transformer"], NEXT)
 
-    run_day(env, NEXT)
+    run_day(client, NEXT)
 
     assert checksums(DB) == before
     assert {day: report_digests(day) for day in (AS_OF, THIRD)} == reports
@@ -251,7 +277,7 @@ def test_the_report_renders_in_a_browser_and_its_workbook_holds_the_published_nu
     a sheet of targets, one per region and one of data quality, holding the numbers BI sees."""
     from openpyxl import load_workbook
 
-    env, urls = env
+    client, urls, stack = env
     folder = settings.REPORTS / THIRD.isoformat()
     page = render_in_chromium(folder / "report.html", tmp_path)
     charts = {c["id"]: c for c in page["charts"]}
@@ -275,3 +301,15 @@ def test_the_report_renders_in_a_browser_and_its_workbook_holds_the_published_nu
                                           for (t, r), v in bi.items() if r == "320500"}
     kunshan = {r[0]: r[4] for r in book["320583 昆山市"].iter_rows(min_row=3, values_only=True)}
     assert kunshan["T06"] == bi[("T06", "320583")] and kunshan["T04"] == float(bi[("T04", "320583")])
+
+
+def test_the_night_that_missed_its_deadline_alerted_once_and_the_stack_stayed_up(env, webhook) -> None:
+    """The 07:00 deadline under the real scheduler and triggerer: the first night, whose deadline
+    fell while it was still building, was alerted on once (by the triggerer, which stayed up); none of
+    the runs after it were (triggered now, or — the reruns — long before their own deadline)."""
+    client, urls, stack = env
+    alerts = deadline_alerts(webhook)
+    assert len(alerts) == 1 and AS_OF.isoformat() in alerts[0], alerts
+    assert stack.alive() == {name: True for name in stack.alive()}, {n: stack.tail(n) for n in stack.alive()}
+    health = client.health()
+    assert all(health[c]["status"] == "healthy" for c in ("scheduler", "triggerer", "dag_processor")), health
