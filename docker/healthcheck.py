@@ -38,7 +38,7 @@ def celery() -> None:
 
     app = Celery(broker=os.environ["AIRFLOW__CELERY__BROKER_URL"])
     name = f"celery@{socket.gethostname()}"
-    if not app.control.ping(destination=[name], timeout=5):
+    if not app.control.ping(destination=[name], timeout=20):
         raise SystemExit(f"{name} did not answer")
 
 
