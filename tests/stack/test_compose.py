@@ -190,8 +190,9 @@ def test_a_night_through_the_rest_api(stack: Stack) -> None:
     # one day of sample data into the shared volume: the drop folders and the stand-in API's store
     stack.compose("exec", "-T", "--index", "1", "airflow-worker", "greencert", "generate", "--as-of", DAY.isoformat(),
                   timeout=600)
+    # a long read timeout: on a small shared machine a poll of the api-server took over 30 s
     client = AirflowREST(f"http://127.0.0.1:{AIRFLOW_PORT}", stack.env["AIRFLOW_ADMIN_USER"],
-                         stack.env["AIRFLOW_ADMIN_PASSWORD"])
+                         stack.env["AIRFLOW_ADMIN_PASSWORD"], timeout_s=180)
     wanted = {ingest.dag_id(feed) for feed in feeds.registry().values()} | {nightly.DAG_ID}
     deadline = time.monotonic() + 300
     while not wanted <= set(client.dag_ids()):  # the dag-processor has parsed every DAG file
