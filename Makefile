@@ -1,5 +1,5 @@
 # The two commands of the README. Everything else is `greencert --help`.
-.PHONY: demo serve test test-stack lint install browser clean
+.PHONY: demo serve test test-stack lint install browser clean stack-deps dockerd dockerd-stop wheelhouse stack-images
 
 VENV := .venv
 UV := $(shell command -v uv 2>/dev/null)
@@ -34,10 +34,52 @@ browser:
 test: lint browser
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# --- docker-compose.yml (README "Run it on a server"): images built with no registry, no index ---
+COMPOSE := $(VENV)/bin/docker-compose
+WHEELHOUSE := var/wheelhouse
+# the classic builder (Debian's engine has no buildx); the output in var/docker/build.log, its tail on failure
+docker_build = @echo "docker build $(1)"; DOCKER_BUILDKIT=0 docker build $(1) . >var/docker/build.log 2>&1 \
+	|| { tail -40 var/docker/build.log; exit 1; }
+STACK_DEBS := docker.io debootstrap
+
+# Debian's Docker engine and debootstrap, installed when running as root
+stack-deps:
+	@if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null; then \
+		[ "$$(id -u)" = 0 ] || { echo "needs Debian's $(STACK_DEBS) (apt-get install, as root)"; exit 1; }; \
+		apt-get install -y -qq $(STACK_DEBS) >/dev/null 2>&1 \
+			|| (apt-get update -qq && apt-get install -y -qq $(STACK_DEBS) >/dev/null); fi
+
+# a Docker engine: started if none answers (docker/dockerd.sh), stopped by dockerd-stop
+dockerd: stack-deps
+	@docker/dockerd.sh start
+
+dockerd-stop:
+	@docker/dockerd.sh stop
+
+# the Python packages of the images, from uv.lock, as wheels (the air-gapped install's one download)
+wheelhouse: $(WHEELHOUSE)/requirements.txt
+$(WHEELHOUSE)/requirements.txt: uv.lock pyproject.toml docker/wheelhouse.sh | install
+	docker/wheelhouse.sh $(WHEELHOUSE)
+
+# the base image from debootstrap (once), then every image of docker-compose.yml (Docker's cache;
+# the virtualenv stage is tagged, greencert-venv:local, so its cache outlives a prune)
+stack-images: dockerd wheelhouse
+	@mkdir -p var/docker
+	@docker/base-image.sh greencert-debian:bookworm
+	$(call docker_build,-f docker/postgres.Dockerfile --build-arg PG_MAJOR=16 -t greencert-postgres:16)
+	$(call docker_build,-f docker/postgres.Dockerfile --build-arg PG_MAJOR=18 -t greencert-postgres:18)
+	$(call docker_build,-f docker/redis.Dockerfile -t greencert-redis:local)
+	$(call docker_build,-f docker/Dockerfile --target venv -t greencert-venv:local)
+	$(call docker_build,-f docker/Dockerfile -t greencert:local)
+
 # The tests of the whole stack as it is run (tests/stack: the real scheduler and triggerer, Celery
-# workers, docker compose); `make test` leaves them out
-test-stack: install browser
-	$(VENV)/bin/pytest -m stack tests/stack $(PYTEST_ARGS)
+# workers, docker compose with its images built first); `make test` leaves them out. A Docker engine
+# this target started is stopped again, whatever the outcome.
+test-stack: install browser dockerd
+	@started=$$([ -f var/docker/dockerd.pid ] && echo 1 || echo 0); \
+	$(MAKE) --no-print-directory stack-images && \
+		GREENCERT_COMPOSE=$(abspath $(COMPOSE)) $(VENV)/bin/pytest -m stack tests/stack $(PYTEST_ARGS); rc=$$?; \
+	[ $$started = 0 ] || docker/dockerd.sh stop; exit $$rc
 
 clean:
 	-$(VENV)/bin/greencert warehouse stop
