@@ -8,7 +8,7 @@ the published night as greencert_bi_reader through the published warehouse port.
 as a non-root user, every port is on loopback, every wait is bounded; `down -v` at the end, failed
 or not.
 
-Needs a Docker engine (`make test-stack` installs and starts one as root); marked `stack`, so plain
+Needs a Docker engine (`make test-compose` installs and starts one as root); marked `stack` and `compose`, so plain
 `make test` leaves it out (pytest.ini)."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.compose]
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "greencert-stack-test"
