@@ -94,7 +94,6 @@ def test_setup_warehouse_only_leaves_airflow_alone(monkeypatch) -> None:
     called = []
     monkeypatch.setattr(cli, "_setup", lambda: called.append("warehouse") or {
         "bi_reader": "postgresql://greencert_bi_reader:pw@warehouse:5432/greencert"})
-    monkeypatch.setattr(runtime, "airflow_db_ready", lambda env: called.append("airflow db"))
     monkeypatch.setattr(runtime, "dbt_parse", lambda: called.append("dbt parse"))
     monkeypatch.setattr(cli, "_print_connect", lambda urls: called.append("password file"))
     assert cli.main(["setup", "--warehouse-only"]) == 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from greencert import feeds
 from greencert.orchestration import ingest, nightly
@@ -64,12 +64,16 @@ def trigger_and_wait(client: AirflowREST, dag_ids: list[str], day: date, timeout
 
 
 def run_day(client: AirflowREST, day: date, on_done: Callable[[Finished], None] | None = None,
-            timeout_s: float = 1800, nightly_logical_date: datetime | None = None) -> list[Finished]:
+            timeout_s: float = 1800, nightly_deadline_in: timedelta | None = None) -> list[Finished]:
     """Every ingest DAG side by side, then the nightly, for `day`. A failed ingest does not hold back
-    the others nor the nightly (one feed's bad file must not stop the night)."""
+    the others nor the nightly (one feed's bad file must not stop the night). `nightly_deadline_in`:
+    trigger the nightly as if the scheduler had created it late, its 07:00 deadline that long after
+    it starts (to see the deadline alert under the real triggerer)."""
     ingests = [ingest.dag_id(feed) for feed in feeds.registry().values()]
     done = trigger_and_wait(client, ingests, day, timeout_s, on_done)
-    return done + trigger_and_wait(client, [nightly.DAG_ID], day, timeout_s, on_done, nightly_logical_date)
+    logical = (datetime.now(UTC) - nightly.publish_deadline() + nightly_deadline_in
+               if nightly_deadline_in is not None else None)
+    return done + trigger_and_wait(client, [nightly.DAG_ID], day, timeout_s, on_done, logical)
 
 
 def failed(done: list[Finished]) -> list[str]:
