@@ -260,16 +260,8 @@ class Stack:
         proc = self.procs.pop(f"worker-{i}")
         self._write_pids()
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
+            _signal_group(proc, signal.SIGTERM)
+        _reap(proc, timeout_s)
 
     def kill_worker(self, i: int) -> list[int]:
         """SIGKILL to worker i and every process under it (its pool, the task supervisors and the
@@ -287,10 +279,7 @@ class Stack:
                 p.kill()
             except psutil.NoSuchProcess:
                 pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _signal_group(proc, signal.SIGKILL)
         proc.wait(10)
         psutil.wait_procs(tree[1:], timeout=10)
         return [p.pid for p in tree]
@@ -361,21 +350,10 @@ class Stack:
         """SIGTERM to every component's process group (its task processes too), then SIGKILL."""
         for proc in self.procs.values():
             if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
+                _signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
         for proc in self.procs.values():
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group
-            except ProcessLookupError:
-                pass
-            proc.wait()
+            _reap(proc, max(0.1, deadline - time.monotonic()))
         self.procs.clear()
         self.pid_file.unlink(missing_ok=True)
         for log in self._logs:
@@ -391,3 +369,20 @@ class Stack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    """A signal to the process's group (the component and the task processes it started), if any is left."""
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _reap(proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """Wait up to timeout_s for the process to end, then SIGKILL whatever is left of its group."""
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        pass
+    _signal_group(proc, signal.SIGKILL)
+    proc.wait()
