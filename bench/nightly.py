@@ -6,7 +6,7 @@ project on the same data.
 
     .venv/bin/python bench/nightly.py [--scales suzhou national] [--chains N]
 
-For each scale, in a fresh database of a bench-only embedded PostgreSQL (var/bench, port 54359):
+For each scale, in a fresh database of a bench-only embedded PostgreSQL (var/bench, port 24359):
 1. day D0: every feed's sample data for D0 is landed, loaded and gated (the ingest path without
    Airflow: greencert.extract/load/quality), the certificates being the Suzhou generator's file or
    the national one (~5 M rows, greencert.generate.national); then the nightly for D0. It is the
@@ -39,8 +39,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # a warehouse and Airflow home of its own: the bench never touches the demo's or the tests'
 os.environ.setdefault("GREENCERT_VAR", str(ROOT / "var" / "bench"))
-os.environ.setdefault("GREENCERT_PG_PORT", "54359")
-os.environ.setdefault("GREENCERT_AIRFLOW_PORT", "54360")
+os.environ.setdefault("GREENCERT_PG_PORT", "24359")
+os.environ.setdefault("GREENCERT_AIRFLOW_PORT", "24360")
 sys.path.insert(0, str(ROOT / "plugins"))
 
 from greencert import feeds, runtime, settings  # noqa: E402
@@ -109,15 +109,40 @@ def ingest(urls: dict[str, str], day: date, certificates_file: Path, work: Path)
     return seconds
 
 
-def nightly(client: AirflowREST, day: date) -> float:
-    """The nightly for `day` under the running scheduler: seconds from trigger to success."""
+def phases(client: AirflowREST, dag_id: str, run_id: str) -> dict[str, float]:
+    """Where the run's time went, from its task instances: each top-level task's run time, the dbt
+    producer's (the night's one `dbt build`), and the dbt group's span from its first start to its
+    last end (the producer and the sensors that follow it)."""
+    from datetime import datetime
+
+    tis = client.task_instances(dag_id, run_id)
+    span: dict[str, tuple[datetime, datetime]] = {}
+    for ti in tis:
+        if not (ti.get("start_date") and ti.get("end_date")):
+            continue
+        start, end = (datetime.fromisoformat(ti[k]) for k in ("start_date", "end_date"))
+        task_id = str(ti["task_id"])
+        names = [task_id] if "." not in task_id else ["dbt group"]
+        if task_id.endswith("dbt_producer_watcher"):
+            names.append("dbt build (producer)")
+        for name in names:
+            a, b = span.get(name, (start, end))
+            span[name] = (min(a, start), max(b, end))
+    return {name: round((b - a).total_seconds(), 1) for name, (a, b) in
+            sorted(span.items(), key=lambda kv: kv[1][0])} | {"tasks": float(len(tis))}
+
+
+def nightly(client: AirflowREST, day: date) -> tuple[float, dict[str, float]]:
+    """The nightly for `day` under the running scheduler: seconds from trigger to success, and phases."""
     from greencert.orchestration import nightly as nightly_dag
     from greencert.serve import runs
 
     [done] = runs.trigger_and_wait(client, [nightly_dag.DAG_ID], day, timeout_s=3600)
     if done.state != "success":
         raise SystemExit(f"the nightly for {day} ended {done.state}: see its logs under {settings.VAR}")
-    return round(done.seconds, 1)
+    took = phases(client, done.dag_id, done.run_id)
+    print(f"    phases: {took}", flush=True)
+    return round(done.seconds, 1), took
 
 
 def one_dbt_build(urls: dict[str, str], day: date) -> float:
@@ -161,13 +186,13 @@ def run_scale(scale: str, chains: int | None) -> dict[str, object]:
         print(f"    {time.monotonic() - t:.0f}s", flush=True)
         client = stack.client()
         _step(f"[{scale}] nightly {D0}: first build, every incremental model in full")
-        full_refresh = nightly(client, D0)
+        full_refresh, full_phases = nightly(client, D0)
         print(f"    {full_refresh:.1f}s", flush=True)
         t = _step(f"[{scale}] ingest {D1}: the day's changes")
         ingest_d1 = ingest(urls, D1, delta, work)
         print(f"    {time.monotonic() - t:.0f}s {ingest_d1}", flush=True)
         _step(f"[{scale}] nightly {D1}: incremental")
-        incremental = nightly(client, D1)
+        incremental, incremental_phases = nightly(client, D1)
         print(f"    {incremental:.1f}s", flush=True)
     _step(f"[{scale}] one dbt build of the project for {D1}, on the same data")
     dbt_build = one_dbt_build(urls, D1)
@@ -175,6 +200,7 @@ def run_scale(scale: str, chains: int | None) -> dict[str, object]:
     roles.drop_database(warehouse.admin_url(), database)  # national scale holds several GB
     return {"certificates": full_rows, "changed_on_d1": delta_rows, "ingest_d0_s": ingest_d0,
             "ingest_d1_s": ingest_d1, "nightly_full_s": full_refresh, "nightly_incremental_s": incremental,
+            "nightly_full_phases_s": full_phases, "nightly_incremental_phases_s": incremental_phases,
             "one_dbt_build_s": dbt_build}
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # must be set before greencert.settings is imported
 os.environ.setdefault("GREENCERT_VAR", str(ROOT / "var" / "test"))
-os.environ.setdefault("GREENCERT_PG_PORT", "54339")
-os.environ.setdefault("GREENCERT_API_PORT", "54340")
-os.environ.setdefault("GREENCERT_AIRFLOW_PORT", "54341")
-os.environ.setdefault("GREENCERT_REDIS_PORT", "54342")
+os.environ.setdefault("GREENCERT_PG_PORT", "24339")
+os.environ.setdefault("GREENCERT_API_PORT", "24340")
+os.environ.setdefault("GREENCERT_AIRFLOW_PORT", "24341")
+os.environ.setdefault("GREENCERT_REDIS_PORT", "24342")
 os.environ.setdefault("GREENCERT_DB", "greencert_test")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")

@@ -42,6 +42,9 @@ def airflow_env(role_urls: dict[str, str]) -> dict[str, str]:
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos_cache"),
+        # the WATCHER producer backs its node statuses up to a Variable once, when it fails, not
+        # after every node (Cosmos's default rewrites the whole backup per node: O(nodes²) writes)
+        "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",
         "GX_ANALYTICS_ENABLED": "False",
         "DO_NOT_TRACK": "1",
         "GREENCERT_ROOT": str(settings.ROOT),

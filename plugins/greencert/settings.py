@@ -25,12 +25,14 @@ API_STORE = VAR / "api"  # what the stand-in source API serves (the generator wr
 
 TIMEZONE = "Asia/Shanghai"
 DATABASE = os.environ.get("GREENCERT_DB", "greencert")
-PG_PORT = int(os.environ.get("GREENCERT_PG_PORT", "54329"))
+# Every port the project listens on is below Linux's ephemeral range (32768–60999): there, any
+# outgoing connection of the machine may hold the port at the moment a server binds it.
+PG_PORT = int(os.environ.get("GREENCERT_PG_PORT", "24329"))
 # The local stand-in of the sources' HTTP API (`greencert source-api`; started by the demo and tests).
-API_PORT = int(os.environ.get("GREENCERT_API_PORT", "54330"))
+API_PORT = int(os.environ.get("GREENCERT_API_PORT", "24330"))
 # `greencert serve`: the Airflow UI / REST API, and the Redis broker of the Celery workers (loopback)
-AIRFLOW_PORT = int(os.environ.get("GREENCERT_AIRFLOW_PORT", "54380"))
-REDIS_PORT = int(os.environ.get("GREENCERT_REDIS_PORT", "54381"))
+AIRFLOW_PORT = int(os.environ.get("GREENCERT_AIRFLOW_PORT", "24380"))
+REDIS_PORT = int(os.environ.get("GREENCERT_REDIS_PORT", "24381"))
 
 # The http connector: attempts per page, first backoff (doubling, capped), read timeout per page.
 HTTP_ATTEMPTS = int(os.environ.get("GREENCERT_HTTP_ATTEMPTS", "5"))

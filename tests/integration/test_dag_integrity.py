@@ -101,15 +101,39 @@ def test_nightly_publishes_only_after_dbt_and_the_gate(dagbag) -> None:
 
 
 def test_nightly_can_rebuild_the_incremental_models_in_full(dagbag) -> None:
-    """Triggered with {"full_refresh": true}, every dbt build of the nightly runs with --full-refresh
-    (the way to rebuild the incremental staging after a change to its logic or seeds)."""
+    """Triggered with {"full_refresh": true}, the night's dbt build runs with --full-refresh (the way
+    to rebuild the incremental staging after a change to its logic or seeds), and so does a sensor's
+    own dbt call when it is retried."""
     dag = dagbag.dags["greencert_nightly"]
     assert dag.params["full_refresh"] is False
-    builds = [t for t in dag.tasks if t.task_id.startswith("dbt.") and t.task_id.endswith("_build")]
-    incremental = {"dbt.stg_certificates__certificates_model_build", "dbt.stg_organic__certificates_model_build"}
-    assert incremental <= {t.task_id for t in builds}
-    assert all(t.full_refresh == "{{ params.full_refresh }}" for t in builds if hasattr(t, "full_refresh"))
-    assert all(hasattr(dag.get_task(i), "full_refresh") for i in incremental)
+    producer = dag.get_task("dbt.dbt_producer_watcher")
+    assert producer.full_refresh == "{{ params.full_refresh }}"
+    runs = [t for t in dag.tasks if t.task_id.startswith("dbt.") and t.task_id.endswith(".run")]
+    assert {"dbt.stg_certificates__certificates.run", "dbt.stg_organic__certificates.run"} <= {t.task_id for t in runs}
+    assert all(t.full_refresh == "{{ params.full_refresh }}" for t in runs)
+
+
+def test_the_nights_dbt_is_one_build_watched_per_model(dagbag) -> None:
+    """Cosmos's WATCHER mode: one producer task runs the night's one `dbt build`; every model, seed
+    and snapshot of the project has a sensor task, and every tested model a test sensor, which show
+    each node's status in the UI. No sensor waits for a test sensor (the build itself skips what a
+    failed test feeds, and that node's sensor fails), so the sensors' chain is the models' own."""
+    import json
+
+    from cosmos.operators.watcher import DbtProducerWatcherOperator
+
+    dag = dagbag.dags["greencert_nightly"]
+    dbt = [t for t in dag.tasks if t.task_id.startswith("dbt.")]
+    [producer] = [t for t in dbt if isinstance(t, DbtProducerWatcherOperator)]
+    assert producer.upstream_task_ids == {"prepare_build"}
+    manifest = json.loads((settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+    nodes = {uid for uid, n in manifest["nodes"].items() if n["resource_type"] in ("model", "seed", "snapshot")}
+    tests = [t for t in dbt if type(t).__name__ == "DbtTestWatcherOperator" or t.task_id.endswith("_test")]
+    sensors = {t.model_unique_id for t in dbt if t is not producer and t not in tests and hasattr(t, "model_unique_id")}
+    assert sensors == nodes
+    assert tests and all(t.downstream_task_ids == {"audit"} for t in tests)
+    assert not [t.task_id for t in dbt if any(u.endswith(".test") for u in t.upstream_task_ids)]
+    assert all(t.poke_interval <= 2 for t in dbt if t is not producer and hasattr(t, "poke_interval"))
 
 
 def test_nightly_notifies_its_success_and_alerts_when_not_published_by_seven(dagbag) -> None:

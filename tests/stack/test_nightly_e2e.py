@@ -303,6 +303,38 @@ def test_the_report_renders_in_a_browser_and_its_workbook_holds_the_published_nu
     assert kunshan["T06"] == bi[("T06", "320583")] and kunshan["T04"] == float(bi[("T04", "320583")])
 
 
+def test_a_model_that_fails_fails_the_night_by_name_and_publishes_nothing(env, webhook) -> None:
+    """The night's one `dbt build` with a model that cannot build (the transformer lost its grant on
+    one raw table): the model's sensor fails, so do the build's task and what depends on the model,
+    the audit and publish never run, the warehouse and the date's report stay byte for byte, and the
+    failure notification names the model's task. Rerun for the latest date, so `marts` is current."""
+    client, urls, stack = env
+    before, report = checksums(DB), report_digests(THIRD)
+    model = f"{nightly.DBT_GROUP}.stg_green_food__products.run"
+    with psycopg.connect(admin_url_for(DB), autocommit=True) as conn:
+        conn.execute("revoke select on raw.green_food from greencert_transformer")
+    try:
+        [done] = runs.trigger_and_wait(client, [nightly.DAG_ID], THIRD, timeout_s=1200)
+    finally:
+        with psycopg.connect(admin_url_for(DB), autocommit=True) as conn:
+            conn.execute("grant select on raw.green_food to greencert_transformer")
+    assert done.state == "failed"
+    states = {t["task_id"]: t["state"] for t in client.task_instances(nightly.DAG_ID, done.run_id)}
+    assert states[model] == "failed"
+    # the build's task failed (try 1, dbt's error in its log); its retry is Cosmos's skip: no second build
+    producer = f"{nightly.DBT_GROUP}.dbt_producer_watcher"
+    assert states[producer] in ("failed", "skipped")
+    log = (stack.home / "logs" / f"dag_id={nightly.DAG_ID}" / f"run_id={done.run_id}" / f"task_id={producer}"
+           / "attempt=1.log").read_text()
+    assert "stg_green_food__products" in log and "permission denied" in log
+    assert states[f"{nightly.DBT_GROUP}.fct_t02_green_food_certificates.run"] in ("failed", "upstream_failed")
+    assert states["audit"] == states["publish"] == "upstream_failed"
+    assert states[f"{nightly.DBT_GROUP}.fct_t06_ems_certificates.run"] == "success"  # the rest was built
+    assert checksums(DB) == before and report_digests(THIRD) == report
+    texts = [json.dumps(m["json"], ensure_ascii=False) for m in webhook.messages]
+    assert any("FAILED" in t and model in t for t in texts), texts[-3:]
+
+
 def test_the_night_that_missed_its_deadline_alerted_once_and_the_stack_stayed_up(env, webhook) -> None:
     """The 07:00 deadline under the real scheduler and triggerer: the first night, whose deadline
     fell while it was still building, was alerted on once (by the triggerer, which stayed up); none of

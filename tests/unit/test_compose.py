@@ -127,9 +127,9 @@ def test_connections_are_the_ones_the_dags_use(compose) -> None:
     Airflow service (the scheduler runs the tasks, the dag-processor and triggerer callbacks)."""
     ids = {common.LOADER_CONN, common.TRANSFORMER_CONN, common.SOURCE_API_CONN}
     local = {k: json.loads(v) for k, v in runtime.airflow_env({
-        "loader": "postgresql://greencert_loader:pw@127.0.0.1:54329/greencert",
-        "transformer": "postgresql://greencert_transformer:pw@127.0.0.1:54329/greencert",
-        "bi_reader": "postgresql://greencert_bi_reader:pw@127.0.0.1:54329/greencert",
+        "loader": "postgresql://greencert_loader:pw@127.0.0.1:24329/greencert",
+        "transformer": "postgresql://greencert_transformer:pw@127.0.0.1:24329/greencert",
+        "bi_reader": "postgresql://greencert_bi_reader:pw@127.0.0.1:24329/greencert",
     }).items() if k.startswith("AIRFLOW_CONN_GREENCERT_")}
     assert set(local) == {f"AIRFLOW_CONN_{i.upper()}" for i in ids}
     warehouse_db = compose["services"]["warehouse"]["environment"]["POSTGRES_DB"]

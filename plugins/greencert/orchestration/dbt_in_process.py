@@ -1,6 +1,7 @@
-"""Make dbt cheap to start inside an Airflow task (Cosmos runs it in-process, one call per model).
+"""Make dbt cheap inside an Airflow task (Cosmos runs it in-process: the night's one `dbt build`, in
+the WATCHER producer, and a model's own dbt call when its sensor is retried).
 
-Two costs: parsing the project, and dbt-common's flag lookup.
+Three costs: parsing the project, dbt-common's flag lookup, and the producer's XCom traffic.
 
 `warm_partial_parse` parses the project once, before the night's dbt tasks start, with their own
 profile, into Cosmos's cache: every dbt task then finds a partial-parse state that matches it
@@ -10,6 +11,11 @@ dbt-common names the module that declared each adapter behaviour flag with `insp
 evaluates it even when the flag names its source. In a process that has imported Airflow,
 `inspect.getmodule` scans thousands of modules per frame (CPython issue 92041): about 1 s per dbt
 call, most of a model's task. This walks the frames directly and returns the same module name.
+
+Cosmos's WATCHER producer pushes every dbt node's event to XCom four times (start, compiling,
+executing, finished: each an HTTP call to the api-server, under one lock, inside dbt's worker
+threads, so dbt waits for it); the sensors read only the last one. Only the finish and the error
+events are pushed.
 """
 
 from __future__ import annotations
@@ -32,10 +38,12 @@ def _calling_module() -> str:
 
 
 def speed_up_dbt(context: Any = None) -> None:
-    """A task pre_execute hook: install the fast lookup (idempotent)."""
+    """A task pre_execute hook: install the fast lookup, push only the final events (idempotent)."""
+    from cosmos.operators._watcher import base
     from dbt_common import behavior_flags
 
     behavior_flags.BehaviorFlagRendered._default_source = staticmethod(_calling_module)  # type: ignore[method-assign]
+    base._DBT_EVENT_ALLOWLIST = base._DBT_ERROR_EVENTS_TYPES | frozenset({"NodeFinished"})
 
 
 def warm_partial_parse(env: dict[str, str], cache_key: str, profile: str = "greencert",

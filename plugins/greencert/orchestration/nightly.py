@@ -7,6 +7,12 @@ in the single publish transaction, after the audit passed. The big registers' st
 incremental, in the persistent `staging` schema (it holds what the raw gate accepted, not published
 numbers); trigger with {"full_refresh": true} to rebuild it from every accepted batch, and with
 {"as_of_date": "2025-06-30"} to build a past date.
+
+The `dbt` group is the night's one `dbt build` (task `dbt.dbt_producer_watcher`: its log is dbt's)
+and one sensor per model, seed and snapshot and per model's tests (Cosmos's WATCHER mode), which
+turn green, or red, as the build reports each node. A failed model or test fails its sensor, and
+the sensors of what depends on it (dbt skips those), and nothing is published. Retrying a failed
+sensor runs that model's own dbt call.
 """
 
 from __future__ import annotations
@@ -73,6 +79,25 @@ def dbt_env() -> dict[str, str]:
     }
 
 
+def tests_beside_their_models(group: Any) -> None:
+    """Cosmos's AFTER_EACH graph runs a model's tests between it and the next model (model.run →
+    model.test → next.run), as `dbt build` orders them. Under WATCHER the producer's one `dbt build`
+    already does so (a failed test skips what depends on it, and that sensor fails); in Airflow the
+    sensors only report. Each sensor that follows a test sensor follows the test's own model
+    instead: the tests become leaves of the group (the audit still waits for every one), and the
+    sensors' chain is half as deep (every link is a scheduler round and a task start)."""
+    tasks = {t.task_id: t for t in group.dag.tasks if t.task_id.startswith(group.group_id + ".")}
+    for test in [t for t in tasks.values() if t.task_id.endswith(".test")]:
+        models = [tasks[u] for u in test.upstream_task_ids if u in tasks]
+        for down_id in list(test.downstream_task_ids):
+            if down_id not in tasks:
+                continue
+            test.downstream_task_ids.discard(down_id)
+            tasks[down_id].upstream_task_ids.discard(test.task_id)
+            for model in models:
+                model >> tasks[down_id]
+
+
 def build() -> Any:
     from airflow.sdk import DAG, Asset, CronTriggerTimetable, task
     from airflow.sdk.exceptions import AirflowFailException
@@ -131,29 +156,29 @@ def build() -> Any:
                 target_name="transformer",
                 profiles_yml_filepath=settings.DBT_PROJECT_DIR / "profiles.yml",
             ),
-            # `dbt build` per node (model + its tests in one dbt call); a test spanning two nodes
-            # (relationships, city = sum of regions) runs in its own task once both are built
+            # one `dbt build` (the producer); a sensor per node and per node's tests; a test spanning
+            # two nodes (relationships, city = sum of regions) has its own sensor
             render_config=RenderConfig(
                 load_method=LoadMode.DBT_MANIFEST,
-                test_behavior=TestBehavior.BUILD,
+                test_behavior=TestBehavior.AFTER_EACH,
                 should_detach_multiple_parents_tests=True,
             ),
             execution_config=ExecutionConfig(
-                execution_mode=ExecutionMode.LOCAL,
+                execution_mode=ExecutionMode.WATCHER,
                 invocation_mode=InvocationMode.DBT_RUNNER,
                 test_indirect_selection=TestIndirectSelection.CAUTIOUS,
             ),
             operator_args={
                 "pre_execute": speed_up_dbt,
-                # manifest.json and run_results.json are rewritten by every dbt call: ~0.45 s of a
-                # model's ~1 s; nothing here reads them (the published lineage is dbt docs)
-                "dbt_cmd_flags": ["--no-write-json"],
                 "emit_datasets": False,
                 "install_deps": False,
                 "env": dbt_env(),
                 "full_refresh": "{{ params.full_refresh }}",
+                "poke_interval": 2,  # a deferred sensor's XCom poll in the triggerer (Cosmos: 10 s)
             },
         )
+
+        tests_beside_their_models(dbt)
 
         @task
         def audit(build_schema: str, **context: Any) -> dict[str, Any]:

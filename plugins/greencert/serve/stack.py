@@ -47,7 +47,8 @@ def worker_hostname() -> str:
 def _secrets(path: Path) -> dict[str, str]:
     """The deployment's own secrets, generated once (mode 0600, git-ignored): the metadata role's
     password, the Fernet key that encrypts connections and variables, the JWT secret every
-    component signs and checks task tokens with, the api-server's session key."""
+    component signs and checks task tokens with, the api-server's session key, the Redis broker's
+    password and the UI admin's password."""
     from cryptography.fernet import Fernet
 
     old = dict(json.loads(path.read_text())) if path.exists() else {}
@@ -57,6 +58,7 @@ def _secrets(path: Path) -> dict[str, str]:
         "jwt_secret": secrets.token_urlsafe(32),
         "api_secret_key": secrets.token_urlsafe(32),
         "redis_password": secrets.token_urlsafe(24),  # the Celery broker's requirepass
+        "admin_password": secrets.token_urlsafe(18),  # the UI's login (SimpleAuthManager, user admin)
     } | old
     if values == old:
         return old
@@ -177,8 +179,20 @@ class Stack:
 
     @property
     def password_file(self) -> Path:
-        """Where the SimpleAuthManager keeps the passwords it generated on its first start."""
+        """The SimpleAuthManager's passwords file. The Stack writes it (mode 0600) before the
+        api-server starts, so the manager finds the admin's password there and never generates one
+        and prints it into its log."""
         return self.home / "simple_auth_manager_passwords.json.generated"
+
+    def _write_password_file(self) -> None:
+        wanted = {ADMIN_USER: self._secrets["admin_password"]}
+        if self.password_file.exists() and json.loads(self.password_file.read_text() or "{}") == wanted:
+            return
+        self.password_file.parent.mkdir(parents=True, exist_ok=True)
+        self.password_file.unlink(missing_ok=True)
+        fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(wanted, fh)
 
     def password(self) -> str:
         return str(json.loads(self.password_file.read_text())[ADMIN_USER])
@@ -287,6 +301,7 @@ class Stack:
     def start(self, timeout_s: float = 240) -> Stack:
         self._stop_leftovers()
         env = self._env = self.env()
+        self._write_password_file()
         runtime.airflow(["db", "migrate"], env, capture=True)
         try:
             if self.executor == "CeleryExecutor":
