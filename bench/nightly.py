@@ -115,6 +115,8 @@ def phases(client: AirflowREST, dag_id: str, run_id: str) -> dict[str, float]:
     last end (the producer and the sensors that follow it)."""
     from datetime import datetime
 
+    from greencert.orchestration import nightly as nightly_dag
+
     tis = client.task_instances(dag_id, run_id)
     span: dict[str, tuple[datetime, datetime]] = {}
     for ti in tis:
@@ -123,7 +125,7 @@ def phases(client: AirflowREST, dag_id: str, run_id: str) -> dict[str, float]:
         start, end = (datetime.fromisoformat(ti[k]) for k in ("start_date", "end_date"))
         task_id = str(ti["task_id"])
         names = [task_id] if "." not in task_id else ["dbt group"]
-        if task_id.endswith("dbt_producer_watcher"):
+        if task_id == nightly_dag.BUILD_TASK:
             names.append("dbt build (producer)")
         for name in names:
             a, b = span.get(name, (start, end))

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from greencert import feeds, runtime, settings
+from greencert.orchestration import nightly
 
 DAG_FILES = sorted(settings.DAGS_DIR.glob("*.py"))
 
@@ -106,7 +107,7 @@ def test_nightly_can_rebuild_the_incremental_models_in_full(dagbag) -> None:
     own dbt call when it is retried."""
     dag = dagbag.dags["greencert_nightly"]
     assert dag.params["full_refresh"] is False
-    producer = dag.get_task("dbt.dbt_producer_watcher")
+    producer = dag.get_task(nightly.BUILD_TASK)
     assert producer.full_refresh == "{{ params.full_refresh }}"
     runs = [t for t in dag.tasks if t.task_id.startswith("dbt.") and t.task_id.endswith(".run")]
     assert {"dbt.stg_certificates__certificates.run", "dbt.stg_organic__certificates.run"} <= {t.task_id for t in runs}
@@ -125,6 +126,7 @@ def test_the_nights_dbt_is_one_build_watched_per_model(dagbag) -> None:
     dag = dagbag.dags["greencert_nightly"]
     dbt = [t for t in dag.tasks if t.task_id.startswith("dbt.")]
     [producer] = [t for t in dbt if isinstance(t, DbtProducerWatcherOperator)]
+    assert (producer.task_id, *producer.downstream_task_ids) == (nightly.BUILD_TASK, nightly.BUILD_DONE_TASK)
     assert producer.upstream_task_ids == {"prepare_build"}
     manifest = json.loads((settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
     nodes = {uid for uid, n in manifest["nodes"].items() if n["resource_type"] in ("model", "seed", "snapshot")}

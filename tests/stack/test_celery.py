@@ -84,7 +84,7 @@ def copy_database(source: str, target: str) -> dict[str, str]:
     return roles.bootstrap(warehouse.admin_url(), target)
 
 
-PRODUCER = f"{nightly.DBT_GROUP}.dbt_producer_watcher"  # the night's one `dbt build`
+PRODUCER = nightly.BUILD_TASK  # the night's one `dbt build`
 
 
 def worker_of(hostname: str) -> int:
@@ -223,7 +223,7 @@ def test_the_night_publishes_what_one_worker_publishes(scenario) -> None:
     assert scenario["ref_night"] == "success"
     assert {worker_of(h) for h in scenario["ref_hostnames"]} == {1}, scenario["ref_hostnames"]
     # the scheduler marks an EmptyOperator done itself: Cosmos's gate after the build
-    assert scenario["ref_not_on_a_worker"] == [f"{nightly.DBT_GROUP}.dbt_producer_watcher_done"]
+    assert scenario["ref_not_on_a_worker"] == [nightly.BUILD_DONE_TASK]
     assert scenario["published"]["history.target_progress_history"].split(":")[0] != "0"
     assert scenario["published"] == scenario["ref_published"]
 

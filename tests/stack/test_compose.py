@@ -217,7 +217,7 @@ def test_a_night_through_the_rest_api(stack: Stack) -> None:
     _log(f"task instances per worker: {hosts}")
     assert set(hosts) == workers, (hosts, workers)
     # the scheduler marks an EmptyOperator done itself: Cosmos's gate after the night's dbt build
-    assert on_no_worker == [f"{nightly.DBT_GROUP}.dbt_producer_watcher_done"], on_no_worker
+    assert on_no_worker == [nightly.BUILD_DONE_TASK], on_no_worker
 
     # BI reads the night through the published port, as greencert_bi_reader
     from greencert.warehouse import roles

@@ -322,7 +322,7 @@ def test_a_model_that_fails_fails_the_night_by_name_and_publishes_nothing(env, w
     states = {t["task_id"]: t["state"] for t in client.task_instances(nightly.DAG_ID, done.run_id)}
     assert states[model] == "failed"
     # the build's task failed (try 1, dbt's error in its log); its retry is Cosmos's skip: no second build
-    producer = f"{nightly.DBT_GROUP}.dbt_producer_watcher"
+    producer = nightly.BUILD_TASK
     assert states[producer] in ("failed", "skipped")
     log = (stack.home / "logs" / f"dag_id={nightly.DAG_ID}" / f"run_id={done.run_id}" / f"task_id={producer}"
            / "attempt=1.log").read_text()

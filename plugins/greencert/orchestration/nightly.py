@@ -64,6 +64,11 @@ MANIFEST = settings.DBT_PROJECT_DIR / "target" / "manifest.json"
 
 BUILD_SCHEMA = NIGHTLY_BUILD  # one name every night: dbt's partial parsing survives from night to night
 DBT_GROUP = "dbt"
+# the tasks Cosmos's WATCHER mode adds to the group (cosmos.constants.PRODUCER_WATCHER_TASK_ID and
+# PRODUCER_WATCHER_DONE_TASK_ID; spelt out so importing this module does not import Cosmos): the
+# night's one `dbt build`, and the gate after it, which the scheduler marks done on no worker
+BUILD_TASK = f"{DBT_GROUP}.dbt_producer_watcher"
+BUILD_DONE_TASK = f"{BUILD_TASK}_done"
 
 
 def dbt_env() -> dict[str, str]:
