@@ -93,14 +93,27 @@ class AirflowREST:
     def runs(self, dag_id: str) -> list[dict[str, Any]]:
         return list(self._call("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 1000})["dag_runs"])
 
-    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        while True:
-            page = self._call("GET", f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances",
-                              params={"limit": 100, "offset": len(out)})
-            out += page["task_instances"]
-            if len(out) >= page["total_entries"] or not page["task_instances"]:
-                return out
+    def task_instances(self, dag_id: str, run_id: str, attempts: int = 5) -> list[dict[str, Any]]:
+        """Every task instance of the run, once each. The API pages by 100 and a running night has
+        more (the nightly: 104): a task whose state changes between two pages can move from one page
+        to the other and be listed twice or not at all, so the listing is read again until it holds
+        `total_entries` distinct tasks (at most `attempts` times)."""
+        path = f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances"
+        for _ in range(attempts):
+            seen: dict[tuple[str, int], dict[str, Any]] = {}
+            offset, total = 0, 0
+            while True:
+                page = self._call("GET", path, params={"limit": 100, "offset": offset, "order_by": "id"})
+                total = page["total_entries"]
+                for ti in page["task_instances"]:
+                    seen[(ti["task_id"], ti.get("map_index", -1))] = ti
+                offset += len(page["task_instances"])
+                if offset >= total or not page["task_instances"]:
+                    break
+            if len(seen) == total:
+                return list(seen.values())
+        raise RuntimeError(f"{dag_id} run {run_id}: no consistent list of its {total} task instances "
+                           f"in {attempts} reads")
 
     def wait(self, dag_id: str, run_id: str, timeout_s: float = 1800, poll_s: float = 1.0) -> str:
         """Block until the run has finished; its final state."""
