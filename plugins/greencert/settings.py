@@ -34,6 +34,28 @@ API_PORT = int(os.environ.get("GREENCERT_API_PORT", "24330"))
 AIRFLOW_PORT = int(os.environ.get("GREENCERT_AIRFLOW_PORT", "24380"))
 REDIS_PORT = int(os.environ.get("GREENCERT_REDIS_PORT", "24381"))
 
+# The warehouse's sessions (warehouse/roles.py, warehouse/server.py; docs/reliability.md "BI cannot
+# starve or block the warehouse"). Connection limits per role (ALTER ROLE … CONNECTION LIMIT): their
+# sum stays below max_connections minus the superuser's and the reserved slots, and the reserved slots
+# (reserved_connections) are for the loader and the transformer only (pg_use_reserved_connections).
+PG_MAX_CONNECTIONS = int(os.environ.get("GREENCERT_PG_MAX_CONNECTIONS", "200"))  # the embedded server's
+PG_RESERVED_CONNECTIONS = int(os.environ.get("GREENCERT_PG_RESERVED_CONNECTIONS", "10"))
+CONNECTION_LIMITS = {
+    "loader": int(os.environ.get("GREENCERT_LOADER_CONNECTION_LIMIT", "50")),
+    "transformer": int(os.environ.get("GREENCERT_TRANSFORMER_CONNECTION_LIMIT", "50")),
+    "bi_reader": int(os.environ.get("GREENCERT_BI_READER_CONNECTION_LIMIT", "40")),
+}
+# greencert_bi_reader's session defaults: a BI statement, an idle BI transaction and a BI wait for a
+# lock are ended past these (PostgreSQL interval text)
+BI_STATEMENT_TIMEOUT = os.environ.get("GREENCERT_BI_STATEMENT_TIMEOUT", "2min")
+BI_IDLE_IN_TRANSACTION_TIMEOUT = os.environ.get("GREENCERT_BI_IDLE_IN_TRANSACTION_TIMEOUT", "1min")
+BI_LOCK_TIMEOUT = os.environ.get("GREENCERT_BI_LOCK_TIMEOUT", "30s")
+# The publish takes its locks on `bi` and `marts` in short tries (a BI query arriving meanwhile waits at
+# most one try) until PUBLISH_LOCK_WAIT_S, longer than BI's timeouts above; BI sessions still holding a
+# read on them then (a client that lifted its own timeouts) are ended and the publish goes on.
+PUBLISH_LOCK_TRY_MS = int(os.environ.get("GREENCERT_PUBLISH_LOCK_TRY_MS", "500"))
+PUBLISH_LOCK_WAIT_S = float(os.environ.get("GREENCERT_PUBLISH_LOCK_WAIT_S", "150"))
+
 # The http connector: attempts per page, first backoff (doubling, capped), read timeout per page.
 HTTP_ATTEMPTS = int(os.environ.get("GREENCERT_HTTP_ATTEMPTS", "5"))
 HTTP_BACKOFF_S = float(os.environ.get("GREENCERT_HTTP_BACKOFF_S", "1.0"))

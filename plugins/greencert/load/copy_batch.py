@@ -67,25 +67,10 @@ class _Header:
 
 
 def ensure_raw_table(conn: psycopg.Connection, feed: Feed) -> None:
-    """raw.<feed> with a text column per registry column (added when the registry grows)."""
-    table = sql.Identifier("raw", feed.name)
-    conn.execute(
-        sql.SQL(
-            """create table if not exists {} (
-                   batch_id text not null,
-                   source_file text not null,
-                   source_row integer not null,
-                   loaded_at timestamptz not null default now()
-               )"""
-        ).format(table)
-    )
-    for name in ("source_extra", *(c.name for c in feed.columns)):
-        conn.execute(sql.SQL("alter table {} add column if not exists {} text").format(table, sql.Identifier(name)))
-    conn.execute(
-        sql.SQL("create index if not exists {} on {} (batch_id)").format(
-            sql.Identifier(f"{feed.name}_batch_idx"), table
-        )
-    )
+    """raw.<feed> with a text column per registry column (added when the registry grows), and the
+    caller's lock on it until its transaction ends (two loads of one feed take turns). The loader owns
+    no raw table and may create none: raw.ensure_table (warehouse/roles.py) makes it as greencert_owner."""
+    conn.execute("select raw.ensure_table(%s, %s)", (feed.name, ["source_extra", *(c.name for c in feed.columns)]))
 
 
 def _header_score(feed: Feed, cells: list[str]) -> int:

@@ -7,16 +7,31 @@ failed or killed run never reaches that transaction, and PostgreSQL's DDL is tra
 readers see either yesterday's published state or today's, never a mix. A date older than the
 latest published one (a backfill, or a rerun of a past date) only replaces its own history rows:
 `marts` and `bi` keep showing the latest date.
+
+BI cannot block it (docs/reliability.md "BI cannot starve or block the warehouse"): before any DDL the
+publish takes every lock the swap needs (access exclusive on the `bi` views and the tables of `marts`)
+in one LOCK TABLE, in short tries (settings.PUBLISH_LOCK_TRY_MS: a BI query arriving meanwhile waits
+at most that long, then runs on the old night) until settings.PUBLISH_LOCK_WAIT_S, longer than every
+BI timeout (statement, idle in transaction, lock: roles.role_settings). Past it, the BI sessions still
+holding a read on them (a client that lifted its own timeouts) are ended and the publish goes on; any
+other holder fails the publish, naming it, before anything changed. A BI transaction open across the
+publish keeps its locks, so it reads the old night whole; the next reads the new one whole.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from dataclasses import dataclass
 from datetime import date
 
 import psycopg
 from psycopg import sql
+
+from greencert import settings
+
+log = logging.getLogger(__name__)
 
 PUBLISHED = "marts"
 RETIRING = "marts_retiring"
@@ -136,10 +151,14 @@ class Published:
     snapshot_date: date
     history_rows_written: int
     history_rows_total: int
+    lock_wait_s: float = 0.0  # waiting for BI's reads on bi/marts to end
+    bi_sessions_ended: int = 0  # BI sessions that held a read past PUBLISH_LOCK_WAIT_S, ended
 
 
-def publish(conninfo: str, build_schema: str, snapshot_date: date) -> Published:
+def publish(conninfo: str, build_schema: str, snapshot_date: date, *, lock_wait_s: float | None = None,
+            lock_try_ms: int | None = None) -> Published:
     ident = _check_name(build_schema)
+    waited, ended = 0.0, 0
     with psycopg.connect(conninfo) as conn, conn.transaction():
         conn.execute("set local lock_timeout = '60s'")
         conn.execute("select pg_advisory_xact_lock(%s)", (LOCK_KEY,))
@@ -161,13 +180,65 @@ def publish(conninfo: str, build_schema: str, snapshot_date: date) -> Published:
             conn.execute(sql.SQL("drop schema {} cascade").format(ident))
             published_as = "history"
         else:
+            waited, ended = _lock_published(
+                conn, settings.PUBLISH_LOCK_WAIT_S if lock_wait_s is None else lock_wait_s,
+                settings.PUBLISH_LOCK_TRY_MS if lock_try_ms is None else lock_try_ms)
             _swap(conn, ident)
             written = _upsert_history(conn, snapshot_date, build_schema, source=sql.Identifier(PUBLISHED))
             published_as = PUBLISHED
         total = conn.execute(
             "select count(*) from history.target_progress_history where snapshot_date = %s", (snapshot_date,)
         ).fetchone()
-    return Published(published_as, snapshot_date, written, total[0] if total else 0)
+    return Published(published_as, snapshot_date, written, total[0] if total else 0, waited, ended)
+
+
+BI_ROLE = "greencert_bi_reader"
+
+
+def _lock_published(conn: psycopg.Connection, wait_s: float, try_ms: int) -> tuple[float, int]:
+    """Every lock the swap takes, taken up front (see the module's doc); how long it waited and how
+    many BI sessions it ended."""
+    rels = conn.execute(
+        """select c.oid::regclass::text, n.nspname, c.relname from pg_class c
+           join pg_namespace n on n.oid = c.relnamespace
+           where n.nspname = any(%s) and c.relkind in ('r', 'p', 'v', 'm', 'f') order by 2, 3""",
+        (["bi", PUBLISHED, RETIRING],)).fetchall()
+    if not rels:
+        return 0.0, 0
+    stmt = sql.SQL("lock table {} in access exclusive mode").format(
+        sql.SQL(", ").join(sql.Identifier(schema, name) for _, schema, name in rels))
+    start = time.monotonic()
+    ended = 0
+    try_ms = max(int(try_ms), 1)
+    while True:
+        try:
+            with conn.transaction():  # a savepoint: a try that times out leaves the publish's transaction as it was
+                conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(f"{try_ms}ms")))
+                conn.execute(stmt)
+            break
+        except psycopg.errors.LockNotAvailable:
+            if time.monotonic() - start < wait_s:
+                time.sleep(min(try_ms / 1000, 1.0))  # BI queries queued behind the try run meanwhile
+                continue
+            holders = conn.execute(
+                """select distinct l.pid, a.usename::text from pg_locks l join pg_stat_activity a on a.pid = l.pid
+                   where l.granted and l.pid <> pg_backend_pid()
+                     and l.database = (select oid from pg_database where datname = current_database())
+                     and l.relation = any(%s::regclass[])""", ([r[0] for r in rels],)).fetchall()
+            others = [(pid, user) for pid, user in holders if user != BI_ROLE]
+            if others or not holders:
+                raise RuntimeError(
+                    f"publish: could not lock bi and {PUBLISHED} within {wait_s:.0f} s: held by "
+                    + (", ".join(f"pid {pid} ({user})" for pid, user in others) or "sessions that ended meanwhile")
+                    + "; nothing was published") from None
+            for pid, _ in holders:
+                if conn.execute("select pg_terminate_backend(%s, 5000)", (pid,)).fetchone()[0]:
+                    ended += 1
+            log.warning("publish: ended %d BI session(s) holding a read on bi past %.0f s (pids %s)",
+                        len(holders), wait_s, ", ".join(str(p) for p, _ in holders))
+            try_ms = max(try_ms, 5000)
+    conn.execute("set local lock_timeout = '60s'")
+    return time.monotonic() - start, ended
 
 
 def _swap(conn: psycopg.Connection, build: sql.Identifier) -> None:

@@ -3,6 +3,9 @@
 -- (greencert.quality.row_rules) and by dbt staging (its macros call these). If the two disagreed,
 -- a row could pass the quarantine and still turn into a null in staging.
 -- Short checks are `language sql` bodies, which PostgreSQL inlines into the queries that call them.
+-- Names: a SQL-standard body (`return …`) is bound when it is created (the admin's pinned search_path),
+-- so a caller's search_path cannot redirect it; a PL/pgSQL body is bound when it runs, so those carry
+-- `set search_path = pg_catalog, pg_temp` (and name util.* by schema).
 -- Created by bootstrap (create or replace: safe to run again); tests/unit keeps the code checks in
 -- step with greencert.codes.
 
@@ -16,7 +19,8 @@ return nullif(btrim(normalize(value, nfkc), E' \t\r\n'), '');
 -- PL/pgSQL, so the argument is evaluated once (an inlined SQL body would repeat it per branch);
 -- the common ISO form takes a path without a capturing regex (20x faster on 50 k rows).
 create or replace function util.parse_date(value text) returns date
-language plpgsql immutable parallel safe as $$
+language plpgsql immutable parallel safe
+set search_path = pg_catalog, pg_temp as $$
 declare
     y int;
     m int;
@@ -54,7 +58,8 @@ $$;
 
 -- Date and time (2024-01-10 09:00[:00[.123]], T allowed) or a date as above; else null.
 create or replace function util.parse_timestamp(value text) returns timestamp
-language plpgsql immutable parallel safe as $$
+language plpgsql immutable parallel safe
+set search_path = pg_catalog, pg_temp as $$
 declare
     d date;
     hh int;

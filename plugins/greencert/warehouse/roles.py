@@ -1,9 +1,23 @@
 """Schemas, roles and grants: least privilege, created idempotently by the admin connection.
 
-loader       writes raw.* and dq.* (landing manifest, raw batches, quarantine, explained drops)
+loader       writes raw.* and dq.* (landing manifest, raw batches, quarantine, explained drops): rows
+             only (select, insert, update, delete), it owns none of those tables
 transformer  reads raw and dq, records the mart gate in dq.validation_runs, builds dbt into build_*
              schemas, owns staging/snapshots/marts/history/bi, publishes
 bi_reader    reads bi.* and nothing else
+owner        greencert_owner, NOLOGIN: owns raw and dq, their tables and raw.ensure_table
+
+No role can run code as another (docs/reliability.md "Roles cannot reach each other's code paths"):
+- every role's search_path is pinned to `pg_catalog, pg_temp` (SEARCH_PATH, ALTER ROLE … SET), so no
+  name any project code writes unqualified can resolve into a schema a role created (a schema named
+  after a role, public, another role's temp schema); the project's SQL names its tables by schema;
+- the util functions are admin-owned, SQL-standard bodies (bound at creation) or pinned with SET
+  search_path; raw.ensure_table is SECURITY DEFINER with a pinned search_path and quoted identifiers;
+- the tables the transformer reads (raw, dq) belong to greencert_owner, which never logs in: the
+  loader, which writes them, cannot add a policy, trigger, rule or default, nor a view or function
+  in their schemas (it has no CREATE there and no TRIGGER privilege);
+- what bi_reader reads (the bi views, marts, history) is the transformer's: code the transformer put
+  there runs as bi_reader, whose privileges are a subset of the transformer's own.
 """
 
 from __future__ import annotations
@@ -22,6 +36,9 @@ from greencert import settings
 
 ROLES = ("loader", "transformer", "bi_reader")
 PREFIX = "greencert_"
+OWNER = "greencert_owner"  # owns raw and dq; NOLOGIN
+# every project role's search_path: nothing but the catalog (and its own session's temp tables, last)
+SEARCH_PATH = "pg_catalog, pg_temp"
 FUNCTIONS = Path(__file__).with_name("functions.sql")
 
 
@@ -68,14 +85,36 @@ def drop_database(admin_url: str, database: str) -> None:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(database)))
 
 
+def role_settings(role: str) -> dict[str, str]:
+    """The session defaults each role logs in with (ALTER ROLE … SET): the pinned search_path, and
+    for BI its timeouts (settings.BI_*)."""
+    out = {"search_path": SEARCH_PATH}
+    if role == "bi_reader":
+        out.update({
+            "statement_timeout": settings.BI_STATEMENT_TIMEOUT,
+            "idle_in_transaction_session_timeout": settings.BI_IDLE_IN_TRANSACTION_TIMEOUT,
+            "lock_timeout": settings.BI_LOCK_TIMEOUT,
+            # a BI login's sessions are read-only unless it asks otherwise (and it may write nowhere anyway)
+            "default_transaction_read_only": "on",
+        })
+    return out
+
+
 def ensure_roles(admin_url: str, passwords: dict[str, str]) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
+    with psycopg.connect(admin_url, autocommit=True, options=f"-c search_path={SEARCH_PATH.replace(' ', '')}") as conn:
         for role in ROLES:
             name = sql.Identifier(role_name(role))
             exists = conn.execute("select 1 from pg_roles where rolname = %s", (role_name(role),)).fetchone()
             verb = "alter" if exists else "create"
-            conn.execute(sql.SQL(verb + " role {} login nosuperuser nocreaterole nocreatedb password {}").format(
-                name, sql.Literal(passwords[role])))
+            conn.execute(sql.SQL(verb + " role {} login nosuperuser nocreaterole nocreatedb nobypassrls "
+                                 "connection limit {} password {}").format(
+                name, sql.Literal(settings.CONNECTION_LIMITS[role]), sql.Literal(passwords[role])))
+            for key, value in role_settings(role).items():
+                conn.execute(sql.SQL("alter role {} set {} = {}").format(
+                    name, sql.Identifier(key), sql.SQL(value) if key == "search_path" else sql.Literal(value)))
+        if not conn.execute("select 1 from pg_roles where rolname = %s", (OWNER,)).fetchone():
+            conn.execute(sql.SQL("create role {} nologin nosuperuser nocreaterole nocreatedb nobypassrls").format(
+                sql.Identifier(OWNER)))
 
 
 def _swap_db(admin_url: str, database: str) -> str:
@@ -85,9 +124,43 @@ def _swap_db(admin_url: str, database: str) -> str:
 
 # Owned schemas: owner role -> schemas. Build schemas (build_*) are created by the transformer.
 SCHEMAS = {
-    "loader": ("raw", "dq"),
-    "transformer": ("staging", "snapshots", "marts", "history", "bi"),
+    OWNER: ("raw", "dq"),
+    role_name("transformer"): ("staging", "snapshots", "marts", "history", "bi"),
 }
+
+# raw.<feed> for the loader, which may not create tables itself: made (and grown by the registry's
+# new columns) as greencert_owner, with the loader's lock on it held to its commit (two loads of one
+# feed take turns). Names are checked and quoted; the search_path is pinned.
+ENSURE_TABLE = """
+create or replace function raw.ensure_table(feed text, columns text[]) returns void
+language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
+declare
+    col text;
+    rel regclass;
+begin
+    if feed !~ '^[a-z][a-z0-9_]{0,47}$' or feed in ('landing_manifest', 'source_watermarks', 'ensure_table') then
+        raise exception 'raw.ensure_table: not a feed name: %', feed using errcode = '22023';
+    end if;
+    rel := to_regclass(format('raw.%I', feed));
+    if rel is null then
+        execute format('create table if not exists raw.%I (batch_id text not null, source_file text not null, '
+                       'source_row integer not null, loaded_at timestamptz not null default pg_catalog.now())', feed);
+        execute format('create index if not exists %I on raw.%I (batch_id)', feed || '_batch_idx', feed);
+        rel := to_regclass(format('raw.%I', feed));
+    end if;
+    execute format('lock table raw.%I in share row exclusive mode', feed);
+    foreach col in array columns loop
+        if col !~ '^[a-z][a-z0-9_]{0,62}$' then
+            raise exception 'raw.ensure_table: not a column name: %', col using errcode = '22023';
+        end if;
+        if not exists (select from pg_attribute where attrelid = rel and attname = col and not attisdropped) then
+            execute format('alter table raw.%I add column if not exists %I text', feed, col);
+        end if;
+    end loop;
+end
+$$;
+revoke all on function raw.ensure_table(text, text[]) from public;
+"""
 
 DDL = """
 create table if not exists raw.landing_manifest (
@@ -215,47 +288,68 @@ def bootstrap(admin_url: str, database: str = settings.DATABASE) -> dict[str, st
     ensure_database(admin_url, database)
     ensure_roles(admin_url, passwords)
     db_url = _swap_db(admin_url, database)
-    with psycopg.connect(db_url, autocommit=True) as conn:
+    with psycopg.connect(db_url, autocommit=True, options=f"-c search_path={SEARCH_PATH.replace(' ', '')}") as conn:
         db = sql.Identifier(database)
         L, T, B = (sql.Identifier(role_name(r)) for r in ROLES)
+        own = sql.Identifier(OWNER)
+        superuser = conn.execute("select rolsuper from pg_roles where rolname = current_user").fetchone()[0]
         conn.execute(sql.SQL("revoke all on database {} from public").format(db))
         conn.execute("revoke create on schema public from public")
         conn.execute(sql.SQL("grant connect on database {} to {}, {}, {}").format(db, L, T, B))
-        # the transformer creates a fresh build_* schema per run (write-audit-publish)
+        # the transformer creates a fresh build_* schema per run (write-audit-publish); a schema it
+        # creates is resolved by no one else's code (every role's search_path is pinned)
         conn.execute(sql.SQL("grant create, temporary on database {} to {}").format(db, T))
         for owner, schemas in SCHEMAS.items():
             for schema in schemas:
                 conn.execute(sql.SQL("create schema if not exists {} authorization {}").format(
-                    sql.Identifier(schema), sql.Identifier(role_name(owner))))
+                    sql.Identifier(schema), sql.Identifier(owner)))
+                conn.execute(sql.SQL("alter schema {} owner to {}").format(
+                    sql.Identifier(schema), sql.Identifier(owner)))
+        # raw and dq tables made by an older bootstrap belong to the loader: hand them to the owner
+        for schema, table in conn.execute(
+                """select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                   where n.nspname in ('raw', 'dq') and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')
+                     and c.relowner <> %s::regrole order by 1, 2""", (OWNER,)).fetchall():
+            conn.execute(sql.SQL("alter table {} owner to {}").format(sql.Identifier(schema, table), own))
         grants = [
-            "grant usage on schema raw, dq to {t}",
+            "grant usage on schema raw, dq to {l}, {t}",
+            # the loader writes rows, nothing else: no truncate, references, trigger or maintain
+            "grant select, insert, update, delete on all tables in schema raw, dq to {l}",
+            "alter default privileges for role {o} in schema raw, dq"
+            " grant select, insert, update, delete on tables to {l}",
+            "grant execute on function raw.ensure_table(text, text[]) to {l}",
             "grant select on all tables in schema raw to {t}",
-            "alter default privileges for role {l} in schema raw grant select on tables to {t}",
+            "alter default privileges for role {o} in schema raw grant select on tables to {t}",
             # the transformer reads dq and records its mart gate's results (dq.validation_runs, below)
             # but cannot add quarantine entries (staging would skip the rows) nor explain a drop away
             # (its own mart gate's guard): those are the loader's and the operator's
             "grant select on all tables in schema dq to {t}",
-            "alter default privileges for role {l} in schema dq grant select on tables to {t}",
-            "alter default privileges for role {l} in schema dq revoke insert on tables from {t}",
+            "alter default privileges for role {o} in schema dq grant select on tables to {t}",
             "grant usage on schema bi to {b}",
             "alter default privileges for role {t} in schema bi grant select on tables to {b}",
             "grant select on all tables in schema bi to {b}",
-            # a BI login's sessions are read-only unless it asks otherwise (and it may write nowhere anyway)
-            "alter role {b} set default_transaction_read_only = on",
+            # the publish may end a BI session that still holds a read on bi past every BI timeout
+            # (swap.publish): the transformer has bi_reader's privileges (a subset of its own) for
+            # pg_terminate_backend, and cannot SET ROLE to it
+            "grant {b} to {t} with inherit true, set false",
         ]
+        conn.execute(sql.SQL("set role {}").format(own))
+        conn.execute(DDL)
+        conn.execute(ENSURE_TABLE)
+        conn.execute("reset role")
         for grant in grants:
-            conn.execute(sql.SQL(grant).format(l=L, t=T, b=B))
-        # PUBLIC may create large objects by default, a way to store data past every grant above; no
-        # greencert role uses them (pg_catalog's ACLs are per database; needs a superuser admin)
-        if conn.execute("select rolsuper from pg_roles where rolname = current_user").fetchone()[0]:
+            conn.execute(sql.SQL(grant).format(l=L, t=T, b=B, o=own))
+        if superuser:
+            # PUBLIC may create large objects by default, a way to store data past every grant above; no
+            # greencert role uses them (pg_catalog's ACLs are per database; needs a superuser admin)
             conn.execute("revoke execute on function lo_create(oid), lo_creat(integer), lo_from_bytea(oid, bytea) "
                          "from public")
+            # the server's reserved_connections are the loader's and the transformer's: BI cannot take them
+            conn.execute(sql.SQL("grant pg_use_reserved_connections to {}, {}").format(L, T))
         # util: the shared parse/clean/code-check functions (owned by the admin; the roles run them)
         conn.execute("create schema if not exists util")
         conn.execute(FUNCTIONS.read_text(encoding="utf-8"))
         conn.execute(sql.SQL("grant usage on schema util to {}, {}").format(L, T))
-        conn.execute(sql.SQL("set role {}").format(L))
-        conn.execute(DDL)
         conn.execute(sql.SQL("revoke insert on all tables in schema dq from {}").format(T))  # granted before
         conn.execute(sql.SQL("grant insert on dq.validation_runs to {}").format(T))
         # every feed's raw table exists from the start, so a feed that has not delivered yet
@@ -263,6 +357,7 @@ def bootstrap(admin_url: str, database: str = settings.DATABASE) -> dict[str, st
         from greencert import feeds
         from greencert.load.copy_batch import ensure_raw_table
 
+        conn.execute(sql.SQL("set role {}").format(own))
         for feed in feeds.registry().values():
             ensure_raw_table(conn, feed)
         conn.execute(sql.SQL("set role {}").format(T))

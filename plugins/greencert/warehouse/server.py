@@ -90,12 +90,13 @@ def ensure_running(pgdata: Path = settings.PGDATA, port: int = settings.PG_PORT)
             conf.write(
                 f"listen_addresses = '127.0.0.1'\nport = {port}\n"
                 f"unix_socket_directories = '{pgdata}'\nunix_socket_permissions = 0700\n"
-                "max_connections = 200\nshared_buffers = '512MB'\nwork_mem = '64MB'\n"
+                "shared_buffers = '512MB'\nwork_mem = '64MB'\n"
                 "maintenance_work_mem = '512MB'\nmax_wal_size = '4GB'\n"
                 "synchronous_commit = off\n"
             )
     if not is_running(pgdata):
         _follow_port_setting(pgdata, port)
+        _connection_settings(pgdata)
         _run(bin_path, user, "pg_ctl", "-w", "-t", "60", "-D", str(pgdata),
              "-l", str(pgdata / "server.log"), "start")
     return admin_url(pgdata)
@@ -108,6 +109,16 @@ def _follow_port_setting(pgdata: Path, port: int) -> None:
     conf = pgdata / "postgresql.auto.conf"
     lines = [f"port = {port}" if line.startswith("port =") else line for line in conf.read_text().splitlines()]
     conf.write_text("\n".join(lines) + "\n")
+
+
+def _connection_settings(pgdata: Path) -> None:
+    """max_connections and reserved_connections (settings.PG_*; the reserved slots are the loader's
+    and the transformer's, roles.bootstrap grants them pg_use_reserved_connections), set at each start."""
+    conf = pgdata / "postgresql.auto.conf"
+    want = {"max_connections": str(settings.PG_MAX_CONNECTIONS),
+            "reserved_connections": str(settings.PG_RESERVED_CONNECTIONS)}
+    lines = [line for line in conf.read_text().splitlines() if line.split("=")[0].strip() not in want]
+    conf.write_text("\n".join([*lines, *(f"{k} = {v}" for k, v in want.items())]) + "\n")
 
 
 def admin_url(pgdata: Path = settings.PGDATA, database: str = "postgres") -> str:
