@@ -196,13 +196,16 @@ BI_ROLE = "greencert_bi_reader"
 
 
 def _lock_published(conn: psycopg.Connection, wait_s: float, try_ms: int) -> tuple[float, int]:
-    """Every lock the swap takes, taken up front (see the module's doc); how long it waited and how
-    many BI sessions it ended."""
+    """Every lock the swap takes that a BI session may hold, taken up front (see the module's doc): the
+    bi views (LOCK TABLE locks what a view reads too: the marts tables and the history) and the tables
+    of marts (the views dbt left there read staging and raw, which BI cannot reach and the transformer
+    may not lock exclusively); how long it waited and how many BI sessions it ended."""
     rels = conn.execute(
         """select c.oid::regclass::text, n.nspname, c.relname from pg_class c
            join pg_namespace n on n.oid = c.relnamespace
-           where n.nspname = any(%s) and c.relkind in ('r', 'p', 'v', 'm', 'f') order by 2, 3""",
-        (["bi", PUBLISHED, RETIRING],)).fetchall()
+           where n.nspname = 'bi' and c.relkind = 'v' or n.nspname = any(%s) and c.relkind in ('r', 'p', 'm')
+           order by 2, 3""",
+        ([PUBLISHED, RETIRING],)).fetchall()
     if not rels:
         return 0.0, 0
     stmt = sql.SQL("lock table {} in access exclusive mode").format(
