@@ -122,7 +122,8 @@ def test_two_loads_of_one_batch_at_once_load_it_once(urls, tmp_path) -> None:
     (batch,) = [b for b in land_new_files(CERTS, urls["loader"], D, dropbox=tmp_path / "drop",
                                           landing=tmp_path / "landing") if b.source_file == "并发.csv"]
     with psycopg.connect(admin_url_for(DB)) as hold:  # both loads start, then wait on raw.certificates
-        hold.execute("lock table raw.certificates in access share mode")
+        # a mode that conflicts with the load's own (share row exclusive, raw.ensure_table), not with reads
+        hold.execute("lock table raw.certificates in row exclusive mode")
         loads = [Run(load_batch, CERTS, named(urls["loader"], f"load_{i}"), batch) for i in (1, 2)]
         wait_for("both loads to be under way", lambda: len(sessions(
             DB, "application_name like 'load_%%' and wait_event_type = 'Lock'")) == 2)
