@@ -10,6 +10,7 @@ test_csv_fallback). Every request the server saw is counted: a bound holds when 
 from __future__ import annotations
 
 import time
+from datetime import date
 
 import pytest
 
@@ -181,3 +182,30 @@ def test_a_redirect_on_the_same_origin_is_followed() -> None:
         source.answer = moved
         got = fetch(CERTS, source.base, policy=FAST, bounds=SMALL)
     assert sorted(i["证书编号"] for i in got.items) == ["A", "B"]
+
+
+def test_a_hostile_night_changes_nothing_published(night, tmp_path, monkeypatch) -> None:
+    """The ingest DAG's tasks against everything at once — pages that never end, a workbook that
+    cannot be read, a link to a secret in the drop folder — on a copy of a published night: every
+    refusal is named in the run's failure, and `marts`, `bi` and the history are byte for byte."""
+    from .dagrun import run_ingest
+    from .faults import checksums, copy_night
+    from .test_unreadable_input import comma_number_xlsx
+
+    database = "greencert_hostile_night"
+    urls = copy_night(database)
+    before = checksums(database)
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    comma_number_xlsx(drop / "bad.xlsx")
+    (tmp_path / "pgpass").write_text("greencert_loader:secret\n")
+    (drop / "pgpass.csv").symlink_to(tmp_path / "pgpass")
+    monkeypatch.setattr(Bounds.__init__, "__defaults__", tuple(SMALL.__dict__.values()))  # small bounds, by default
+    with Hostile(lambda h, page, q: send_json(h, {"total": (page + 1) * 10, "page": page, "page_size": 10,
+                                                  "items": items(page, 10)})) as api:
+        run = run_ingest(CERTS, urls, monkeypatch, drop, tmp_path / "landing", date(2025, 6, 30), api.base)
+    message = str(run.failure)
+    assert "SourceTooLarge" in message and "GREENCERT_HTTP_MAX_PAGES" in message, message
+    assert "bad.xlsx: row 3 of the workbook cannot be read" in message
+    assert "pgpass.csv: a symbolic link, not a regular file" in message
+    assert checksums(database) == before
