@@ -31,6 +31,8 @@ def airflow_connection(url: str) -> str:
 def airflow_env(role_urls: dict[str, str]) -> dict[str, str]:
     home = settings.AIRFLOW_HOME
     home.mkdir(parents=True, exist_ok=True)
+    (home / "logs").mkdir(mode=0o700, exist_ok=True)
+    (home / "logs").chmod(0o700)  # task logs print file names, URLs and source values
     env = dict(os.environ)
     env.update({
         "AIRFLOW_HOME": str(home),
@@ -40,6 +42,11 @@ def airflow_env(role_urls: dict[str, str]) -> dict[str, str]:
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        # task logs print file names, URLs and source values: the service's user's only
+        "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS": os.environ.get(
+            "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS", "0o700"),
+        "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS": os.environ.get(
+            "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS", "0o600"),
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos_cache"),
         # the WATCHER producer backs its node statuses up to a Variable once, when it fails, not

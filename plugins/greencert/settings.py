@@ -62,6 +62,38 @@ HTTP_BACKOFF_S = float(os.environ.get("GREENCERT_HTTP_BACKOFF_S", "1.0"))
 HTTP_TIMEOUT_S = float(os.environ.get("GREENCERT_HTTP_TIMEOUT_S", "30"))
 
 
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, str(default)))
+
+
+def _float(name: str, default: float) -> float:
+    return float(os.environ.get(name, str(default)))
+
+
+# Bounds on what a source can make us read (docs/reliability.md lists them). Past one, the fetch or
+# the file is refused naming the feed, the URL or file and the bound: nothing is landed from a fetch,
+# a file's batch is `rejected`, the watermark stays, and the feed's other batches go on.
+# The http connector, per fetch (every page of every pass):
+HTTP_MAX_PAGES = _int("GREENCERT_HTTP_MAX_PAGES", 2000)  # page requests
+HTTP_MAX_RESPONSE_BYTES = _int("GREENCERT_HTTP_MAX_RESPONSE_BYTES", 64 << 20)  # one page's body
+HTTP_MAX_FETCH_BYTES = _int("GREENCERT_HTTP_MAX_FETCH_BYTES", 1 << 30)  # all the pages' bodies
+HTTP_MAX_RECORDS = _int("GREENCERT_HTTP_MAX_RECORDS", 1_000_000)  # records (and the total claimed)
+HTTP_MAX_FETCH_S = _float("GREENCERT_HTTP_MAX_FETCH_S", 1800.0)  # wall time of the whole fetch
+# the watermark never moves past the time of the fetch plus this (the source's clock may run ahead)
+HTTP_CLOCK_SKEW_S = _float("GREENCERT_HTTP_CLOCK_SKEW_S", 300.0)
+# A file (from the drop folder, or landed from a fetch), when it is landed and when it is loaded:
+MAX_FILE_BYTES = _int("GREENCERT_MAX_FILE_BYTES", 2 << 30)
+MAX_FILE_ROWS = _int("GREENCERT_MAX_FILE_ROWS", 5_000_000)
+# an XLSX is a zip: the sum of its members' sizes unpacked (a zip bomb, a huge sharedStrings.xml),
+# and the ratio unpacked / packed of any member larger than 1 MiB unpacked
+MAX_XLSX_UNPACKED_BYTES = _int("GREENCERT_MAX_XLSX_UNPACKED_BYTES", 1 << 30)
+MAX_XLSX_RATIO = _int("GREENCERT_MAX_XLSX_RATIO", 200)
+MAX_LOAD_S = _float("GREENCERT_MAX_LOAD_S", 1800.0)  # wall time of reading one batch into raw
+# The drop folder: a file modified less than this long ago may still be being written; the poll waits
+# (once, at most this long) and takes it only if its size and mtime did not change meanwhile.
+DROP_SETTLE_S = _float("GREENCERT_DROP_SETTLE_S", 2.0)
+
+
 def dropbox(feed: str) -> Path:
     return DROPBOX / feed
 

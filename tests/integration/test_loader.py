@@ -36,7 +36,7 @@ def test_generated_file_loads_every_row_tagged(role_urls, dirs) -> None:
         source = list(csv.DictReader(fh))
     (batch,) = land(role_urls, dirs)
     assert batch.landed_path.read_bytes() == path.read_bytes()
-    assert oct(batch.landed_path.stat().st_mode)[-3:] == "444"  # landed files are immutable
+    assert oct(batch.landed_path.stat().st_mode)[-3:] == "400"  # immutable, the service user's only
     result = load_batch(FEED, role_urls["loader"], batch)
     assert result.rows == len(source) and result.unknown_headers == ()
     with psycopg.connect(role_urls["loader"]) as conn:

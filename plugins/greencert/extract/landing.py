@@ -40,23 +40,38 @@ def batch_id_for(feed: str, sha256: str) -> str:
     return f"{feed}-{sha256[:16]}"
 
 
+def private_dir(path: Path, root: Path) -> Path:
+    """`path` and every folder between it and `root` (included), created if missing, 0700."""
+    path.mkdir(parents=True, exist_ok=True)
+    for p in (path, *path.relative_to(root).parents):
+        folder = root / p if p != path else p
+        if folder.stat().st_mode & 0o777 != 0o700:
+            os.chmod(folder, 0o700)
+    return path
+
+
 def land(
     conn: psycopg.Connection, feed: str, path: Path, source_file: str, logical_date: date, landing: Path,
-    digest: str | None = None,
+    digest: str | None = None, move: bool = False,
 ) -> str | None:
-    """Land one delivery; its batch id, or None if the same content was landed before.
+    """Land one delivery; its batch id, or None if the same content was landed before. `move`:
+    `path` is a private copy of ours, renamed into place rather than copied.
 
-    The manifest row is written on `conn` and commits with the caller's transaction."""
+    The manifest row is written on `conn` and commits with the caller's transaction. Landed files
+    are readable by the service's user only (0400, in 0700 folders)."""
     digest = digest or sha256_of(path)
     if conn.execute("select 1 from raw.landing_manifest where feed = %s and sha256 = %s",
                     (feed, digest)).fetchone():
         return None
     target = landing / feed / logical_date.isoformat() / f"{digest}{path.suffix.lower()}"
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent, landing)
         tmp = target.with_suffix(target.suffix + ".part")
-        shutil.copyfile(path, tmp)
-        os.chmod(tmp, 0o444)
+        if move:
+            path.replace(tmp)
+        else:
+            shutil.copyfile(path, tmp)
+        os.chmod(tmp, 0o400)
         tmp.replace(target)
     batch_id = batch_id_for(feed, digest)
     conn.execute(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from greencert import settings
 from greencert.extract.landing import Batch
 from greencert.feeds import Feed
 from greencert.load import readers
@@ -149,6 +151,17 @@ class _Rows:
         self._parts: list[str] = []
         self._size = 0
         self.count = 0
+        self._name = batch.source_file
+        self._max_rows = settings.MAX_FILE_ROWS
+        self._deadline = time.monotonic() + settings.MAX_LOAD_S
+
+    def _bounded(self) -> None:
+        if self.count > self._max_rows:
+            raise BatchRejected(f"{self._name}: more than {self._max_rows} data rows (GREENCERT_MAX_FILE_ROWS); "
+                                "the file is refused")
+        if time.monotonic() > self._deadline:
+            raise BatchRejected(f"{self._name}: reading it took longer than {settings.MAX_LOAD_S:g} s "
+                                "(GREENCERT_MAX_LOAD_S); the file is refused")
 
     def record(self, number: int, cells: list[str]) -> None:
         """One record as csv.reader (or the XLSX reader) gave it: skipped if blank or 合计, padded
@@ -168,6 +181,7 @@ class _Rows:
         self._size += len(line)
         self.count += 1
         if self._size >= readers.BLOCK_BYTES:
+            self._bounded()
             self.flush()
 
     def plain(self, lines: list[bytes], first: int) -> None:
@@ -176,10 +190,12 @@ class _Rows:
         out: list[bytes] = [b""] * (2 * len(lines))
         out[0::2] = lines
         out[1::2] = map(self._btail.__mod__, range(first, first + len(lines)))
-        self._cp.write(b"".join(out))
         self.count += len(lines)
+        self._bounded()
+        self._cp.write(b"".join(out))
 
     def flush(self) -> None:
+        self._bounded()
         if self._parts:
             self._cp.write("".join(self._parts).encode())
             self._parts.clear()
@@ -274,8 +290,30 @@ def _nul_reason(feed: Feed, batch: Batch) -> str:
 
 
 def load_batch(feed: Feed, conninfo: str, batch: Batch) -> LoadResult:
+    """Load one batch, or refuse it: whatever in the file cannot be read (an unexpected error
+    included) marks the batch `rejected` with the file and the reason and raises BatchRejected, so
+    the feed's other batches go on. Only the warehouse being unreachable is not the file's fault:
+    that propagates and the batch stays as it was, to be tried again."""
+    try:
+        return _load_batch(feed, conninfo, batch)
+    except BatchRejected:
+        raise
+    except (psycopg.OperationalError, psycopg.InterfaceError):
+        raise
+    except Exception as exc:  # noqa: BLE001 — any other failure to read is this file's refusal
+        reason = (f"{batch.source_file}: cannot be read ({type(exc).__name__}: {str(exc)[:300]}); "
+                  "the file is refused")
+        mark(conninfo, batch.batch_id, "rejected", reason)
+        raise BatchRejected(reason) from exc
+
+
+def _load_batch(feed: Feed, conninfo: str, batch: Batch) -> LoadResult:
     try:
         try:
+            size = batch.landed_path.stat().st_size
+            if size > settings.MAX_FILE_BYTES:
+                raise BatchRejected(f"{batch.source_file}: {size} bytes, more than {settings.MAX_FILE_BYTES} "
+                                    "(GREENCERT_MAX_FILE_BYTES); the file is refused unread")
             if readers.is_xlsx(batch.landed_path):
                 n, unknown = _load_xlsx(feed, conninfo, batch)
             else:

@@ -14,12 +14,15 @@ import codecs
 import csv
 import io
 import itertools
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
+
+from greencert import settings
 
 TOTAL_MARKERS = ("合计", "总计", "小计")
 HEADER_SEARCH_ROWS = 10  # XLSX lists carry one or two title rows above the header
@@ -108,9 +111,32 @@ def _csv(path: Path, name: str) -> Iterator[tuple[int, list[str]]]:
         yield from enumerate(csv.reader(fh, strict=STRICT), start=1)
 
 
+def check_zip(path: Path, name: str, max_unpacked: int | None = None, max_ratio: int | None = None) -> None:
+    """An XLSX is a zip: refuse one that would unpack past the bounds (a zip bomb, a sharedStrings.xml
+    of gigabytes) before anything is unpacked. zipfile holds each member to its declared size (a
+    member that inflates further fails its CRC), so the directory's sizes are the sizes read."""
+    max_unpacked = settings.MAX_XLSX_UNPACKED_BYTES if max_unpacked is None else max_unpacked
+    max_ratio = settings.MAX_XLSX_RATIO if max_ratio is None else max_ratio
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise UnreadableFile(f"{name}: not a readable XLSX workbook (BadZipFile: {exc})") from None
+    total = sum(m.file_size for m in members)
+    if total > max_unpacked:
+        raise UnreadableFile(f"{name}: the workbook unpacks to {total} bytes, more than {max_unpacked} "
+                             "(GREENCERT_MAX_XLSX_UNPACKED_BYTES): refused unread")
+    for m in members:
+        if m.file_size > 1 << 20 and m.file_size > max_ratio * max(m.compress_size, 1):
+            raise UnreadableFile(f"{name}: workbook member {m.filename} unpacks {m.file_size} bytes from "
+                                 f"{m.compress_size} (more than {max_ratio}x, GREENCERT_MAX_XLSX_RATIO): a zip bomb? "
+                                 "refused unread")
+
+
 def _xlsx(path: Path, name: str) -> Iterator[tuple[int, list[str]]]:
     from openpyxl import load_workbook
 
+    check_zip(path, name)
     fh = path.open("rb")  # a handle, so a workbook sent under a .csv name still opens
     try:
         # read_only streams the sheet; a full load costs ~50x the file size in memory
@@ -120,8 +146,20 @@ def _xlsx(path: Path, name: str) -> Iterator[tuple[int, list[str]]]:
         raise UnreadableFile(f"{name}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from None
     try:
         sheet = wb.worksheets[0]
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            yield number, [_cell(v) for v in values]
+        number = 0
+        rows = enumerate(sheet.iter_rows(values_only=True), start=1)
+        while True:
+            try:
+                got = next(rows, None)
+                if got is None:
+                    return
+                number, values = got
+                cells = [_cell(v) for v in values]
+            except Exception as exc:  # a cell openpyxl cannot read (a number cell holding `1,200`, …)
+                raise UnreadableFile(f"{name}: row {number + 1} of the workbook cannot be read ({type(exc).__name__}: "
+                                     f"{str(exc)[:200]}): a cell whose content does not match its type? the file "
+                                     "is refused") from None
+            yield number, cells
     finally:
         wb.close()
         fh.close()

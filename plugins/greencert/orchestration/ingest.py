@@ -17,8 +17,9 @@ from greencert.orchestration.common import (
 )
 
 TAKES_HTTP = ("Fetches what changed since the feed's watermark from the source's API (connection "
-              "`greencert_source_api`, retried with backoff), lands it and any file in the drop folder by "
-              "content hash, ")
+              "`greencert_source_api`, retried with backoff, bounded), lands it and any file in the drop folder "
+              "by content hash (the drop folder is taken even when the API fails: the run then fails at the end "
+              "naming the API error), ")
 TAKES_FILES = "Lands new files from the drop folder by content hash, "
 
 
@@ -48,28 +49,40 @@ def build(feed: Feed) -> Any:
     ) as dag:
 
         @task(retries=2)
-        def land(**context: Any) -> list[str]:
-            from greencert.extract.files import land_new_files
+        def land(**context: Any) -> dict[str, Any]:
+            from greencert.extract.files import take_drop_folder
 
             url, day = conninfo(LOADER_CONN), as_of(context)
+            api_error = None
             if feed.connector == "http":
                 from greencert.extract.http import land_from_api
 
-                batch_id, fetched = land_from_api(feed, url, day, http_base(SOURCE_API_CONN))
-                print(f"feed {feed.name}: {fetched.url}: {len(fetched.items)} records in {fetched.pages} pages "
-                      f"({fetched.passes} passes, {fetched.retries} retries) → "
-                      f"{batch_id or 'nothing new to land'}")
-            batches = land_new_files(feed, url, day)  # the drop folder: every feed's, http ones' fallback
-            return [b.batch_id for b in batches]
+                try:
+                    batch_id, fetched = land_from_api(feed, url, day, http_base(SOURCE_API_CONN))
+                    print(f"feed {feed.name}: {fetched.url}: {len(fetched.items)} records in {fetched.pages} pages "
+                          f"({fetched.passes} passes, {fetched.retries} retries, {fetched.bytes} bytes) → "
+                          f"{batch_id or 'nothing new to land'}")
+                except Exception as exc:  # noqa: BLE001 — the API failing must not stop the drop folder
+                    # the fallback the contracts allow: the drop folder is polled whatever the API did,
+                    # its files land and load in this run, and the run fails at the end naming the API error
+                    api_error = f"{type(exc).__name__}: {exc}"[:2000]
+                    print(f"feed {feed.name}: the API fetch failed ({api_error}); polling the drop folder anyway")
+            drop = take_drop_folder(feed, url, day)  # the drop folder: every feed's, http ones' fallback
+            for line in drop.refused:
+                print(f"feed {feed.name}: refused from the drop folder: {line}")
+            for name in drop.waiting:
+                print(f"feed {feed.name}: {name} is still being written: left for the next run")
+            return {"batch_ids": [b.batch_id for b in drop.batches], "api_error": api_error,
+                    "refused": drop.refused}
 
         @task
-        def load(batch_ids: list[str]) -> dict[str, Any]:
-            from greencert.load.copy_batch import BatchRejected, load_batch
+        def load(landed: dict[str, Any]) -> dict[str, Any]:
+            from greencert.load.copy_batch import BatchRejected, load_batch, mark
             from greencert.load.manifest import batches_by_id
 
             url = conninfo(LOADER_CONN)
-            loaded, refused = [], []
-            for batch in batches_by_id(url, batch_ids):
+            loaded, refused = [], [f"{line} (drop folder)" for line in landed["refused"]]
+            for batch in batches_by_id(url, landed["batch_ids"]):
                 try:
                     result = load_batch(feed, url, batch)
                     loaded.append({"batch_id": batch.batch_id, "rows": result.rows,
@@ -77,17 +90,33 @@ def build(feed: Feed) -> Any:
                 except BatchRejected as exc:  # the other batches of the run still go on
                     print(f"feed {feed.name}: batch {batch.batch_id} refused: {exc}")
                     refused.append(str(exc))
-            return {"loaded": loaded, "refused": refused}
+                except Exception as exc:  # noqa: BLE001 — one batch never stops the others
+                    reason = f"{batch.source_file}: cannot be loaded ({type(exc).__name__}: {str(exc)[:300]})"
+                    print(f"feed {feed.name}: batch {batch.batch_id}: {reason}")
+                    try:
+                        mark(url, batch.batch_id, "rejected", reason)
+                    except Exception:  # noqa: BLE001 — the warehouse itself is down: it stays to load again
+                        reason += " (left to load again: it could not be marked rejected)"
+                    refused.append(reason)
+            return {"loaded": loaded, "refused": refused, "api_error": landed.get("api_error")}
 
         @task(outlets=[raw_asset])
         def validate(load_result: dict[str, Any], **context: Any) -> list[dict[str, Any]]:
             from greencert.quality.raw_gate import run_raw_gate
 
             url = conninfo(LOADER_CONN)
-            gates = [run_raw_gate(feed, url, b["batch_id"], run_id=context["run_id"]) for b in load_result["loaded"]]
+            gates, problems = [], []
+            for b in load_result["loaded"]:
+                try:
+                    gates.append(run_raw_gate(feed, url, b["batch_id"], run_id=context["run_id"]))
+                except Exception as exc:  # noqa: BLE001 — the batch stays loaded (gated again next run);
+                    problems.append(f"batch {b['batch_id']}: the raw gate failed: {type(exc).__name__}: {exc}")
             for gate in gates:
                 print(gate.summary())
-            problems = [f"batch refused: {reason}" for reason in load_result["refused"]]
+            if load_result.get("api_error"):
+                problems.insert(0, "the API fetch failed (the drop folder was still taken): "
+                                   + load_result["api_error"])
+            problems += [f"batch refused: {reason}" for reason in load_result["refused"]]
             problems += [f"batch refused by the raw gate: {g.summary()}" for g in gates if not g.success]
             if problems:  # the feed stops here, loudly; earlier batches and other feeds are untouched
                 raise AirflowFailException(f"feed {feed.name}:\n" + "\n".join(problems))

@@ -2,13 +2,17 @@
 GX suite on the rows left, and accept or reject the batch.
 
 Only accepted batches reach staging, and staging skips quarantined rows, so neither a bad row nor
-a batch that failed its suite ever moves a number.
+a batch that failed its suite ever moves a number. The http watermark moves only here, when a
+batch is accepted, and only as far as its rows that were not quarantined (extract/http.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import psycopg
+
+from greencert.extract.http import advance_watermark
 from greencert.feeds import Feed
 from greencert.load.copy_batch import mark
 from greencert.quality import gx_run, raw_suite, row_rules
@@ -45,8 +49,11 @@ def run_raw_gate(feed: Feed, conninfo: str, batch_id: str, run_id: str) -> RawGa
         expectations=raw_suite.expectations(feed),
     )
     gate = RawGate(quarantined, outcome)
-    if outcome.success:
-        mark(conninfo, batch_id, "accepted")
+    if outcome.success:  # accepted, and the http watermark moves for what was accepted: together
+        with psycopg.connect(conninfo) as conn:
+            conn.execute("update raw.landing_manifest set status = 'accepted', reason = null where batch_id = %s",
+                         (batch_id,))
+            advance_watermark(conn, feed, batch_id)
     else:
         mark(conninfo, batch_id, "rejected", gate.summary()[:2000])
     return gate

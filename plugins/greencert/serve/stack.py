@@ -221,7 +221,10 @@ class Stack:
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 — kept open for the process's life
+        self.log_dir.chmod(0o700)  # the services' logs: the service's user's only
+        fd = os.open(self.log_dir / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.chmod(fd, 0o600)
+        log = open(fd, "ab")  # noqa: SIM115 — kept open for the process's life
         self._logs.append(log)
         self.procs[name] = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, start_new_session=True)
