@@ -23,12 +23,16 @@ cast('{{ var("as_of_date") }}' as date)
 {%- endif -%}
 {%- endmacro %}
 
-{#- Each certificate's status at the end of the as-of day, from a status history (snapshot). -#}
+{#- Each certificate's status at the end of the as-of day, from a status history (snapshot): the
+    version with the latest 更新时间 on or before that day, and of that version's statements the one
+    the later-landed batch made (then the later file row; a row recorded before landed_at was kept:
+    the later dbt_updated_at) — what the source says, whatever order the batches were taken in. -#}
 {% macro status_on_as_of_date(snapshot) -%}
 select distinct on (cert_no)
     cert_no,
     status as status_on_date
 from {{ snapshot }}
 where updated_at < {{ as_of_date() }} + 1
-order by cert_no asc, updated_at desc, dbt_updated_at desc
+order by
+    cert_no asc, updated_at desc, landed_at desc nulls last, source_row desc nulls last, dbt_updated_at desc
 {%- endmacro %}

@@ -83,16 +83,21 @@ select * from (
 where recency = 1
 {%- endmacro %}
 
-{#- Every (certificate, 更新时间) version in the accepted batches, with its status: the input of a
-    status-history snapshot (with `taken_by`, only the batches the snapshot takes in this run, so it
-    costs in proportion to what is new). Reading every row of a batch, not only the latest state,
-    means a state that came and went between two builds (a missed night, two files in one run)
-    still enters the history. A certificate sent without 更新时间 is taken as of its issue date. -#}
+{#- Every (certificate, 更新时间) version in the accepted batches, with its status and who said it
+    last (the landing time and file row of the batch's row): the input of a status-history snapshot
+    (with `taken_by`, only the batches the snapshot takes in this run, so it costs in proportion to
+    what is new). Reading every row of a batch, not only the latest state, means a state that came
+    and went between two builds (a missed night, two files in one run) still enters the history.
+    A certificate sent without 更新时间 is taken as of its issue date. Two statements of one version
+    (the same certificate and 更新时间, in two batches of the run): the later-landed batch's, then the
+    later file row — the tie-break of staging (latest_per_key). -#}
 {% macro status_versions(feed, issue_date='issue_date', taken_by=none) -%}
 select distinct on (cert_no, updated_at)
     cert_no,
     status,
-    updated_at
+    updated_at,
+    landed_at,
+    source_row
 from (
     select
         upper({{ clean_text('raw_rows.cert_no') }}) as cert_no,

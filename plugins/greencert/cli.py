@@ -17,6 +17,7 @@ from rich.text import Text
 from rich_argparse import RichHelpFormatter
 
 from greencert import progress, settings
+from greencert.terminal_text import visible
 
 if TYPE_CHECKING:
     from greencert.generate.api_server import StandinAPI
@@ -94,10 +95,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
             started = time.monotonic()
             path, rows = _generate_national(day, folder / f"certificates_national_{kind}{day:%Y%m%d}.csv",
                                             args.seed, args.chains or national.CHAINS, delta)
-            print(f"{path}  {rows} rows  {time.monotonic() - started:.1f}s", flush=True)
+            print(f"{visible(path)}  {rows} rows  {time.monotonic() - started:.1f}s", flush=True)
         return 0
     for path in _generate(day, args.seed, Path(args.out or settings.DROPBOX)):
-        print(path)
+        print(visible(path))
     return 0
 
 
@@ -105,7 +106,7 @@ def _by_folder(paths: list[Path]) -> list[str]:
     """One line per folder written (a feed's drop folder or API store): its number of files."""
     counts = Counter(path.parent for path in paths)  # in the order written: the registry's
     width = max(len(folder.name) for folder in counts)
-    return [f"{folder.name:<{width}} {n:>3} {'file' if n == 1 else 'files':<5}  {folder}"
+    return [f"{visible(folder.name):<{width}} {n:>3} {'file' if n == 1 else 'files':<5}  {visible(folder)}"
             for folder, n in counts.items()]
 
 
@@ -208,7 +209,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         while not stopping:
             dead = [name for name, up in stack.alive().items() if not up]
             if dead:
-                print(f"airflow {dead[0]} exited: see {stack.log_dir / (dead[0] + '.log')}\n{stack.tail(dead[0])}")
+                print(f"airflow {dead[0]} exited: see {visible(stack.log_dir / (dead[0] + '.log'))}\n"
+                      + "\n".join(visible(line) for line in stack.tail(dead[0]).splitlines()))
                 return 1
             time.sleep(1)
         return 0
@@ -251,8 +253,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(progress_table(urls["bi_reader"], last))
     print(f"Published: {last} (bi.target_progress); quarantined rows: greencert quarantine --date {args.as_of[0]}")
     html, xlsx = report_files(last)
-    print(f"Report ({last}, written by the nightly's report task): {html}")
-    print(f"                     workbook for the office: {xlsx}")
+    print(f"Report ({last}, written by the nightly's report task): {visible(html)}")
+    print(f"                     workbook for the office: {visible(xlsx)}")
     for region in args.region or []:
         print()
         print(progress_table(urls["bi_reader"], last, region))
@@ -275,8 +277,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     urls = _setup()
     files = write_report(urls["transformer"], date.fromisoformat(args.as_of))
-    print(files.html)
-    print(files.xlsx)
+    print(visible(files.html))
+    print(visible(files.xlsx))
     return 0
 
 
@@ -304,7 +306,8 @@ def cmd_explain_drop(args: argparse.Namespace) -> int:
                on conflict (target_id, as_of_date) do update set explanation = excluded.explanation,
                    explained_by = current_user, explained_at = now()""",
             (args.target.upper(), day, args.explanation))
-    print(f"{args.target.upper()} on {day}: the drop is explained; rerun greencert_nightly for {day} to publish it")
+    print(f"{visible(args.target.upper())} on {day}: the drop is explained; "
+          f"rerun greencert_nightly for {day} to publish it")
     return 0
 
 

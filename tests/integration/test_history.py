@@ -1,4 +1,4 @@
-"""The status history (snapshot snp_certificates__status, timestamp strategy on 更新时间) makes a
+"""The status history (snapshot snp_certificates__status, check strategy on the status) makes a
 past date answerable: three certificate files landed months apart, a dbt build after each, then
 fct_target_progress rebuilt for earlier dates gives the numbers as they stood on those dates.
 Every number below is worked out by hand from the rows and their comments. Each file is built

@@ -16,6 +16,7 @@ context on storage with working flock, or a context each.
 from __future__ import annotations
 
 import fcntl
+import html
 import json
 import logging
 import os
@@ -207,11 +208,48 @@ def _run(ctx: Any, gx: Any, suite_name: str, table: tuple[str, str] | None, quer
         gx.Checkpoint(
             name=suite_name,
             validation_definitions=[vd],
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")] if data_docs else [],
+            actions=[],  # Data Docs are built below, from the results made safe to render
             result_format={"result_format": result_format, "partial_unexpected_count": 5},
         )
     )
     result = checkpoint.run()
+    checks = _checks(result)
+    _store_safe_to_render(ctx, result)
+    if data_docs:
+        from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+        ctx.build_data_docs(resource_identifiers=[*result.run_results, ExpectationSuiteIdentifier(name=suite_name)])
+    return checks
+
+
+def html_safe(value: Any) -> Any:
+    """A validation result's values (observed and unexpected values: text from the rows) with every
+    string HTML-escaped, containers walked; other values as they are."""
+    if isinstance(value, str):
+        return html.escape(value)
+    if isinstance(value, dict):
+        return {k: html_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(html_safe(v) for v in value)
+    return value
+
+
+def _store_safe_to_render(ctx: Any, result: Any) -> None:
+    """GX's Data Docs put a result's observed and unexpected values into the page as they are (GX
+    1.24 escapes its string templates' parameters, not the plain cells of the unexpected-values
+    table nor an observed value): a `<script>` a source sent in a cell would run in whoever opens
+    the docs. So the stored result, the one the docs are rendered from, holds those values
+    HTML-escaped (dq.validation_runs keeps them as read: `_checks` ran first)."""
+    for key, vr in result.run_results.items():
+        for r in vr.results:
+            if r.result:
+                r.result = html_safe(dict(r.result))
+            if r.exception_info:
+                r.exception_info = html_safe(dict(r.exception_info))
+        ctx.validation_results_store.set(key, vr)
+
+
+def _checks(result: Any) -> list[Check]:
     checks = []
     for vr in result.run_results.values():
         for r in vr.results:

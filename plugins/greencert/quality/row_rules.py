@@ -6,6 +6,14 @@ and run as ONE SQL statement per batch inside PostgreSQL (a scan of the batch, a
 rule). Values are judged the way staging will read them, through the same util.* functions
 (warehouse/functions.sql), so a row that passes here parses there. Quarantined rows stay in raw
 as sent — nothing is lost — and staging skips them; the raw GX suite then gates what is left.
+
+Each row carries the rules it broke, and only those: no rule fires as a consequence of another
+rule's failure. A blank value breaks `required` only (its check, vocabulary and date rules judge
+values that are present); an unreadable date breaks its check only (future_date and date_order
+judge dates that parse); a row with extra_cells breaks that rule only (its cells may have shifted
+into the wrong columns, so no column is judged on it: the source fixes the row and sends it again);
+and duplicate_key judges only keys that are present and valid — a blank or invalid key part is
+that column's `required` or check, never a duplicate of the other blank keys.
 """
 
 from __future__ import annotations
@@ -52,47 +60,72 @@ def _lit(text: str) -> str:
     return sql.Literal(text).as_string()
 
 
+def _day(feed: Feed, column: str, v: str) -> str:
+    """SQL: the column's cleaned value {v} read as a date, the way its check reads it (null if unreadable)."""
+    return f"util.parse_timestamp({v})::date" if feed.column(column).check == "timestamp" else f"util.parse_date({v})"
+
+
+def key_present(feed: Feed) -> str:
+    """SQL on the raw row (unqualified columns): true when every natural-key part is present and passes
+    its own check, and the row's cells are where the header says (no extra cells) — the only keys
+    duplicate_key judges; any other key already broke `required`, its check or extra_cells."""
+    parts = ["source_extra is null"]
+    for name in feed.natural_key:
+        v = V.format(col=sql.Identifier(name).as_string())
+        parts.append(f"{v} is not null")
+        check = feed.column(name).check
+        if check:
+            parts.append(f"coalesce({CHECKS[check][0].format(v=v)}, false)")
+    return " and ".join(parts)
+
+
 def rules(feed: Feed) -> list[Rule]:
-    """Every row rule of the feed, in the order a person would check them."""
+    """Every row rule of the feed, in the order a person would check them. Column rules judge only
+    rows whose cells are in place (r.source_extra is null) and present values (see the module doc)."""
     out: list[Rule] = []
+    placed = "r.source_extra is null"
     for c in feed.columns:
         col = f"r.{sql.Identifier(c.name).as_string()}"
         v = V.format(col=col)
         header = c.headers[0]
         if c.required:
-            out.append(Rule(c.name, "required", f"{v} is null", col, _lit(f"{header} ({c.name}) is empty")))
+            out.append(Rule(c.name, "required", f"{placed} and {v} is null", col,
+                            _lit(f"{header} ({c.name}) is empty")))
         if c.check:
             ok, says = CHECKS[c.check]
-            out.append(Rule(c.name, c.check, f"{v} is not null and not ({ok.format(v=v)})", col,
-                            _lit(f"{header} ({c.name}) is not {says}")))
+            out.append(Rule(c.name, c.check, f"{placed} and {v} is not null and not coalesce({ok.format(v=v)}, false)",
+                            col, _lit(f"{header} ({c.name}) is not {says}")))
         if c.not_future:
-            day = f"util.parse_timestamp({v})::date" if c.check == "timestamp" else f"util.parse_date({v})"
-            # the year first (text): a plain comparison spares the parse for all but this year's dates
-            out.append(Rule(c.name, "future_date", f"case when {v} is null or left({v}, 4) < r.landed_year then false "
+            day = _day(feed, c.name, v)
+            # the year first (text): a plain comparison spares the parse for all but this year's dates;
+            # an unreadable date is its check's business (coalesce: never future_date too)
+            out.append(Rule(c.name, "future_date", f"case when {v} is null or not ({placed}) "
+                            f"or left({v}, 4) < r.landed_year then false "
                             f"else coalesce({day} > r.landed_on, false) end", col,
                             f"{_lit(f'{header} ({c.name}) is after the day the file was landed (')} || r.landed_on "
                             f"|| {_lit('): a date still to come')}"))
         if c.name in feed.vocabularies:
             values = feed.vocabularies[c.name]
             in_set = ", ".join(_lit(x) for x in values)
-            out.append(Rule(c.name, "vocabulary", f"{v} is not null and {v} not in ({in_set})", col,
+            out.append(Rule(c.name, "vocabulary", f"{placed} and {v} is not null and {v} not in ({in_set})", col,
                             _lit(f"{header} ({c.name}) is not one of {' / '.join(values)}")))
     for earlier, later in feed.date_order:
-        a = f"util.parse_date({V.format(col='r.' + earlier)})"
-        b = f"util.parse_date({V.format(col='r.' + later)})"
-        out.append(Rule(later, "date_order", f"coalesce({b} < {a}, false)",
+        # both dates must read (an unreadable one is its check's business): coalesce(null < x) is false
+        a = _day(feed, earlier, V.format(col="r." + earlier))
+        b = _day(feed, later, V.format(col="r." + later))
+        out.append(Rule(later, "date_order", f"{placed} and coalesce({b} < {a}, false)",
                         f"r.{earlier} || ' > ' || r.{later}",
                         _lit(f"{feed.column(later).headers[0]} ({later}) is before "
                              f"{feed.column(earlier).headers[0]} ({earlier})")))
     out.append(Rule(None, "extra_cells", "r.source_extra is not null", "r.source_extra",
                     _lit("the row has more cells than the header (an unquoted comma in a cell?): its values "
-                         "may have shifted; the value is what lay past the header")))
+                         "may have shifted, so no column of it is judged; the value is what lay past the header")))
     keys = ", ".join(feed.natural_key)
-    out.append(Rule(keys, "duplicate_key", "r.key_copies > 1 and (r.key_conflicts or r.key_rank > 1)",
+    out.append(Rule(keys, "duplicate_key", "r.key_present and r.key_copies > 1 and (r.key_conflicts or r.key_rank > 1)",
                     "r.key_text",
                     f"case when r.key_conflicts then {_lit(f'natural key ({keys}) sent ')} || r.key_copies "
                     f"|| {_lit(' times in this file with different values: every copy quarantined')} "
-                    f"else {_lit(f'natural key ({keys}) repeated by an identical row: first copy kept')} end"))
+                    f"else {_lit(f'natural key ({keys}) repeated by an identical row: the first copy stands')} end"))
     return out
 
 
@@ -117,12 +150,12 @@ def statement(feed: Feed) -> str:
                    count(*) over key_window as key_copies,
                    min(row_hash) over key_window <> max(row_hash) over key_window as key_conflicts,
                    row_number() over (key_window order by source_row) as key_rank
-            from (select *, {row_hash} as row_hash, (
+            from (select *, {row_hash} as row_hash, {key_present(feed)} as key_present, (
                       select (m.landed_at at time zone {_lit(settings.TIMEZONE)})::date
                       from raw.landing_manifest as m where m.batch_id = %(batch_id)s
                   ) as landed_on
                   from {table} where batch_id = %(batch_id)s) as t
-            window key_window as (partition by {key})
+            window key_window as (partition by key_present, {key})  -- absent keys: never judged
         ) as r
         cross join lateral (values
             {values}

@@ -1,10 +1,17 @@
-"""What the gate did, for people: the quarantine of a feed and date, and a day's gate summary."""
+"""What the gate did, for people: the quarantine of a feed and date, and a day's gate summary.
+
+Every value read from the warehouse is printed through greencert.terminal_text.visible: a file
+name or a cell a source sent cannot put an escape sequence, a line break or a bidi override on the
+terminal (each shows as its escape, \x1b, \n, \u202e), so a listing line is one record.
+"""
 
 from __future__ import annotations
 
 from datetime import date
 
 import psycopg
+
+from greencert.terminal_text import visible
 
 
 def quarantine_listing(conninfo: str, day: date | None = None, feed: str | None = None, limit: int = 50) -> str:
@@ -26,20 +33,22 @@ def quarantine_listing(conninfo: str, day: date | None = None, feed: str | None 
         total = conn.execute(
             f"select count(*) from dq.quarantine q join raw.landing_manifest m using (batch_id) {where}",
             params).fetchone()
-    scope = f"{feed or 'every feed'}, {'landed ' + day.isoformat() if day else 'every date'}"
+    scope = visible(f"{feed or 'every feed'}, {'landed ' + day.isoformat() if day else 'every date'}")
     if not batches:
         return f"No batch landed ({scope})."
     out = [f"Batches ({scope}):", f"  {'date':<10}  {'feed':<24}  {'status':<8}  {'rows':>7}  {'quarant.':>8}  file"]
     for d, f, src, _bid, status, n, quarantined, reason in batches:
-        out.append(f"  {d}  {f:<24}  {status:<8}  {n if n is not None else '-':>7}  {quarantined:>8}  {src}")
+        out.append(f"  {d}  {visible(f):<24}  {visible(status):<8}  {n if n is not None else '-':>7}  "
+                   f"{quarantined:>8}  {visible(src)}")
         if status == "rejected" and reason:
-            out.append(f"      refused: {reason.splitlines()[0][:300]}")
+            out.append(f"      refused: {visible(reason.strip()[:300])}")
     n_total = total[0] if total else 0
     out.append("")
     out.append(f"Quarantined rows: {n_total} rule breaks" + (f" (first {limit} shown)" if n_total > limit else ""))
     for f, src, row, col, rule, value, detail in rows:
-        shown = "∅" if value is None else repr(value if len(value) <= 60 else value[:57] + "...")
-        out.append(f"  {f} {src} row {row}, column {col}: {rule} — {detail}; value {shown}")
+        shown = "∅" if value is None else "'" + visible(value if len(value) <= 60 else value[:57] + "...") + "'"
+        out.append(f"  {visible(f)} {visible(src)} row {row}, column {visible(col)}: {visible(rule)} — "
+                   f"{visible(detail)}; value {shown}")
     return "\n".join(out)
 
 
@@ -68,7 +77,7 @@ def gate_summary(conninfo: str, day: date) -> str:
     quarantined = sum(q for _, _, q in by_status.values())
     accepted = by_status.get("accepted", (0, 0, 0))
     refused = by_status.get("rejected", (0, 0, 0))[0]
-    why = f" ({', '.join(f'{rule} {n}' for rule, n in rules)})" if rules else ""
+    why = f" ({', '.join(f'{visible(rule)} {n}' for rule, n in rules)})" if rules else ""
     lines = [f"Raw gate, batches landed {day}: {n_batches} batches, {checked:,} rows checked, "
              f"{quarantined:,} quarantined{why}, {refused} batches refused; "
              f"{accepted[1] - accepted[2]:,} rows passed to the build."]

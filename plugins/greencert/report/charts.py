@@ -3,7 +3,10 @@ JavaScript, no network: the page stands alone).
 
 Labels are English and target ids: the machine may have no CJK font, and the Chinese wording sits
 in the HTML table beside each chart. Text stays text in the SVG (svg.fonttype none) and the SVG ids
-are salted with a fixed value, so the same data always gives the same bytes.
+are salted with a fixed value, so the same data always gives the same bytes. Every label from the
+warehouse goes through `_label`: made visible (greencert.terminal_text) and with $ escaped, so no
+value is read as mathtext (a `$` pair would be typeset, a bad one would stop the chart); matplotlib
+escapes < > & in SVG text itself, so no label is markup.
 """
 
 from __future__ import annotations
@@ -13,10 +16,15 @@ from datetime import date
 from decimal import Decimal
 
 from greencert.report.data import ReportData, Target
+from greencert.terminal_text import visible
 
 STATUS_EN = {"达标": "met", "进度正常": "on track", "滞后": "behind", "监测": "tracked", "未接入": "not yet fed",
              "—": "—"}
 STATUS_COLOURS = {"达标": "#1a9850", "进度正常": "#66bd63", "滞后": "#d73027", "监测": "#878787", "未接入": "#bdbdbd"}
+
+
+def _label(value: object) -> str:
+    return visible(value).replace("$", r"\$")
 
 
 def _pyplot():
@@ -53,7 +61,7 @@ def progress_bars(data: ReportData) -> str:
     fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(targets) + 0.8))
     labels, values, ticks = [], [], []
     for t in targets:
-        labels.append(f"{t.target_id} {t.metric_en[:38]}")
+        labels.append(_label(f"{t.target_id} {t.metric_en[:38]}"))
         values.append(min(float(t.percent_of_target or 0), 120.0))
         ticks.append(_percent(t.trajectory_value, t) if t.trajectory_value is not None else None)
     ys = list(range(len(targets)))[::-1]
@@ -106,8 +114,8 @@ def heat_map(data: ReportData) -> str:
     for i, text_row in enumerate(texts):
         for j, text in enumerate(text_row):
             ax.text(j, i, text, ha="center", va="center", fontsize=7)
-    ax.set_xticks(range(len(targets)), [t.target_id for t in targets])
-    ax.set_yticks(range(len(regions)), [f"{r.region_code} {r.name_en}" for r in regions])
+    ax.set_xticks(range(len(targets)), [_label(t.target_id) for t in targets])
+    ax.set_yticks(range(len(regions)), [_label(f"{r.region_code} {r.name_en}") for r in regions])
     ax.tick_params(top=True, bottom=False, labeltop=True, labelbottom=False, length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
@@ -138,7 +146,7 @@ def trends(data: ReportData) -> str:
             ax.plot([data.as_of, deadline], [float(t.actual_value), float(t.projected_value)], color="#ff7f00",
                     linestyle=":", linewidth=1.5, label="projection")
         ax.axhline(float(t.target_value), color=STATUS_COLOURS["达标"], linewidth=0.8)
-        ax.set_title(f"{t.target_id} ({STATUS_EN.get(t.progress_status, t.progress_status)})", fontsize=9)
+        ax.set_title(_label(f"{t.target_id} ({STATUS_EN.get(t.progress_status, t.progress_status)})"), fontsize=9)
         ax.tick_params(labelsize=7)
         ax.set_xlim(start, deadline)
         ax.xaxis.set_major_locator(_years())

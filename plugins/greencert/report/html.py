@@ -1,17 +1,35 @@
-"""The report's HTML page: one file, charts inline as SVG, readable offline and by e-mail."""
+"""The report's HTML page: one file, charts inline as SVG, readable offline and by e-mail.
+
+Every value the template shows is escaped (autoescape: names, file names and reasons come from the
+sources, and are never markup, in text or in attributes) and first made visible
+(greencert.terminal_text.visible: a control or bidi character from a source shows as its escape,
+\u202e, instead of reordering the page). The charts are the only markup passed as it is: SVG text
+written by matplotlib, which escapes its text itself (charts.py).
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 import jinja2
+import markupsafe
 
 from greencert.report import charts
 from greencert.report.data import ReportData, Target
+from greencert.terminal_text import visible
+
+
+def _finalize(value: object) -> object:
+    """Each {{ value }} before autoescape: text made visible; markup (the charts) and numbers as they are."""
+    if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+        return visible(value)
+    return value
+
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("greencert.report", "templates"),
     autoescape=True,  # names and file names come from the sources: never markup
+    finalize=_finalize,
     trim_blocks=True,
     lstrip_blocks=True,
 )

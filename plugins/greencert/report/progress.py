@@ -1,4 +1,5 @@
-"""The target-progress table, read from the published `bi` views."""
+"""The target-progress table, read from the published `bi` views; every value printed through
+greencert.terminal_text.visible (no escape sequence or line break reaches the terminal)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import unicodedata
 from datetime import date
 
 import psycopg
+
+from greencert.terminal_text import visible
 
 CITY = "320500"
 
@@ -43,7 +46,7 @@ def rows(conninfo: str, as_of: date, region_code: str = CITY) -> list[tuple]:
 def progress_table(conninfo: str, as_of: date, region_code: str = CITY) -> str:
     data = rows(conninfo, as_of, region_code)
     if not data:
-        return f"no published target progress for {as_of} (region {region_code})"
+        return f"no published target progress for {as_of} (region {visible(region_code)})"
     header = ("目标", "条款", "指标", "实际", "目标值", "完成率", "进度线", "状态")
     body = []
     for target_id, clause, indicator, actual, comparator, target, pct, trajectory, status, unit in data:
@@ -56,8 +59,10 @@ def progress_table(conninfo: str, as_of: date, region_code: str = CITY) -> str:
             f"{trajectory}%" if ratio and trajectory is not None else _fmt(trajectory),
             "未接入 not yet fed" if status == "未接入" else status,
         ))
+    body = [tuple(visible(v) if isinstance(v, str) else v for v in r) for r in body]
     widths = [max(_width(str(r[i])) for r in (header, *body)) for i in range(len(header))]
     numeric = {3, 4, 5, 6}
+    region_code = visible(region_code)
     lines = [f"Target progress on {as_of} — region {region_code}"
              + ("" if region_code != CITY else " (进度线 = where the straight line to the 2025 target stands today)")]
     for r in (header, *body):

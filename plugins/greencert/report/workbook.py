@@ -1,8 +1,10 @@
 """The report's XLSX workbook for the office: targets, one sheet per region, data quality.
 
-Text from the sources is written as sent, except that a cell beginning with = + - @ or a control
-character gets a leading apostrophe: spreadsheet programs would otherwise run it as a formula
-(CSV/formula injection, e.g. an enterprise "named" =HYPERLINK(...)).
+Every value goes through greencert.sheet_text.cell: text from the sources is written as sent,
+except that a cell beginning with = + - @ (or a tab, a CR) gets a leading apostrophe — spreadsheet
+programs would otherwise run it as a formula (CSV/formula injection, e.g. an enterprise "named"
+=HYPERLINK(...)) — and a character a workbook cannot hold (\x00–\x1f but tab, LF, CR) is written as
+its escape (\x07) instead of making openpyxl refuse the whole export.
 """
 
 from __future__ import annotations
@@ -15,18 +17,11 @@ from openpyxl.styles import Font
 
 from greencert.report.charts import STATUS_EN
 from greencert.report.data import ReportData
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_text(value: object) -> object:
-    """A value as a spreadsheet may hold it without running it."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
+from greencert.sheet_text import cell as safe_text
 
 
 def _sheet_title(text: str) -> str:
+    text = str(safe_text(text)).lstrip("'")  # a title is never a formula: only the escapes matter
     for ch in '[]:*?/\\':
         text = text.replace(ch, " ")
     return text[:31]
