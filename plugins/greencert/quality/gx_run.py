@@ -175,7 +175,10 @@ def validate(
         import great_expectations as gx
 
         with exclusive_context() as ctx:
-            checks = _run(ctx, gx, suite_name, table, query, expectations, result_format, data_docs)
+            try:
+                checks = _run(ctx, gx, suite_name, table, query, expectations, result_format, data_docs)
+            finally:
+                _release_connections(ctx)
     outcome = Outcome(suite_name, target, tuple(checks))
     record(conninfo, run_id, outcome)
     log.info(outcome.summary())
@@ -220,6 +223,16 @@ def _run(ctx: Any, gx: Any, suite_name: str, table: tuple[str, str] | None, quer
 
         ctx.build_data_docs(resource_identifiers=[*result.run_results, ExpectationSuiteIdentifier(name=suite_name)])
     return checks
+
+
+def _release_connections(ctx: Any) -> None:
+    """GX pools each datasource's connections and never closes them: one task gating many batches
+    would keep a session per batch open, up to the role's connection limit."""
+    for ds in ctx.data_sources.all().values():
+        execution_engine = getattr(ds, "_execution_engine", None)
+        for engine in (getattr(ds, "_engine", None), getattr(execution_engine, "engine", None)):
+            if engine is not None and hasattr(engine, "dispose"):
+                engine.dispose()
 
 
 def html_safe(value: Any) -> Any:

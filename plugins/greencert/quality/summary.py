@@ -47,7 +47,8 @@ def quarantine_listing(conninfo: str, day: date | None = None, feed: str | None 
     out.append(f"Quarantined rows: {n_total} rule breaks" + (f" (first {limit} shown)" if n_total > limit else ""))
     for f, src, row, col, rule, value, detail in rows:
         shown = "∅" if value is None else "'" + visible(value if len(value) <= 60 else value[:57] + "...") + "'"
-        out.append(f"  {visible(f)} {visible(src)} row {row}, column {visible(col)}: {visible(rule)} — "
+        where = f"row {row}" if col is None else f"row {row}, column {visible(col)}"  # a rule on the whole row
+        out.append(f"  {visible(f)} {visible(src)} {where}: {visible(rule)} — "
                    f"{visible(detail)}; value {shown}")
     return "\n".join(out)
 
