@@ -138,6 +138,34 @@ def test_the_nights_dbt_is_one_build_watched_per_model(dagbag) -> None:
     assert all(t.poke_interval <= 2 for t in dbt if t is not producer and hasattr(t, "poke_interval"))
 
 
+def test_the_nights_sensors_start_in_the_triggerer(dagbag) -> None:
+    """Every node's sensor is started by the scheduler in the triggerer (no task process for a node
+    that succeeds); its trigger resumes it on a worker only for a failure or a retry, through
+    Cosmos's own execute_complete. The build itself, and every other task, runs on a worker. What
+    the scheduler reads is the serialized DAG, so that is what is checked."""
+    from airflow.models.trigger import Trigger
+    from airflow.serialization.decoders import smart_decode_trigger_kwargs
+    from airflow.serialization.serialized_objects import DagSerialization
+    from cosmos.operators._watcher.base import BaseConsumerSensor
+
+    from greencert.orchestration import dbt_watch
+
+    dag = dagbag.dags["greencert_nightly"]
+    sensors = {t.task_id for t in dag.tasks if isinstance(t, BaseConsumerSensor)}
+    assert len(sensors) > 50
+    served = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+    started = {t.task_id: t.start_trigger_args for t in served.tasks if t.start_from_trigger}
+    assert set(started) == sensors
+    for task_id, args in started.items():
+        sensor = dag.get_task(task_id)
+        assert args.trigger_cls == dbt_watch.TRIGGER and args.next_method == "execute_complete"
+        # the trigger row the scheduler writes, read back as the triggerer reads it
+        row = Trigger(classpath=args.trigger_cls, kwargs=args.trigger_kwargs)
+        trigger = dbt_watch.NodeTrigger(**{k: smart_decode_trigger_kwargs(v) for k, v in row.kwargs.items()})
+        assert (trigger.model_unique_id, trigger.producer_task_id, trigger.is_test_sensor) == (
+            sensor.model_unique_id, nightly.BUILD_TASK, sensor.is_test_sensor)
+
+
 def test_nightly_notifies_its_success_and_alerts_when_not_published_by_seven(dagbag) -> None:
     """Success: a summary by e-mail/webhook. Deadline: a scheduled run's logical date is its 23:30
     Asia/Shanghai trigger time (CronTriggerTimetable); not published 7 h 30 later, at 07:00, → alert."""

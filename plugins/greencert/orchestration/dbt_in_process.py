@@ -4,8 +4,8 @@ the WATCHER producer, and a model's own dbt call when its sensor is retried).
 Three costs: parsing the project, dbt-common's flag lookup, and the producer's XCom traffic.
 
 `warm_partial_parse` parses the project once, before the night's dbt tasks start, with their own
-profile, into Cosmos's cache: every dbt task then finds a partial-parse state that matches it
-(otherwise the first tasks to start, side by side, each re-parse the whole project).
+profile, into Cosmos's cache (in the task's own process: dbt is preloaded there): the build, and a
+sensor's own dbt call on a retry, then find a partial-parse state that matches them.
 
 dbt-common names the module that declared each adapter behaviour flag with `inspect.stack()`, and
 evaluates it even when the flag names its source. In a process that has imported Airflow,
@@ -13,13 +13,15 @@ evaluates it even when the flag names its source. In a process that has imported
 call, most of a model's task. This walks the frames directly and returns the same module name.
 
 Cosmos's WATCHER producer pushes every dbt node's event to XCom four times (start, compiling,
-executing, finished: each an HTTP call to the api-server, under one lock, inside dbt's worker
-threads, so dbt waits for it); the sensors read only the last one. Only the finish and the error
-events are pushed.
+executing, finished), and each model's compiled SQL, beside its status: each an HTTP call to the
+api-server, under one lock, inside dbt's worker threads, so dbt waits for it. The night's triggers
+read only the status; a sensor that resumes on a worker (a failure) reads the node's last event.
+So only the statuses, the error events and the finish of a node that did not succeed are pushed.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -37,13 +39,57 @@ def _calling_module() -> str:
     return "Unknown"
 
 
+_QUIET = frozenset({"success", "pass"})  # a node that ended so needs no event of its own in XCom
+
+
+def _no_event_for_a_success(push: Any) -> Any:
+    """Cosmos's per-node event push, skipped for a node that succeeded (its sensor ends in the
+    triggerer, which reads only the node's status; the event is read by the sensor's
+    execute_complete, which runs for a failure or a retry only)."""
+    if getattr(push, "greencert_quiet", False):
+        return push
+
+    def quiet_push(task_instance: Any, dbt_log: dict[str, Any]) -> None:
+        node = (dbt_log.get("data") or {}).get("node_info") or {}
+        if (dbt_log.get("info") or {}).get("name") == "NodeFinished" and node.get("node_status") in _QUIET:
+            return None
+        return push(task_instance, dbt_log)
+
+    quiet_push.greencert_quiet = True  # type: ignore[attr-defined]
+    return quiet_push
+
+
+def _no_compiled_sql(*args: Any, **kwargs: Any) -> None:
+    """The compiled SQL Cosmos pushes per model is read only by its own WatcherTrigger (to show in
+    the sensor's rendered fields); the night's triggers (orchestration/dbt_watch.py) do not."""
+
+
 def speed_up_dbt(context: Any = None) -> None:
-    """A task pre_execute hook: install the fast lookup, push only the final events (idempotent)."""
+    """A task pre_execute hook: install the fast lookup, push only what the sensors read (idempotent)."""
     from cosmos.operators._watcher import base
     from dbt_common import behavior_flags
 
     behavior_flags.BehaviorFlagRendered._default_source = staticmethod(_calling_module)  # type: ignore[method-assign]
     base._DBT_EVENT_ALLOWLIST = base._DBT_ERROR_EVENTS_TYPES | frozenset({"NodeFinished"})
+    base._process_dbt_log_event = _no_event_for_a_success(base._process_dbt_log_event)
+    base.store_compiled_sql_for_model = _no_compiled_sql
+
+
+def _dbt_in_this_process(args: list[str], env: dict[str, str]) -> None:
+    """dbt in this task's process (dbt is preloaded where tasks fork: no second interpreter and
+    import of dbt, seconds of CPU), with `env` as the environment its profile reads."""
+    from dbt.cli.main import dbtRunner
+
+    speed_up_dbt()
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        result = dbtRunner().invoke(args)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    if not result.success:
+        raise RuntimeError(f"dbt {' '.join(args[:1])} failed: {result.exception}")
 
 
 def warm_partial_parse(env: dict[str, str], cache_key: str, profile: str = "greencert",
@@ -53,7 +99,7 @@ def warm_partial_parse(env: dict[str, str], cache_key: str, profile: str = "gree
     for the task group `cache_key` ("<dag_id>__<group_id>"), where its dbt tasks look first."""
     from cosmos import cache
 
-    from greencert import runtime
+    from greencert import settings
 
     cache_dir = cache._obtain_cache_dir_path(cache_key)
     cached = cache.get_partial_parse_path(cache_dir)
@@ -62,7 +108,9 @@ def warm_partial_parse(env: dict[str, str], cache_key: str, profile: str = "gree
         target_path.mkdir()
         if cached.exists():
             shutil.copy2(cached, target_path / cached.name)
-        runtime.dbt(["parse", "--quiet", "--profile", profile, "--target", target,
-                     "--target-path", str(target_path), "--log-path", str(Path(tmp) / "logs")], env)
+        _dbt_in_this_process(["parse", "--quiet", "--profile", profile, "--target", target,
+                              "--project-dir", str(settings.DBT_PROJECT_DIR),
+                              "--profiles-dir", str(settings.DBT_PROJECT_DIR),
+                              "--target-path", str(target_path), "--log-path", str(Path(tmp) / "logs")], env)
         cache._update_partial_parse_cache(target_path / cached.name, cache_dir)
     return cached

@@ -10,9 +10,10 @@ numbers); trigger with {"full_refresh": true} to rebuild it from every accepted 
 
 The `dbt` group is the night's one `dbt build` (task `dbt.dbt_producer_watcher`: its log is dbt's)
 and one sensor per model, seed and snapshot and per model's tests (Cosmos's WATCHER mode), which
-turn green, or red, as the build reports each node. A failed model or test fails its sensor, and
-the sensors of what depends on it (dbt skips those), and nothing is published. Retrying a failed
-sensor runs that model's own dbt call.
+turn green, or red, as the build reports each node. The sensors start in the triggerer
+(orchestration/dbt_watch.py): a node that succeeds costs no task process. A failed model or test
+fails its sensor (on a worker, naming the model), and the sensors of what depends on it (dbt skips
+those), and nothing is published. Retrying a failed sensor runs that model's own dbt call.
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ def build() -> Any:
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 
     from greencert.notify.callbacks import nightly_succeeded
+    from greencert.orchestration.dbt_watch import watch_from_triggerer
 
     if not MANIFEST.exists():
         raise FileNotFoundError(
@@ -184,6 +186,7 @@ def build() -> Any:
         )
 
         tests_beside_their_models(dbt)
+        watch_from_triggerer([t for t in dag.tasks if t.task_id.startswith(DBT_GROUP + ".")])
 
         @task
         def audit(build_schema: str, **context: Any) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""What the processes that fork Airflow tasks import before forking (plugins/airflow_local_settings.py)."""
+"""What the processes that fork Airflow's work import before forking (plugins/airflow_local_settings.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,21 @@ import time
 
 log = logging.getLogger(__name__)
 
+# what parsing the DAG files imports (the nightly: Cosmos and its Airflow 3 plugin, the SDK's parts):
+# the DAG processor forks a child per parse, and every task re-parses its DAG file as it starts
+PARSE_MODULES = (
+    "cosmos",
+    "cosmos.plugin.airflow3",  # FastAPI: a quarter of a second
+    "cosmos.converter",
+    "cosmos.operators.watcher",
+    "airflow.sdk.definitions.decorators.setup_teardown",
+    "airflow.sdk.definitions.timetables._cron",
+    "greencert.orchestration.dbt_watch",
+    "greencert.orchestration.nightly",
+    "greencert.orchestration.ingest",
+)
 # the libraries the tasks use, heaviest first; each costs seconds of CPU to import
-MODULES = (
+TASK_MODULES = (
     "great_expectations",  # the raw and mart gates
     "dbt.cli.main",  # Cosmos runs dbt in-process (InvocationMode.DBT_RUNNER)
     "dbt.adapters.postgres",
@@ -20,13 +33,14 @@ MODULES = (
     "greencert.publish.swap",
     "greencert.report.write",  # matplotlib, openpyxl
 )
+MODULES = PARSE_MODULES + TASK_MODULES
 
 
-def preload() -> None:
+def preload(modules: tuple[str, ...] = MODULES) -> None:
     started = time.monotonic()
-    for name in MODULES:
+    for name in modules:
         try:
             importlib.import_module(name)
         except Exception:  # a task that needs it will say why; never stop the scheduler over it
             log.exception("greencert: could not preload %s", name)
-    log.info("greencert: preloaded %d modules for forked tasks in %.1f s", len(MODULES), time.monotonic() - started)
+    log.info("greencert: preloaded %d modules for forked work in %.1f s", len(modules), time.monotonic() - started)

@@ -1,0 +1,64 @@
+"""What the night's build pushes to XCom (greencert.orchestration.dbt_in_process.speed_up_dbt),
+through Cosmos's own parser of dbt's events: every node's status, the events of a node that did
+not succeed, and nothing the night's triggers do not read. The task instance records the pushes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cosmos.operators._watcher import base
+
+from greencert.orchestration.dbt_in_process import speed_up_dbt
+
+MODEL = "model.greencert.fct_t06_ems_certificates"
+
+
+class Pushes:
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.keys.append(key)
+
+
+def finished(status: str, tmp: Path) -> list[str]:
+    compiled = tmp / "target" / "compiled" / "greencert" / "models" / "marts" / "fct_t06.sql"
+    compiled.parent.mkdir(parents=True, exist_ok=True)
+    compiled.write_text("select 1")
+    ti = Pushes()
+    line = {"info": {"name": "NodeFinished", "msg": "done"},
+            "data": {"node_info": {"unique_id": MODEL, "node_status": status, "resource_type": "model",
+                                   "node_path": "marts/fct_t06.sql"}, "run_result": {"message": "x"}}}
+    base.store_dbt_resource_status_from_log(json.dumps(line), {"context": {"ti": ti}, "project_dir": str(tmp)},
+                                            should_generate_model_uris=False)
+    return ti.keys
+
+
+@pytest.fixture(autouse=True)
+def _restore(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("_process_dbt_log_event", "store_compiled_sql_for_model", "_DBT_EVENT_ALLOWLIST"):
+        monkeypatch.setattr(base, name, getattr(base, name))
+
+
+def test_cosmos_alone_pushes_the_event_the_status_and_the_compiled_sql(tmp_path: Path) -> None:
+    # the baseline the hook changes: if Cosmos changes these names, this says so first
+    assert finished("success", tmp_path) == [
+        "model__greencert__fct_t06_ems_certificates_dbt_event",
+        "model__greencert__fct_t06_ems_certificates_status",
+        "model__greencert__fct_t06_ems_certificates_compiled_sql",
+    ]
+
+
+def test_a_node_that_succeeded_pushes_its_status_only(tmp_path: Path) -> None:
+    speed_up_dbt()
+    speed_up_dbt()  # idempotent: every dbt task's pre_execute calls it
+    assert finished("success", tmp_path) == ["model__greencert__fct_t06_ems_certificates_status"]
+
+
+def test_a_node_that_failed_pushes_its_event_for_the_sensor_to_log(tmp_path: Path) -> None:
+    speed_up_dbt()
+    assert finished("error", tmp_path) == ["model__greencert__fct_t06_ems_certificates_dbt_event",
+                                           "model__greencert__fct_t06_ems_certificates_status"]
