@@ -150,6 +150,8 @@ class Stack:
             "AIRFLOW__CORE__DEFAULT_TIMEZONE": settings.TIMEZONE,
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
             "AIRFLOW__CORE__PARALLELISM": "4",
+            # a link of the night's sensor chain waits for a scheduler round: Airflow idles 1 s between them
+            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(self.schedules),
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",  # runs.trigger_and_wait unpauses for a run
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
