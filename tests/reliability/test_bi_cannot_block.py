@@ -28,6 +28,7 @@ from psycopg.conninfo import make_conninfo
 
 from greencert import settings
 from greencert.publish.swap import publish
+from greencert.serve.stack import METADATA_ROLE
 from greencert.warehouse import roles
 
 from ..integration.helpers import admin_url_for
@@ -52,8 +53,10 @@ def _bi_sessions() -> int:
 
 def test_each_role_has_its_connection_limit_and_the_server_keeps_slots_for_the_warehouse(urls) -> None:
     with psycopg.connect(admin_url_for(DB)) as conn:
-        limits = dict(conn.execute("select rolname::text, rolconnlimit from pg_roles where rolname like 'greencert_%' "
-                                   "and rolcanlogin").fetchall())
+        # the warehouse's roles; not Airflow's metadata role, which the stack tests create in the same
+        # server (serve/stack.py; its connections are Airflow's pools)
+        limits = dict(conn.execute("select rolname::text, rolconnlimit from pg_roles where rolname like 'greencert_%%' "
+                                   "and rolcanlogin and rolname <> %s", (METADATA_ROLE,)).fetchall())
         reserved, max_conn, superuser = (int(conn.execute(f"show {s}").fetchone()[0]) for s in (
             "reserved_connections", "max_connections", "superuser_reserved_connections"))
     assert limits == {roles.role_name(r): n for r, n in settings.CONNECTION_LIMITS.items()}
