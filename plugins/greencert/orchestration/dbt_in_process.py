@@ -16,15 +16,18 @@ Cosmos's WATCHER producer pushes every dbt node's event to XCom four times (star
 executing, finished), and each model's compiled SQL, beside its status: each an HTTP call to the
 api-server, under one lock, inside dbt's worker threads, so dbt waits for it. The night's triggers
 read only the status; a sensor that resumes on a worker (a failure) reads the node's last event.
-So only the statuses, the error events and the finish of a node that did not succeed are pushed.
+So only the statuses, the error events and the finish of a node that did not succeed are pushed,
+and by a thread of their own: dbt goes on while they are sent.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -64,15 +67,76 @@ def _no_compiled_sql(*args: Any, **kwargs: Any) -> None:
     the sensor's rendered fields); the night's triggers (orchestration/dbt_watch.py) do not."""
 
 
+class BackgroundPushes:
+    """The build's per-node XCom pushes, sent in order by a thread of their own, so dbt's threads
+    do not wait for the api-server; drained (and any push's error raised) before the build's task
+    pushes its own end, which both of Cosmos's ends of the build do (done or failed)."""
+
+    def __init__(self, push: Any) -> None:
+        self._push = push
+        self._queue: queue.SimpleQueue[tuple[Any, str, Any] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def submit(self, task_instance: Any, key: str, value: Any) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._send, name="greencert-xcom-pushes", daemon=True)
+                self._thread.start()
+        self._queue.put((task_instance, key, value))
+
+    def _send(self) -> None:
+        while (item := self._queue.get()) is not None:
+            task_instance, key, value = item
+            try:
+                self._push(task_instance=task_instance, key=key, value=value)
+            except BaseException as exc:  # raised by drain(), in the task's own thread
+                self._error = self._error or exc
+
+    def drain(self) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+
 def speed_up_dbt(context: Any = None) -> None:
-    """A task pre_execute hook: install the fast lookup, push only what the sensors read (idempotent)."""
-    from cosmos.operators._watcher import base
+    """A task pre_execute hook: install the fast lookup, push only what the sensors read, off dbt's
+    threads (idempotent)."""
+    from cosmos.operators import watcher
+    from cosmos.operators._watcher import aggregation, base
     from dbt_common import behavior_flags
 
     behavior_flags.BehaviorFlagRendered._default_source = staticmethod(_calling_module)  # type: ignore[method-assign]
     base._DBT_EVENT_ALLOWLIST = base._DBT_ERROR_EVENTS_TYPES | frozenset({"NodeFinished"})
     base._process_dbt_log_event = _no_event_for_a_success(base._process_dbt_log_event)
     base.store_compiled_sql_for_model = _no_compiled_sql
+    base.safe_xcom_push = aggregation.safe_xcom_push = pushes().submit  # the nodes' statuses and events
+    watcher.safe_xcom_push = _drained_then_pushed  # the build's own start and end
+
+
+_PUSHES: list[BackgroundPushes] = []
+
+
+def pushes() -> BackgroundPushes:
+    """This process's one queue of pushes."""
+    if not _PUSHES:
+        from cosmos.operators._watcher import state
+
+        _PUSHES.append(BackgroundPushes(state.safe_xcom_push))
+    return _PUSHES[0]
+
+
+def _drained_then_pushed(task_instance: Any, key: str, value: Any) -> None:
+    from cosmos.operators._watcher import state
+
+    pushes().drain()
+    state.safe_xcom_push(task_instance=task_instance, key=key, value=value)
 
 
 def _dbt_in_this_process(args: list[str], env: dict[str, str]) -> None:
