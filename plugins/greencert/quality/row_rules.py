@@ -65,13 +65,15 @@ def _day(feed: Feed, column: str, v: str) -> str:
     return f"util.parse_timestamp({v})::date" if feed.column(column).check == "timestamp" else f"util.parse_date({v})"
 
 
-def key_present(feed: Feed) -> str:
-    """SQL on the raw row (unqualified columns): true when every natural-key part is present and passes
-    its own check, and the row's cells are where the header says (no extra cells) — the only keys
-    duplicate_key judges; any other key already broke `required`, its check or extra_cells."""
-    parts = ["source_extra is null"]
+def key_present(feed: Feed, alias: str = "") -> str:
+    """SQL on the raw row (columns unqualified, or of `alias`): true when every natural-key part is
+    present and passes its own check, and the row's cells are where the header says (no extra cells)
+    — the only keys duplicate_key judges; any other key already broke `required`, its check or
+    extra_cells."""
+    at = f"{alias}." if alias else ""
+    parts = [f"{at}source_extra is null"]
     for name in feed.natural_key:
-        v = V.format(col=sql.Identifier(name).as_string())
+        v = V.format(col=at + sql.Identifier(name).as_string())
         parts.append(f"{v} is not null")
         check = feed.column(name).check
         if check:
@@ -129,8 +131,10 @@ def rules(feed: Feed) -> list[Rule]:
     return out
 
 
-def statement(feed: Feed) -> str:
-    """The INSERT that quarantines one batch (parameter: batch_id)."""
+def statement(feed: Feed, candidates: bool = False) -> str:
+    """The INSERT that quarantines one batch (parameter: batch_id); with `candidates`, only the rows
+    whose source_row is in the parameter `rows` (int[]: what candidates_query found) are judged."""
+    only = " and source_row = any(%(rows)s::int[])" if candidates else ""
     table = sql.Identifier("raw", feed.name).as_string()
     key = ", ".join(f"upper(util.clean_text({sql.Identifier(k).as_string()}))" for k in feed.natural_key)
     row_hash = "md5(row(" + ", ".join(sql.Identifier(c.name).as_string() for c in feed.columns) + ")::text)"
@@ -154,7 +158,7 @@ def statement(feed: Feed) -> str:
                       select (m.landed_at at time zone {_lit(settings.TIMEZONE)})::date
                       from raw.landing_manifest as m where m.batch_id = %(batch_id)s
                   ) as landed_on
-                  from {table} where batch_id = %(batch_id)s) as t
+                  from {table} where batch_id = %(batch_id)s{only}) as t
             window key_window as (partition by key_present, {key})  -- absent keys: never judged
         ) as r
         cross join lateral (values
@@ -162,6 +166,118 @@ def statement(feed: Feed) -> str:
         ) as v (column_name, rule, broken, value, detail)
         where v.broken
     """
+
+
+# The first pass: a row that is plainly fine breaks no rule, and most rows are. "Plainly" is judged on
+# the text as sent, by patterns under which util.clean_text leaves the value as it is (ASCII with no
+# blank at either end, or a vocabulary word) and the check can only pass: an ISO date that exists
+# (days 29–31 of the months that have them, 29 February of the leap years 1904–2096), a code of the check's
+# own alphabet, a valid USCC. Every other row — and every row whose key is sent more than once — is a
+# candidate, judged by the exact statement above; a pattern may only ever send a good row there,
+# never wave a bad one through, so the quarantine is the same row for row (tests/reliability).
+ISO_DATE = ("((19|2[0-9])[0-9]{{2}}-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)"
+            "|(0[13578]|1[02])-31)|(19(0[48]|[2468][048]|[13579][26])|20([02468][048]|[13579][26]))-02-29)")
+PLAIN: dict[str, str] = {  # check -> SQL on the raw value {x}: true only if the cleaned value passes the check
+    "date": f"{{x}} ~ '^{ISO_DATE}$'",
+    "timestamp": f"{{x}} ~ '^{ISO_DATE}( ([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?)?$'",
+    "number": "{x} ~ '^[0-9]+([.][0-9]+)?$'",
+    "year": "{x} ~ '^[12][0-9]{{3}}$'",
+    "uscc": "util.is_valid_uscc({x})",
+    "org_id": "(util.is_valid_uscc({x}) or util.is_valid_org_code({x}) or replace({x}, '-', '') = '000000000')",
+    "region_code": "{x} ~ '^3205[0-9]{{2}}$'",
+    "cert_no": "{x} ~ '^[0-9A-Za-z][0-9A-Za-z/()-]*$'",
+    "product_code": "{x} ~ '^LB-[0-9]{{2}}-[0-9]{{10}}[A-Z]$'",
+    "enterprise_code": "{x} ~ '^GF[0-9]{{12}}$'",
+}
+# a value holding one of these is not blank once cleaned (NFKC keeps them, and no blank around them)
+PRESENT = "{x} ~ '[0-9A-Za-z\\u4e00-\\u9fff]'"  # PostgreSQL's \\uXXXX: CJK unified ideographs
+DATED = {"date", "timestamp"}  # checks whose plain form starts with the ISO date (YYYY-MM-DD)
+# candidates past this many: the exact statement judges the whole batch (no list of rows is shipped)
+MAX_CANDIDATES = 100_000
+
+
+def _stable(word: str) -> bool:
+    """util.clean_text leaves the word as it is (NFKC already, no blank at either end)."""
+    import unicodedata
+
+    return bool(word) and unicodedata.normalize("NFKC", word) == word and word.strip(" \t\r\n") == word
+
+
+def plainly_fine(feed: Feed) -> str:
+    """SQL on a raw row (columns of alias t, the landing day as text in t.landed_text): true only when
+    the row breaks none of the column rules, date_order or extra_cells (duplicate_key: see
+    candidates_query)."""
+    parts = ["t.source_extra is null"]
+    for c in feed.columns:
+        x = f"t.{sql.Identifier(c.name).as_string()}"
+        tests = []
+        if c.check:
+            tests.append(PLAIN[c.check].format(x=x))
+        if c.name in feed.vocabularies:
+            words = [w for w in feed.vocabularies[c.name] if _stable(w)]
+            tests.append(f"{x} in ({', '.join(_lit(w) for w in words)})" if words else "false")
+        if c.not_future:  # a plain date or timestamp (its check above) is its first ten characters
+            tests.append(f"left({x}, 10) <= t.landed_text collate \"C\"" if c.check in DATED else "false")
+        if not tests and not c.required:
+            continue
+        if not tests:
+            tests.append(PRESENT.format(x=x))
+        test = " and ".join(tests)
+        parts.append(f"({test})" if c.required else f"(coalesce({x}, '') = '' or ({test}))")
+    for earlier, later in feed.date_order:  # both plain (above) or one absent: compare as text
+        a, b = (f"t.{sql.Identifier(n).as_string()}" for n in (earlier, later))
+        dated = {feed.column(earlier).check, feed.column(later).check} <= DATED
+        parts.append(f"({a} is null or {b} is null or left({b}, 10) >= left({a}, 10) collate \"C\")"
+                     if dated else "false")
+    # null anywhere (a value absent where the pattern needs one) is not plainly fine
+    return "coalesce(" + "\n              and ".join(parts) + ", false)"
+
+
+def _key_text(feed: Feed, alias: str) -> str:
+    """SQL: the natural key as staging reads it, as one text (equal keys, equal texts)."""
+    keys = [f"upper(util.clean_text({alias}.{sql.Identifier(k).as_string()}))" for k in feed.natural_key]
+    return keys[0] if len(keys) == 1 else f"row({', '.join(keys)})::text"
+
+
+def repeated_keys_query(feed: Feed) -> str:
+    """The first pass, part one (parameter: batch_id): the present, valid keys sent more than once, as
+    texts (_key_text), and how many (the list is null past MAX_CANDIDATES). A grouping of the key
+    alone: parallel workers each take part of the batch."""
+    table = sql.Identifier("raw", feed.name).as_string()
+    key = _key_text(feed, "r")
+    return f"""
+        select count(*), case when count(*) <= {MAX_CANDIDATES} then coalesce(array_agg(k), '{{}}') end
+        from (select {key} as k from {table} as r
+              where r.batch_id = %(batch_id)s and {key_present(feed, "r")}
+              group by 1 having count(*) > 1) as repeated
+    """
+
+
+def candidates_query(feed: Feed, repeated: bool) -> str:
+    """The first pass, part two (parameters: batch_id, and `repeated`: the texts of the keys sent more
+    than once): how many rows may break a rule — not plainly fine, or a repeated key — and their
+    source_row (null past MAX_CANDIDATES). A plain SELECT of aggregates, so PostgreSQL runs it with
+    parallel workers (an INSERT … SELECT never does)."""
+    table = sql.Identifier("raw", feed.name).as_string()
+    again = f" or {_key_text(feed, 't')} = any(%(repeated)s::text[])" if repeated else ""
+    return f"""
+        select count(*), case when count(*) <= {MAX_CANDIDATES} then coalesce(array_agg(t.source_row), '{{}}') end
+        from (select *, (select to_char((m.landed_at at time zone {_lit(settings.TIMEZONE)})::date, 'YYYY-MM-DD')
+                         from raw.landing_manifest as m where m.batch_id = %(batch_id)s) as landed_text
+              from {table} where batch_id = %(batch_id)s) as t
+        where not {plainly_fine(feed)}{again}
+    """
+
+
+def candidates(conn: psycopg.Connection, feed: Feed, batch_id: str) -> list[int] | None:
+    """The source_row of every row of the batch that may break a rule (None: too many to list, judge
+    the whole batch)."""
+    _, repeated = conn.execute(repeated_keys_query(feed), {"batch_id": batch_id}).fetchone()
+    if repeated is None:
+        return None
+    _, rows = conn.execute(candidates_query(feed, bool(repeated)),
+                           {"batch_id": batch_id, "repeated": repeated}).fetchone()
+    return None if rows is None else sorted(rows)
 
 
 @dataclass(frozen=True)
@@ -176,7 +292,11 @@ def quarantine_batch(feed: Feed, conninfo: str, batch_id: str) -> Quarantined:
     """Apply the feed's row rules to one batch (again, if rerun: the batch's old entries go first)."""
     with psycopg.connect(conninfo) as conn, conn.transaction():
         conn.execute("delete from dq.quarantine where batch_id = %s", (batch_id,))
-        conn.execute(statement(feed), {"batch_id": batch_id})
+        rows = candidates(conn, feed, batch_id)
+        if rows is None:  # too many to list: the exact rules on the whole batch
+            conn.execute(statement(feed), {"batch_id": batch_id})
+        elif rows:  # the exact rules on the candidates only (none: nothing to judge)
+            conn.execute(statement(feed, candidates=True), {"batch_id": batch_id, "rows": rows})
         checked = conn.execute(sql.SQL("select count(*) from {} where batch_id = %s").format(
             sql.Identifier("raw", feed.name)), (batch_id,)).fetchone()
         by_rule = dict(conn.execute(
