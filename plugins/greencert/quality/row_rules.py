@@ -2,9 +2,11 @@
 
 The rules come from the feed registry (required, check, not_future, vocabularies, date_order,
 natural key), plus extra_cells (a CSV record with cells past its header, as copy_batch found it),
-and run as ONE SQL statement per batch inside PostgreSQL (a scan of the batch, a row per broken
-rule). Values are judged the way staging will read them, through the same util.* functions
-(warehouse/functions.sql), so a row that passes here parses there. Quarantined rows stay in raw
+and run inside PostgreSQL: a first pass of two plain SELECTs (parallel workers; candidates_query)
+finds every row that may break a rule, and ONE SQL statement judges those (`statement`: a row per
+broken rule; the whole batch when the candidates are too many to list). Values are judged the
+way staging will read them, through the same util.* functions (warehouse/functions.sql), so a row
+that passes here parses there. Quarantined rows stay in raw
 as sent — nothing is lost — and staging skips them; the raw GX suite then gates what is left.
 
 Each row carries the rules it broke, and only those: no rule fires as a consequence of another
