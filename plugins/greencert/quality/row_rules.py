@@ -252,13 +252,16 @@ def plainly_fine(feed: Feed) -> str:
 
 
 def _key_text(feed: Feed, alias: str) -> str:
-    """SQL: the natural key as staging reads it, as one text (equal keys, equal texts)."""
+    """SQL: the natural key as staging reads it, as a 64-bit hash of one text (equal keys, equal
+    hashes; the rare collision only makes a few more candidates). Grouping millions of bigints fits
+    in memory where the texts spilled to disk (17 s at 5 M rows)."""
     keys = [f"upper(util.clean_text({alias}.{sql.Identifier(k).as_string()}))" for k in feed.natural_key]
-    return keys[0] if len(keys) == 1 else f"row({', '.join(keys)})::text"
+    text = keys[0] if len(keys) == 1 else f"row({', '.join(keys)})::text"
+    return f"hashtextextended({text}, 0)"
 
 
 def repeated_keys_query(feed: Feed) -> str:
-    """The first pass, part one (parameter: batch_id): the keys sent more than once, as texts
+    """The first pass, part one (parameter: batch_id): the keys sent more than once, as hashes
     (_key_text), and how many (the list is null past MAX_CANDIDATES). Every row holding one is a
     candidate — present and valid or not (more than duplicate_key judges: the exact statement sorts
     them out), so that no copy of a repeated key is missing from its window there."""
@@ -273,12 +276,12 @@ def repeated_keys_query(feed: Feed) -> str:
 
 
 def candidates_query(feed: Feed, repeated: bool) -> str:
-    """The first pass, part two (parameters: batch_id, and `repeated`: the texts of the keys sent more
-    than once): how many rows may break a rule — not plainly fine, or a repeated key — and their
+    """The first pass, part two (parameters: batch_id, and `repeated`: the hashes of the keys sent
+    more than once): how many rows may break a rule — not plainly fine, or a repeated key — and their
     source_row (null past MAX_CANDIDATES). A plain SELECT of aggregates, so PostgreSQL runs it with
     parallel workers (an INSERT … SELECT never does)."""
     table = sql.Identifier("raw", feed.name).as_string()
-    again = f" or {_key_text(feed, 't')} = any(%(repeated)s::text[])" if repeated else ""
+    again = f" or {_key_text(feed, 't')} = any(%(repeated)s::bigint[])" if repeated else ""
     return f"""
         select count(*), case when count(*) <= {MAX_CANDIDATES} then coalesce(array_agg(t.source_row), '{{}}') end
         from (select *, (select to_char((m.landed_at at time zone {_lit(settings.TIMEZONE)})::date, 'YYYY-MM-DD')
