@@ -89,9 +89,35 @@ def context() -> Any:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    _columns_of_a_query_without_running_it()
     ctx = gx.get_context(mode="file", project_root_dir=str(settings.EXPECTATIONS_DIR))
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     return ctx
+
+
+def _columns_of_a_query_without_running_it() -> None:
+    """GX 1.x reads a query asset's column names (metric table.columns, needed by every
+    expectation) by executing the query and fetching its whole result into the worker
+    (expectations.metrics.util.column_reflection_fallback, for a TextClause): on a raw batch that
+    was every row of it, 10 s and 400 MB at 200 k rows, growing with the batch. The names are in
+    the result's description, so the query is asked for none of its rows (`limit 0`): one planning,
+    no scan. Other selectables (tables) take GX's own path. Applied once per process."""
+    import sqlalchemy as sa
+    from great_expectations.expectations.metrics import util as metrics_util
+
+    original = metrics_util.column_reflection_fallback
+    if getattr(original, "greencert", False):
+        return
+
+    def fallback(selectable: Any, dialect: Any, sqlalchemy_engine: Any, schema_name: str | None = None) -> Any:
+        if isinstance(selectable, sa.TextClause) and dialect.name.lower() == "postgresql":
+            with sqlalchemy_engine.engine.connect() as connection:
+                result = connection.execute(sa.text(f"select * from ({selectable.text}) as greencert_columns limit 0"))
+                return [{"name": name} for name in result.keys()]
+        return original(selectable, dialect, sqlalchemy_engine, schema_name)
+
+    fallback.greencert = True  # type: ignore[attr-defined]
+    metrics_util.column_reflection_fallback = fallback
 
 
 @contextmanager
@@ -162,6 +188,7 @@ def validate(
     expectations: list[dict[str, Any]] | None = None,
     result_format: str = "SUMMARY",
     data_docs: bool = False,
+    details_on_failure: bool = False,
 ) -> Outcome:
     """Validate a table (schema, name) or a query with the suite; store and return the outcome.
 
@@ -169,14 +196,22 @@ def validate(
     (small tables such as the marts' 252 progress rows) also names the unexpected rows of a query
     expectation, so a failure says which target dropped. data_docs rebuilds the Data Docs site (every
     stored result, raw batches' included): the nightly's audit does it once a night rather than
-    every batch paying for it."""
+    every batch paying for it.
+
+    details_on_failure (the raw gate, on batches of millions of rows): validate with BOOLEAN_ONLY
+    first — the expectations' counts only, computed in the database, a scan or two of the batch —
+    and only if something failed validate again with result_format, whose examples of unexpected
+    values cost a query per expectation (the quarantine already names every bad row)."""
     os.environ[CONN_VAR] = _sqlalchemy_url(conninfo)
     with quiet_gx():
         import great_expectations as gx
 
         with exclusive_context() as ctx:
             try:
-                checks = _run(ctx, gx, suite_name, table, query, expectations, result_format, data_docs)
+                first = "BOOLEAN_ONLY" if details_on_failure else result_format
+                checks = _run(ctx, gx, suite_name, table, query, expectations, first, data_docs)
+                if first != result_format and not all(c.success for c in checks):
+                    checks = _run(ctx, gx, suite_name, table, query, expectations, result_format, data_docs)
             finally:
                 _release_connections(ctx)
     outcome = Outcome(suite_name, target, tuple(checks))

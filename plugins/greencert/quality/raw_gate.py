@@ -47,6 +47,7 @@ def run_raw_gate(feed: Feed, conninfo: str, batch_id: str, run_id: str) -> RawGa
         target=batch_id,
         run_id=run_id,
         expectations=raw_suite.expectations(feed),
+        details_on_failure=True,  # counts first; examples of what failed only when something did
     )
     gate = RawGate(quarantined, outcome)
     if outcome.success:  # accepted, and the http watermark moves for what was accepted: together

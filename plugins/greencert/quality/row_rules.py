@@ -2,9 +2,11 @@
 
 The rules come from the feed registry (required, check, not_future, vocabularies, date_order,
 natural key), plus extra_cells (a CSV record with cells past its header, as copy_batch found it),
-and run as ONE SQL statement per batch inside PostgreSQL (a scan of the batch, a row per broken
-rule). Values are judged the way staging will read them, through the same util.* functions
-(warehouse/functions.sql), so a row that passes here parses there. Quarantined rows stay in raw
+and run inside PostgreSQL: a first pass of two plain SELECTs (parallel workers; candidates_query)
+finds every row that may break a rule, and ONE SQL statement judges those (`statement`: a row per
+broken rule; the whole batch when the candidates are too many to list). Values are judged the
+way staging will read them, through the same util.* functions (warehouse/functions.sql), so a row
+that passes here parses there. Quarantined rows stay in raw
 as sent — nothing is lost — and staging skips them; the raw GX suite then gates what is left.
 
 Each row carries the rules it broke, and only those: no rule fires as a consequence of another
@@ -19,6 +21,7 @@ that column's `required` or check, never a duplicate of the other blank keys.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import psycopg
 from psycopg import sql
@@ -65,13 +68,15 @@ def _day(feed: Feed, column: str, v: str) -> str:
     return f"util.parse_timestamp({v})::date" if feed.column(column).check == "timestamp" else f"util.parse_date({v})"
 
 
-def key_present(feed: Feed) -> str:
-    """SQL on the raw row (unqualified columns): true when every natural-key part is present and passes
-    its own check, and the row's cells are where the header says (no extra cells) — the only keys
-    duplicate_key judges; any other key already broke `required`, its check or extra_cells."""
-    parts = ["source_extra is null"]
+def key_present(feed: Feed, alias: str = "") -> str:
+    """SQL on the raw row (columns unqualified, or of `alias`): true when every natural-key part is
+    present and passes its own check, and the row's cells are where the header says (no extra cells)
+    — the only keys duplicate_key judges; any other key already broke `required`, its check or
+    extra_cells."""
+    at = f"{alias}." if alias else ""
+    parts = [f"{at}source_extra is null"]
     for name in feed.natural_key:
-        v = V.format(col=sql.Identifier(name).as_string())
+        v = V.format(col=at + sql.Identifier(name).as_string())
         parts.append(f"{v} is not null")
         check = feed.column(name).check
         if check:
@@ -129,8 +134,10 @@ def rules(feed: Feed) -> list[Rule]:
     return out
 
 
-def statement(feed: Feed) -> str:
-    """The INSERT that quarantines one batch (parameter: batch_id)."""
+def statement(feed: Feed, candidates: bool = False) -> str:
+    """The INSERT that quarantines one batch (parameter: batch_id); with `candidates`, only the rows
+    whose source_row is in the parameter `rows` (int[]: what candidates_query found) are judged."""
+    only = " and source_row = any(%(rows)s::int[])" if candidates else ""
     table = sql.Identifier("raw", feed.name).as_string()
     key = ", ".join(f"upper(util.clean_text({sql.Identifier(k).as_string()}))" for k in feed.natural_key)
     row_hash = "md5(row(" + ", ".join(sql.Identifier(c.name).as_string() for c in feed.columns) + ")::text)"
@@ -154,7 +161,7 @@ def statement(feed: Feed) -> str:
                       select (m.landed_at at time zone {_lit(settings.TIMEZONE)})::date
                       from raw.landing_manifest as m where m.batch_id = %(batch_id)s
                   ) as landed_on
-                  from {table} where batch_id = %(batch_id)s) as t
+                  from {table} where batch_id = %(batch_id)s{only}) as t
             window key_window as (partition by key_present, {key})  -- absent keys: never judged
         ) as r
         cross join lateral (values
@@ -162,6 +169,137 @@ def statement(feed: Feed) -> str:
         ) as v (column_name, rule, broken, value, detail)
         where v.broken
     """
+
+
+# The first pass: a row that is plainly fine breaks no rule, and most rows are. "Plainly" is judged on
+# the text as sent, by patterns under which util.clean_text leaves the value as it is (ASCII with no
+# blank at either end, or a vocabulary word) and the check can only pass: an ISO date of 1900–2999
+# that exists (29 February goes the exact way), a code of the check's own alphabet, a valid USCC.
+# Every other row — and every row whose key is sent more than once — is a candidate, judged by the
+# exact statement above; a pattern may only ever send a good row there, never wave a bad one through,
+# so the quarantine is the same row for row (tests/reliability/test_rule_reasons.py and others).
+PLAIN: dict[str, str] = {  # check -> SQL on the raw value {x}: true only if the cleaned value passes the check
+    "number": "{x} ~ '^[0-9]+([.][0-9]+)?$'",
+    "year": "{x} ~ '^[12][0-9]{{3}}$'",
+    "uscc": "util.is_valid_uscc({x})",
+    "org_id": "(util.is_valid_uscc({x}) or util.is_valid_org_code({x}) or replace({x}, '-', '') = '000000000')",
+    "region_code": "{x} ~ '^3205[0-9]{{2}}$'",
+    "cert_no": "{x} ~ '^[0-9A-Za-z][0-9A-Za-z/()-]*$'",
+    "product_code": "{x} ~ '^LB-[0-9]{{2}}-[0-9]{{10}}[A-Z]$'",
+    "enterprise_code": "{x} ~ '^GF[0-9]{{12}}$'",
+}
+# A plain date is YYYY-MM-DD of a year 1900–2999 and a day its month has (29 February goes the
+# exact way): its year and its month-day looked up in constant sets (hashed), no regular expression
+# (one per value cost more than the rest of the row); a plain timestamp is such a date, alone or
+# with HH:MI or HH:MI:SS of a real time of day.
+DATED = {"date", "timestamp"}  # checks whose plain form starts with the ISO date (YYYY-MM-DD)
+_DAYS = [date(2001, 1, 1) + timedelta(days=n) for n in range(365)]
+YEARS = "'{{" + ",".join(str(y) for y in range(1900, 3000)) + "}}'::text[]"  # {{ }}: templates of {x}
+MONTH_DAYS = "'{{" + ",".join(d.strftime("%m-%d") for d in _DAYS) + "}}'::text[]"
+HOURS_MINUTES = "'{{" + ",".join(f"{h:02}:{m:02}" for h in range(24) for m in range(60)) + "}}'::text[]"
+SIXTY = "'{{" + ",".join(f"{s:02}" for s in range(60)) + "}}'::text[]"
+PLAIN_DATE = (f"length({{x}}) = 10 and substr({{x}}, 5, 1) = '-' and left({{x}}, 4) = any({YEARS})"
+              f" and substr({{x}}, 6) = any({MONTH_DAYS})")
+PLAIN["date"] = PLAIN_DATE
+PLAIN["timestamp"] = (
+    f"length({{x}}) in (10, 16, 19) and substr({{x}}, 5, 1) = '-' and left({{x}}, 4) = any({YEARS})"
+    f" and substr({{x}}, 6, 5) = any({MONTH_DAYS}) and (length({{x}}) = 10 or substr({{x}}, 11, 1) = ' '"
+    f" and substr({{x}}, 12, 5) = any({HOURS_MINUTES}) and (length({{x}}) = 16 or substr({{x}}, 17, 1) = ':'"
+    f" and substr({{x}}, 18) = any({SIXTY})))")
+
+
+# a value holding one of these is not blank once cleaned (NFKC keeps them, and no blank around them)
+PRESENT = "{x} ~ '[0-9A-Za-z\\u4e00-\\u9fff]'"  # PostgreSQL's \\uXXXX: CJK unified ideographs
+# candidates past this many: the exact statement judges the whole batch (no list of rows is shipped)
+MAX_CANDIDATES = 100_000
+
+
+def _stable(word: str) -> bool:
+    """util.clean_text leaves the word as it is (NFKC already, no blank at either end)."""
+    import unicodedata
+
+    return bool(word) and unicodedata.normalize("NFKC", word) == word and word.strip(" \t\r\n") == word
+
+
+def plainly_fine(feed: Feed) -> str:
+    """SQL on a raw row (columns of alias t, the landing day as text in t.landed_text): true only when
+    the row breaks none of the column rules, date_order or extra_cells (duplicate_key: see
+    candidates_query)."""
+    parts = ["t.source_extra is null"]
+    for c in feed.columns:
+        x = f"t.{sql.Identifier(c.name).as_string()}"
+        tests = []
+        if c.check:
+            tests.append(PLAIN[c.check].format(x=x))
+        if c.name in feed.vocabularies:
+            words = [w for w in feed.vocabularies[c.name] if _stable(w)]
+            tests.append(f"{x} in ({', '.join(_lit(w) for w in words)})" if words else "false")
+        if c.not_future:  # a plain date or timestamp (its check above) is its first ten characters
+            tests.append(f"left({x}, 10) <= t.landed_text collate \"C\"" if c.check in DATED else "false")
+        if not tests and not c.required:
+            continue
+        if not tests:
+            tests.append(PRESENT.format(x=x))
+        test = " and ".join(tests)
+        parts.append(f"({test})" if c.required else f"(coalesce({x}, '') = '' or ({test}))")
+    for earlier, later in feed.date_order:  # both plain (above) or one absent: compare as text
+        a, b = (f"t.{sql.Identifier(n).as_string()}" for n in (earlier, later))
+        dated = {feed.column(earlier).check, feed.column(later).check} <= DATED
+        parts.append(f"({a} is null or {b} is null or left({b}, 10) >= left({a}, 10) collate \"C\")"
+                     if dated else "false")
+    # null anywhere (a value absent where the pattern needs one) is not plainly fine
+    return "coalesce(" + "\n              and ".join(parts) + ", false)"
+
+
+def _key_text(feed: Feed, alias: str) -> str:
+    """SQL: the natural key as staging reads it, as a 64-bit hash of one text (equal keys, equal
+    hashes; the rare collision only makes a few more candidates). Grouping millions of bigints fits
+    in memory where the texts spilled to disk (17 s at 5 M rows)."""
+    keys = [f"upper(util.clean_text({alias}.{sql.Identifier(k).as_string()}))" for k in feed.natural_key]
+    text = keys[0] if len(keys) == 1 else f"row({', '.join(keys)})::text"
+    return f"hashtextextended({text}, 0)"
+
+
+def repeated_keys_query(feed: Feed) -> str:
+    """The first pass, part one (parameter: batch_id): the keys sent more than once, as hashes
+    (_key_text), and how many (the list is null past MAX_CANDIDATES). Every row holding one is a
+    candidate — present and valid or not (more than duplicate_key judges: the exact statement sorts
+    them out), so that no copy of a repeated key is missing from its window there."""
+    table = sql.Identifier("raw", feed.name).as_string()
+    key = _key_text(feed, "r")
+    return f"""
+        select count(*), case when count(*) <= {MAX_CANDIDATES} then coalesce(array_agg(k), '{{}}') end
+        from (select {key} as k from {table} as r where r.batch_id = %(batch_id)s
+              group by 1 having count(*) > 1) as repeated
+        where k is not null
+    """
+
+
+def candidates_query(feed: Feed, repeated: bool) -> str:
+    """The first pass, part two (parameters: batch_id, and `repeated`: the hashes of the keys sent
+    more than once): how many rows may break a rule — not plainly fine, or a repeated key — and their
+    source_row (null past MAX_CANDIDATES). A plain SELECT of aggregates, so PostgreSQL runs it with
+    parallel workers (an INSERT … SELECT never does)."""
+    table = sql.Identifier("raw", feed.name).as_string()
+    again = f" or {_key_text(feed, 't')} = any(%(repeated)s::bigint[])" if repeated else ""
+    return f"""
+        select count(*), case when count(*) <= {MAX_CANDIDATES} then coalesce(array_agg(t.source_row), '{{}}') end
+        from (select *, (select to_char((m.landed_at at time zone {_lit(settings.TIMEZONE)})::date, 'YYYY-MM-DD')
+                         from raw.landing_manifest as m where m.batch_id = %(batch_id)s) as landed_text
+              from {table} where batch_id = %(batch_id)s) as t
+        where not {plainly_fine(feed)}{again}
+    """
+
+
+def candidates(conn: psycopg.Connection, feed: Feed, batch_id: str) -> list[int] | None:
+    """The source_row of every row of the batch that may break a rule (None: too many to list, judge
+    the whole batch)."""
+    _, repeated = conn.execute(repeated_keys_query(feed), {"batch_id": batch_id}).fetchone()
+    if repeated is None:
+        return None
+    _, rows = conn.execute(candidates_query(feed, bool(repeated)),
+                           {"batch_id": batch_id, "repeated": repeated}).fetchone()
+    return None if rows is None else sorted(rows)
 
 
 @dataclass(frozen=True)
@@ -176,7 +314,11 @@ def quarantine_batch(feed: Feed, conninfo: str, batch_id: str) -> Quarantined:
     """Apply the feed's row rules to one batch (again, if rerun: the batch's old entries go first)."""
     with psycopg.connect(conninfo) as conn, conn.transaction():
         conn.execute("delete from dq.quarantine where batch_id = %s", (batch_id,))
-        conn.execute(statement(feed), {"batch_id": batch_id})
+        rows = candidates(conn, feed, batch_id)
+        if rows is None:  # too many to list: the exact rules on the whole batch
+            conn.execute(statement(feed), {"batch_id": batch_id})
+        elif rows:  # the exact rules on the candidates only (none: nothing to judge)
+            conn.execute(statement(feed, candidates=True), {"batch_id": batch_id, "rows": rows})
         checked = conn.execute(sql.SQL("select count(*) from {} where batch_id = %s").format(
             sql.Identifier("raw", feed.name)), (batch_id,)).fetchone()
         by_rule = dict(conn.execute(

@@ -10,9 +10,13 @@
 -- step with greencert.codes.
 
 -- Full-width digits, letters, brackets and spaces to half-width (NFKC), trimmed; empty -> null.
+-- normalize() costs a microsecond a value; most values are NFKC already (all ASCII is, and the
+-- quick check `is nfkc normalized` says so of most CJK text at a fraction of that), so those are
+-- taken as they are: the same result, normalize() only where it changes something.
 create or replace function util.clean_text(value text) returns text
 language sql immutable parallel safe
-return nullif(btrim(normalize(value, nfkc), E' \t\r\n'), '');
+return nullif(btrim(case when octet_length(value) = length(value) or value is nfkc normalized then value
+                         else normalize(value, nfkc) end, E' \t\r\n'), '');
 
 -- Dates arrive as 2023-05-01, 2023/5/1, 2023年5月1日, 20230501 or an Excel serial (days since
 -- 1899-12-30). Anything else, and an impossible date such as 2023-02-30, is null.
@@ -91,31 +95,49 @@ return (case
 end);
 
 -- 统一社会信用代码 (GB 32100-2015): 18 characters from the charset below; character 18 is
--- 31 - (sum of value(c_i) * w_i mod 31), 31 -> 0.
+-- 31 - (sum of value(c_i) * w_i mod 31), 31 -> 0. The sum is written out term by term (weights
+-- 1,3,9,27,19,26,16,17,20,29,25,13,8,24,10,30,28): an expression PostgreSQL inlines, where a
+-- generate_series subquery was a subplan run per value (5x slower on a batch).
 create or replace function util.is_valid_uscc(code text) returns boolean
 language sql immutable parallel safe
 return coalesce(
     code ~ '^[0-9ABCDEFGHJKLMNPQRTUWXY]{18}$'
     and substr('0123456789ABCDEFGHJKLMNPQRTUWXY', ((31 - ((
-        select sum((strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', substr(code, i, 1)) - 1)
-                   * (array[1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28])[i])
-        from generate_series(1, 17) as i
-    ) % 31)) % 31)::int + 1, 1) = substr(code, 18, 1),
+        (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', substr(code, 1, 1)) - 1) * 1
+        + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', substr(code, 2, 1)) - 1) * 3
+        + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', substr(code, 3, 1)) - 1) * 9
+        + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', substr(code, 4, 1)) - 1) * 27
+        + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', substr(code, 5, 1)) - 1) * 19
+        + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', substr(code, 6, 1)) - 1) * 26
+        + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', substr(code, 7, 1)) - 1) * 16
+        + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', substr(code, 8, 1)) - 1) * 17
+        + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', substr(code, 9, 1)) - 1) * 20
+        + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', substr(code, 10, 1)) - 1) * 29
+        + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', substr(code, 11, 1)) - 1) * 25
+        + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', substr(code, 12, 1)) - 1) * 13
+        + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', substr(code, 13, 1)) - 1) * 8
+        + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', substr(code, 14, 1)) - 1) * 24
+        + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', substr(code, 15, 1)) - 1) * 10
+        + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', substr(code, 16, 1)) - 1) * 30
+        + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', substr(code, 17, 1)) - 1) * 28
+    ) % 31)) % 31) + 1, 1) = substr(code, 18, 1),
     false);
 
 -- 组织机构代码 (GB 11714-1997): `76003808-7` or `760038087`; check digit 11 - (sum mod 11),
--- 10 -> X, 11 -> 0; weights 3,7,9,10,5,8,4,2. The placeholder 000000000 is not a code.
+-- 10 -> X, 11 -> 0 (the 11 - (sum mod 11) + 1-th character of '0123456789X0'); weights
+-- 3,7,9,10,5,8,4,2. The placeholder 000000000 is not a code.
 create or replace function util.is_valid_org_code(code text) returns boolean
 language sql immutable parallel safe
 return coalesce(
     code ~ '^[0-9A-Z]{8}-?[0-9X]$' and replace(code, '-', '') <> '000000000'
-    and (
-        select case 11 - sum((strpos('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ', substr(code, i, 1)) - 1)
-                             * (array[3, 7, 9, 10, 5, 8, 4, 2])[i]) % 11
-                   when 10 then 'X' when 11 then '0'
-                   else (11 - sum((strpos('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ', substr(code, i, 1)) - 1)
-                                  * (array[3, 7, 9, 10, 5, 8, 4, 2])[i]) % 11)::text
-               end
-        from generate_series(1, 8) as i
-    ) = right(code, 1),
+    and substr('0123456789X0', 11 - ((
+        (strpos('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ', substr(code, 1, 1)) - 1) * 3
+        + (strpos('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ', substr(code, 2, 1)) - 1) * 7
+        + (strpos('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ', substr(code, 3, 1)) - 1) * 9
+        + (strpos('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ', substr(code, 4, 1)) - 1) * 10
+        + (strpos('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ', substr(code, 5, 1)) - 1) * 5
+        + (strpos('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ', substr(code, 6, 1)) - 1) * 8
+        + (strpos('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ', substr(code, 7, 1)) - 1) * 4
+        + (strpos('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ', substr(code, 8, 1)) - 1) * 2
+    ) % 11) + 1, 1) = right(code, 1),
     false);
