@@ -7,8 +7,9 @@ comes back in a second task process. On this 2-core machine a task process costs
 night has ~100 sensors: most of the night was Airflow starting processes to read a status.
 
 Here each sensor starts in the triggerer (Airflow's `start_from_trigger`): the scheduler defers it
-as it becomes ready, Cosmos's own WatcherTrigger polls the node's status, and a node that succeeds
-or that dbt skipped ends the task there (TaskSuccessEvent / TaskSkippedEvent). Everything else goes
+as it becomes ready, a trigger (Cosmos's WatcherTrigger, its loop cut down to the node's status)
+polls, and a node that succeeds or that dbt skipped ends the task there (TaskSuccessEvent /
+TaskSkippedEvent: the sensor's log is the trigger's; Cosmos's compiled-SQL field stays empty). Everything else goes
 back to the sensor on a worker, as before: a failed node (its `execute_complete` raises, naming the
 model, and the task's retries apply) and a retry, which runs the node's own dbt call
 (`try_number` > 1, the path Cosmos takes when the producer did not run it).
