@@ -9,6 +9,8 @@ digests as the clean night)."""
 
 from __future__ import annotations
 
+import subprocess
+
 import psycopg
 import pytest
 
@@ -32,6 +34,7 @@ from .faults import (
     dbt_child,
     history_dates,
     kill9,
+    output,
     pids,
     sessions,
     t06,
@@ -124,8 +127,13 @@ def test_kill_during_copy_loads_nothing_and_the_next_run_loads_all(warehouse) ->
         (batch,) = batches_by_id(loader, [{batch.batch_id!r}])
         load_batch(feeds.get("certificates"), loader, batch)
     """, urls)
-    # rows are streaming into raw.certificates (COPY's progress, as the server counts it)
-    wait_for("the loader's COPY to stream rows", lambda: _copying(DB))
+    # rows are streaming into raw.certificates (COPY's progress, as the server counts it), watched on
+    # one open connection (a COPY of BIG rows lasts well under a second on a quiet machine)
+    with psycopg.connect(admin_url_for(DB), autocommit=True) as watch:
+        try:
+            wait_for("the loader's COPY to stream rows", lambda: _copying(watch, loader), every_s=0.005)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; sessions: {_sessions(watch)}") from None
     kill9(loader)
     wait_until_gone(DB, role_name("loader"), before)
 
@@ -145,10 +153,17 @@ def test_kill_during_copy_loads_nothing_and_the_next_run_loads_all(warehouse) ->
     # (last in this module: the tests above rebuild D from the batches accepted before them)
 
 
-def _copying(database: str) -> bool:
-    with psycopg.connect(admin_url_for(database)) as conn:
-        return bool(conn.execute("select 1 from pg_stat_progress_copy where datname = %s and tuples_processed > 0",
-                                 (database,)).fetchone())
+def _sessions(watch: psycopg.Connection) -> list[tuple]:
+    return watch.execute("select usename, state, wait_event_type, wait_event, left(query, 80) "
+                         "from pg_stat_activity where datname = current_database()").fetchall()
+
+
+def _copying(watch: psycopg.Connection, loader: subprocess.Popen) -> bool:
+    if loader.poll() is not None:  # it ended (or failed) before it was seen copying: say how
+        raise AssertionError(f"the loader ended ({loader.returncode}) before its COPY was seen:\n{output(loader)}\n"
+                             f"sessions: {_sessions(watch)}")
+    return bool(watch.execute("select 1 from pg_stat_progress_copy where datname = current_database() "
+                              "and tuples_processed > 0").fetchone())
 
 
 def _raw_rows(urls: dict[str, str], batch_id: str) -> int:
