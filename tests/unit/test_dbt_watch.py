@@ -43,34 +43,30 @@ def events(xcom: dict[str, Any], producer: str | None = "running", try_number: i
     return out
 
 
-STARTED = {"dbt_startup_events": [{"name": "MainReportVersion", "msg": "1.11"},
-                                  {"name": "AdapterRegistered", "msg": "postgres"}]}
-
-
 def test_a_node_that_succeeded_ends_its_task_in_the_triggerer() -> None:
-    [event] = events({**STARTED, STATUS: {"status": "success"}})
+    [event] = events({STATUS: {"status": "success"}})
     assert isinstance(event, TaskSuccessEvent)
 
 
 def test_a_node_that_dbt_skipped_is_skipped_in_the_triggerer() -> None:
-    [event] = events({**STARTED, STATUS: {"status": "skipped"}})
+    [event] = events({STATUS: {"status": "skipped"}})
     assert isinstance(event, TaskSkippedEvent)
 
 
 def test_a_failed_node_goes_back_to_the_sensor_which_names_it() -> None:
-    [event] = events({**STARTED, STATUS: {"status": "error"}})
+    [event] = events({STATUS: {"status": "error"}})
     assert type(event) is TriggerEvent
     assert event.payload == {"status": EventStatus.FAILED, "reason": WatcherEventReason.NODE_FAILED}
 
 
 def test_a_retry_goes_to_the_sensor_for_the_nodes_own_dbt_call() -> None:
-    [event] = events({**STARTED, STATUS: {"status": "success"}}, try_number=2)
+    [event] = events({STATUS: {"status": "success"}}, try_number=2)
     assert type(event) is TriggerEvent
     assert event.payload == {"status": EventStatus.FAILED, "reason": WatcherEventReason.PRODUCER_SKIPPED}
 
 
 def test_a_failed_producer_fails_the_node() -> None:
-    [event] = events(STARTED, producer="failed")
+    [event] = events({}, producer="failed")
     assert event.payload["reason"] == WatcherEventReason.PRODUCER_FAILED
 
 
@@ -83,5 +79,5 @@ def test_it_serializes_under_its_own_name() -> None:
 def test_a_models_tests_are_read_from_their_aggregate(status: str) -> None:
     from cosmos.operators._watcher.aggregation import get_tests_status_xcom_key
 
-    [event] = events({**STARTED, get_tests_status_xcom_key(MODEL): status}, is_test_sensor=True)
+    [event] = events({get_tests_status_xcom_key(MODEL): status}, is_test_sensor=True)
     assert isinstance(event, TaskSuccessEvent) if status == "pass" else event.payload["status"] == EventStatus.FAILED
