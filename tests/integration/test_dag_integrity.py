@@ -164,6 +164,17 @@ def test_the_nights_sensors_start_in_the_triggerer(dagbag) -> None:
         trigger = dbt_watch.NodeTrigger(**{k: smart_decode_trigger_kwargs(v) for k, v in row.kwargs.items()})
         assert (trigger.model_unique_id, trigger.producer_task_id, trigger.is_test_sensor) == (
             sensor.model_unique_id, nightly.BUILD_TASK, sensor.is_test_sensor)
+        # it starts with the night, and waits for what its node reads only when the build did not build it
+        assert served.get_task(task_id).trigger_rule == "always"
+        assert set(trigger.waits_for) >= sensor.upstream_task_ids and task_id not in trigger.waits_for
+    def trigger_of(task_id: str) -> dbt_watch.NodeTrigger:
+        kwargs = Trigger(classpath=dbt_watch.TRIGGER, kwargs=started[task_id].trigger_kwargs).kwargs
+        return dbt_watch.NodeTrigger(**{k: smart_decode_trigger_kwargs(v) for k, v in kwargs.items()})
+
+    fact = trigger_of("dbt.fct_t02_green_food_certificates.run")
+    located = "dbt.int_green_food_products_located"
+    assert {f"{located}.run", f"{located}.test"} <= set(fact.waits_for)
+    assert "prepare_build" in trigger_of("dbt.programs.seed").waits_for
 
 
 def test_nightly_notifies_its_success_and_alerts_when_not_published_by_seven(dagbag) -> None:

@@ -12,20 +12,27 @@ import pytest
 from cosmos.operators import watcher
 from cosmos.operators._watcher import aggregation, base
 
-from greencert.orchestration.dbt_in_process import pushes, speed_up_dbt
+from greencert.orchestration.dbt_in_process import STATUSES_KEY, pushes, speed_up_dbt
 
 MODEL = "model.greencert.fct_t06_ems_certificates"
 
 
 class Pushes:
+    """A task instance's XCom pushes: `keys` in order, but the statuses pushed together, which are
+    in `boards` (each value pushed)."""
+
     def __init__(self, fail_on: str = "") -> None:
         self.keys: list[str] = []
+        self.boards: list[dict[str, Any]] = []
         self.fail_on = fail_on
 
     def xcom_push(self, key: str, value: Any) -> None:
         if key == self.fail_on:
             raise ConnectionError("api-server unreachable")
-        self.keys.append(key)
+        if key == STATUSES_KEY:
+            self.boards.append(value)
+        else:
+            self.keys.append(key)
 
 
 def finished(status: str, tmp: Path, ti: Pushes | None = None) -> list[str]:
@@ -62,7 +69,10 @@ def test_cosmos_alone_pushes_the_event_the_status_and_the_compiled_sql(tmp_path:
 def test_a_node_that_succeeded_pushes_its_status_only(tmp_path: Path) -> None:
     speed_up_dbt()
     speed_up_dbt()  # idempotent: every dbt task's pre_execute calls it
-    assert finished("success", tmp_path) == ["model__greencert__fct_t06_ems_certificates_status"]
+    ti = Pushes()
+    assert finished("success", tmp_path, ti) == ["model__greencert__fct_t06_ems_certificates_status"]
+    [board] = ti.boards  # and the statuses together, which the night's triggers read
+    assert board["model__greencert__fct_t06_ems_certificates_status"]["status"] == "success"
 
 
 def test_a_node_that_failed_pushes_its_event_for_the_sensor_to_log(tmp_path: Path) -> None:
@@ -81,6 +91,8 @@ def test_the_builds_end_is_pushed_after_every_node_it_reported(tmp_path: Path) -
         base.safe_xcom_push(task_instance=ti, key=f"node{i}_status", value={"status": "success"})
     watcher.safe_xcom_push(task_instance=ti, key="task_status", value="completed")
     assert ti.keys == [f"node{i}_status" for i in range(50)] + ["task_status"]
+    assert ti.boards and ti.boards[-1] == {f"node{i}_status": {"status": "success"} for i in range(50)}
+    assert len(ti.boards) <= 50  # one push per burst of statuses, not one per status
 
 
 def test_a_push_that_failed_fails_the_build_when_it_ends(tmp_path: Path) -> None:

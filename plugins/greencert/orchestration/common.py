@@ -22,12 +22,21 @@ SOURCE_API_CONN = "greencert_source_api"  # the sources' HTTP API (locally: the 
 # schema, the publish is one idempotent transaction. (The audit's refusal is final:
 # AirflowFailException, no retry.)
 RETRIES = 1
+# the XCom of a night's dbt sensor that failed because what its node reads did not succeed (not its
+# own failure): those tasks, which have been notified on; its failure callback does not notify again
+UPSTREAM_FAILED_KEY = "greencert_upstream_failed"
 
 
 def on_failure(context: dict[str, Any]) -> None:
     """Say what failed and where its log is: in the log, by e-mail and on the webhook (greencert.notify)."""
     ti = context.get("ti") or context.get("task_instance")
     exc = context.get("exception")
+    upstream = _failed_upstream(ti)
+    if upstream:  # the night's sensor of a node not built because these failed: they were notified on
+        log.error("greencert FAILED: dag=%s task=%s run=%s: not built, because %s did not succeed",
+                  getattr(ti, "dag_id", "?"), getattr(ti, "task_id", "?"), getattr(ti, "run_id", "?"),
+                  ", ".join(upstream))
+        return
     log.error(
         "greencert FAILED: dag=%s task=%s run=%s: %s",
         getattr(ti, "dag_id", "?"), getattr(ti, "task_id", "?"), getattr(ti, "run_id", "?"), exc,
@@ -38,6 +47,14 @@ def on_failure(context: dict[str, Any]) -> None:
         task_failed(context)  # never raises; a channel that fails is logged
     except Exception:
         log.exception("greencert: failure notification not sent")
+
+
+def _failed_upstream(ti: Any) -> list[str]:
+    try:
+        value = ti.xcom_pull(task_ids=ti.task_id, key=UPSTREAM_FAILED_KEY)
+    except Exception:  # no XCom to read (a test's context): an ordinary failure
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 def default_args(retries: int = 0) -> dict[str, Any]:

@@ -17,7 +17,9 @@ executing, finished), and each model's compiled SQL, beside its status: each an 
 api-server, under one lock, inside dbt's worker threads, so dbt waits for it. The night's triggers
 read only the status; a sensor that resumes on a worker (a failure) reads the node's last event.
 So only the statuses, the error events and the finish of a node that did not succeed are pushed,
-and by a thread of their own: dbt goes on while they are sent.
+and by a thread of their own: dbt goes on while they are sent. Every node's status is also pushed
+together, in one XCom (`STATUSES_KEY`), each time the thread has sent what was queued: the night's
+triggers, ~100 at once from the night's start, read that one value between them.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def _calling_module() -> str:
     return "Unknown"
 
 
+STATUSES_KEY = "greencert_node_statuses"  # {Cosmos's status key of a node: its value}, all nodes so far
 _QUIET = frozenset({"success", "pass"})  # a node that ended so needs no event of its own in XCom
 
 
@@ -78,6 +81,8 @@ class BackgroundPushes:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._statuses: dict[str, Any] = {}
+        self._unsent: Any = None  # the task instance whose statuses changed since they were last sent
 
     def submit(self, task_instance: Any, key: str, value: Any) -> None:
         with self._lock:
@@ -89,10 +94,23 @@ class BackgroundPushes:
     def _send(self) -> None:
         while (item := self._queue.get()) is not None:
             task_instance, key, value = item
-            try:
-                self._push(task_instance=task_instance, key=key, value=value)
-            except BaseException as exc:  # raised by drain(), in the task's own thread
-                self._error = self._error or exc
+            self._safely(task_instance, key, value)
+            if key.endswith("_status"):  # a node's status, or a model's tests' (Cosmos's keys)
+                self._statuses[key], self._unsent = value, task_instance
+            if self._queue.empty():
+                self._send_statuses()
+        self._send_statuses()
+
+    def _send_statuses(self) -> None:
+        if self._unsent is not None:
+            task_instance, self._unsent = self._unsent, None
+            self._safely(task_instance, STATUSES_KEY, dict(self._statuses))
+
+    def _safely(self, task_instance: Any, key: str, value: Any) -> None:
+        try:
+            self._push(task_instance=task_instance, key=key, value=value)
+        except BaseException as exc:  # raised by drain(), in the task's own thread
+            self._error = self._error or exc
 
     def drain(self) -> None:
         with self._lock:
@@ -100,6 +118,7 @@ class BackgroundPushes:
         if thread is not None:
             self._queue.put(None)
             thread.join()
+        self._statuses = {}  # one build's
         if self._error is not None:
             error, self._error = self._error, None
             raise error

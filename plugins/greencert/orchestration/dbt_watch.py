@@ -18,24 +18,71 @@ model, and the task's retries apply) and a retry, which runs the node's own dbt 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 # the triggerer's event types: Airflow core (the task SDK has no public name for them)
-from airflow.triggers.base import StartTriggerArgs, TaskSkippedEvent, TaskSuccessEvent, TriggerEvent
+from airflow.triggers.base import StartTriggerArgs, TaskFailedEvent, TaskSuccessEvent, TriggerEvent
 from cosmos.operators._watcher.aggregation import get_tests_status_xcom_key
 from cosmos.operators._watcher.base import BaseConsumerSensor
 from cosmos.operators._watcher.state import (
     PRODUCER_FINAL_STATES,
     ProducerTaskState,
+    get_status_xcom_key,
     is_dbt_node_status_failed,
     is_dbt_node_status_skipped,
     is_dbt_node_status_success,
 )
 from cosmos.operators._watcher.triggerer import EventStatus, WatcherEventReason, WatcherTrigger
 
+from greencert.orchestration.common import UPSTREAM_FAILED_KEY
+from greencert.orchestration.dbt_in_process import STATUSES_KEY
+
 TRIGGER = f"{__name__}.NodeTrigger"
-PRODUCER_EVERY = 5  # polls between two reads of the build's task state
+UPSTREAM_POLL_S = 1.0  # between two reads of the states of what a node reads, when it must wait for them
+# Cosmos's final states of the build's task, and the one its sensors never see under Cosmos's own
+# graph (they wait for the build's upstream there): what the build follows failed
+PRODUCER_ENDED = PRODUCER_FINAL_STATES | {"upstream_failed"}
+# Airflow's finished states of a task instance, and the one a node may follow
+DONE = {"success", "failed", "skipped", "upstream_failed", "removed"}
+
+
+@dataclass
+class Board:
+    """One night's statuses as the triggerer last read them, shared by its triggers (they all run
+    in the triggerer's one event loop): the build's statuses (one XCom, `STATUSES_KEY`) and its
+    task's state, each read at most once per `every` seconds whatever the number of triggers."""
+
+    every: float
+    statuses: dict[str, Any] = field(default_factory=dict)
+    producer: str | None = None
+    read_at: float = float("-inf")
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def read(self, statuses: Callable[[], Awaitable[Any]],
+                   producer: Callable[[], Awaitable[str | None]]) -> Board:
+        """The board, read again if older than `every`: the build's state first, so a build that
+        has ended is read with every status it pushed (it pushes them all before it ends)."""
+        asked = time.monotonic()
+        async with self.lock:
+            if self.read_at < asked - self.every:
+                self.read_at = time.monotonic()
+                self.producer = await producer()
+                self.statuses = await statuses() or {}
+        return self
+
+
+_BOARDS: dict[tuple[str, str, str], Board] = {}
+BOARD_IDLE_S = 3600.0  # a night's board is dropped an hour after it was last read
+
+
+def board_for(dag_id: str, run_id: str, producer_task_id: str, every: float) -> Board:
+    now = time.monotonic()
+    for key in [k for k, b in _BOARDS.items() if b.read_at < now - BOARD_IDLE_S]:
+        del _BOARDS[key]
+    return _BOARDS.setdefault((dag_id, run_id, producer_task_id), Board(every=every))
 
 
 class NodeTrigger(WatcherTrigger):
@@ -44,13 +91,14 @@ class NodeTrigger(WatcherTrigger):
 
     def __init__(self, model_unique_id: str, producer_task_id: str, dag_id: str = "", run_id: str = "",
                  map_index: int | None = -1, poke_interval: float = 2.0, is_test_sensor: bool = False,
-                 **kwargs: Any) -> None:
+                 waits_for: list[str] | None = None, **kwargs: Any) -> None:
         super().__init__(model_unique_id=model_unique_id, producer_task_id=producer_task_id, dag_id=dag_id,
                          run_id=run_id, map_index=map_index, poke_interval=poke_interval,
                          is_test_sensor=is_test_sensor, **kwargs)
+        self.waits_for = sorted(waits_for or [])
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return TRIGGER, super().serialize()[1]
+        return TRIGGER, {**super().serialize()[1], "waits_for": self.waits_for}
 
     async def run(self) -> AsyncIterator[TriggerEvent]:  # type: ignore[override]
         ti = self.task_instance
@@ -58,33 +106,32 @@ class NodeTrigger(WatcherTrigger):
             self.dag_id = self.dag_id or ti.dag_id
             self.run_id = self.run_id or ti.run_id
             self.map_index = ti.map_index
-            if (ti.try_number or 1) > 1:  # a retry: the sensor runs the node's own dbt call on a worker
-                yield TriggerEvent({"status": EventStatus.FAILED, "reason": WatcherEventReason.PRODUCER_SKIPPED})
+            if (ti.try_number or 1) > 1:  # a retry or a clear: the node's own dbt call, on a worker,
+                # once what it reads has been built again
+                yield await self._after_upstream(
+                    TriggerEvent({"status": EventStatus.FAILED, "reason": WatcherEventReason.PRODUCER_SKIPPED}))
                 return
         # Cosmos's loop reads the producer's state, the node's status and its compiled SQL on every
-        # poll (three API calls; ~100 triggers at once on this machine). The status alone is read
-        # each poll; the producer's state every few polls, and then the status once more, so a node
-        # reported just before the producer finished is not taken for one it never ran.
-        polls = 0
+        # poll, per trigger (three API calls each; ~100 triggers from the night's start on this
+        # machine). These read the night's board: two calls per poll for all of them.
+        board = board_for(self.dag_id, self.run_id, self.producer_task_id, self.poke_interval)
         while True:
-            status = await self._status()
-            if status is None and polls % PRODUCER_EVERY == 0:
-                producer = await self._get_producer_task_status()
-                if producer in PRODUCER_FINAL_STATES:
-                    status = await self._status()
-                    if status is None:
-                        yield self._producer_ended(producer)
-                        return
+            await board.read(self._statuses, self._get_producer_task_status)
+            status = self._status_on(board)
+            if status is None and board.producer in PRODUCER_ENDED:  # and so every status it pushed is read
+                ended = self._producer_ended(board.producer)
+                yield ended if board.producer == ProducerTaskState.SUCCESS else await self._after_upstream(ended)
+                return
             if is_dbt_node_status_success(status):
                 yield TaskSuccessEvent()
                 return
-            if is_dbt_node_status_skipped(status):
-                yield TaskSkippedEvent()
+            if is_dbt_node_status_skipped(status):  # dbt skipped it: something it reads failed in the build
+                yield await self._after_upstream(
+                    TriggerEvent({"status": EventStatus.FAILED, "reason": WatcherEventReason.PRODUCER_SKIPPED}))
                 return
             if is_dbt_node_status_failed(status):  # the sensor's execute_complete names the node; retries apply
                 yield TriggerEvent({"status": EventStatus.FAILED, "reason": WatcherEventReason.NODE_FAILED})
                 return
-            polls += 1
             await asyncio.sleep(self.poke_interval)
 
     async def get_xcom_val(self, key: str) -> Any | None:
@@ -97,10 +144,56 @@ class NodeTrigger(WatcherTrigger):
         return await XCom.aget_one(run_id=self.run_id, key=key, task_id=self.producer_task_id,
                                    dag_id=self.dag_id, map_index=self.map_index)
 
-    async def _status(self) -> str | None:
+    async def _after_upstream(self, event: TriggerEvent) -> TriggerEvent:
+        """`event` once every task this node reads (and their tests) has ended in success: the node
+        may then be built on its own. If one of them did not, this node fails here, in the
+        triggerer (no worker), with what failed in an XCom (the failure callback reads it and does
+        not notify again what the failed task has notified).
+
+        On its first try a node does not wait for a failed upstream's retry: it fails with it and
+        so retries beside it (what depends on a failed model fails within one retry delay, not one
+        per level), and on its retry it waits for the upstream's last word."""
+        first_try = self.task_instance is None or (self.task_instance.try_number or 1) <= 1
+        done = DONE | {"up_for_retry"} if first_try else DONE
+        while True:
+            states = await self._upstream_states()
+            if all(state in done for state in states.values()):
+                break
+            await asyncio.sleep(UPSTREAM_POLL_S)
+        failed = sorted(task for task, state in states.items() if state != "success")
+        if not failed:
+            return event
+        self.log.info("%s: not built, because %s did not succeed", self.model_unique_id, ", ".join(failed))
+        return TaskFailedEvent(xcoms={UPSTREAM_FAILED_KEY: failed})
+
+    async def _upstream_states(self) -> dict[str, str | None]:
+        return await self._task_states(self.waits_for)
+
+    async def _get_producer_task_status(self) -> str | None:
+        """The build's task state (Cosmos reads it with `sync_to_async`, on the thread all triggers share)."""
+        return (await self._task_states([self.producer_task_id]))[self.producer_task_id]
+
+    async def _task_states(self, task_ids: list[str]) -> dict[str, str | None]:
+        """The states of `task_ids` in this run, through the triggerer's channel to the api-server."""
+        if not task_ids:
+            return {}
+        from airflow.sdk.execution_time import task_runner
+        from airflow.sdk.execution_time.comms import GetTaskStates
+
+        result = await task_runner.SUPERVISOR_COMMS.asend(
+            GetTaskStates(dag_id=self.dag_id, task_ids=task_ids, run_ids=[self.run_id]))
+        states = getattr(result, "task_states", {}).get(self.run_id, {})
+        return {task: states.get(task) for task in task_ids}
+
+    async def _statuses(self) -> Any:
+        return await self.get_xcom_val(STATUSES_KEY)
+
+    def _status_on(self, board: Board) -> str | None:
+        """This node's status on the board: a model's tests' aggregate, or the node's own."""
         if self.is_test_sensor:
-            return await self.get_xcom_val(get_tests_status_xcom_key(self.model_unique_id))
-        return await self._get_node_status()
+            return board.statuses.get(get_tests_status_xcom_key(self.model_unique_id))
+        value = board.statuses.get(get_status_xcom_key(self.model_unique_id))
+        return value.get("status") if isinstance(value, dict) else value
 
     def _producer_ended(self, producer: str) -> TriggerEvent:
         """The build ended without a word about this node: as Cosmos's own trigger decides."""
@@ -111,12 +204,38 @@ class NodeTrigger(WatcherTrigger):
         return TriggerEvent({"status": EventStatus.FAILED, "reason": WatcherEventReason.PRODUCER_FAILED})
 
 
+def is_test_sensor(task: Any) -> bool:
+    """Cosmos's sensor of a model's tests (`<model>.test`) or of a test spanning models (`<test>_test`)."""
+    return bool(getattr(task, "is_test_sensor", False)) or task.task_id.endswith((".test", "_test"))
+
+
+def waits_for(task: Any, tasks: dict[str, Any]) -> list[str]:
+    """What a node's sensor follows once the build did not build its node: its upstream tasks and,
+    for a model, those tasks' tests (dbt's build skips what a failed test feeds)."""
+    upstream = set(task.upstream_task_ids)
+    if not is_test_sensor(task):
+        upstream |= {down for up in task.upstream_task_ids if up in tasks
+                     for down in tasks[up].downstream_task_ids if down in tasks and is_test_sensor(tasks[down])}
+    return sorted(upstream - {task.task_id})
+
+
 def watch_from_triggerer(tasks: list[Any]) -> int:
-    """Make every WATCHER sensor among `tasks` start in the triggerer; returns how many."""
+    """Make every WATCHER sensor among `tasks` start in the triggerer, as the night starts; returns how many.
+
+    A sensor does not wait for its upstream sensors to end (trigger rule `always`: the edges show
+    dbt's order, the build keeps it): each one turns green as the build reports its node, and the
+    night ends at the build's pace, not at a scheduler round and two triggerer loops (~3 s) per
+    link of the models' chain. What a node reads is waited for where it matters, by the trigger:
+    a node the build did not build (dbt skipped it, the build failed, a retry or a clear) is built
+    on its own only after what it reads succeeded, and fails otherwise."""
+    from airflow.sdk import TriggerRule
+
+    by_id = {t.task_id: t for t in tasks}
     count = 0
     for task in tasks:
         if not isinstance(task, BaseConsumerSensor) or not getattr(task, "deferrable", False):
             continue
+        task.trigger_rule = TriggerRule.ALWAYS
         task.start_from_trigger = True
         task.start_trigger_args = StartTriggerArgs(
             trigger_cls=TRIGGER,
@@ -126,6 +245,7 @@ def watch_from_triggerer(tasks: list[Any]) -> int:
                 "dag_id": task.dag_id,
                 "poke_interval": float(task.poke_interval),
                 "is_test_sensor": task.is_test_sensor,
+                "waits_for": waits_for(task, by_id),
             },
             next_method="execute_complete",
             next_kwargs=None,

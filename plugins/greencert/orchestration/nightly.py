@@ -10,10 +10,12 @@ numbers); trigger with {"full_refresh": true} to rebuild it from every accepted 
 
 The `dbt` group is the night's one `dbt build` (task `dbt.dbt_producer_watcher`: its log is dbt's)
 and one sensor per model, seed and snapshot and per model's tests (Cosmos's WATCHER mode), which
-turn green, or red, as the build reports each node. The sensors start in the triggerer
-(orchestration/dbt_watch.py): a node that succeeds costs no task process. A failed model or test
-fails its sensor (on a worker, naming the model), and the sensors of what depends on it (dbt skips
-those), and nothing is published. Retrying a failed sensor runs that model's own dbt call.
+turn green, or red, as the build reports each node. The sensors start in the triggerer as the night
+starts (orchestration/dbt_watch.py): a node that succeeds costs no task process, and no sensor waits
+for another (the edges show dbt's order; the build keeps it). A failed model or test fails its
+sensor (on a worker, naming the model), and the sensors of what depends on it (dbt skips those;
+they fail in the triggerer, once their upstream has failed, with no second notification), and
+nothing is published. Retrying a failed sensor runs that model's own dbt call, after what it reads.
 """
 
 from __future__ import annotations
@@ -184,9 +186,7 @@ def build() -> Any:
                 "poke_interval": 2,  # a deferred sensor's XCom poll in the triggerer (Cosmos: 10 s)
             },
         )
-
         tests_beside_their_models(dbt)
-        watch_from_triggerer([t for t in dag.tasks if t.task_id.startswith(DBT_GROUP + ".")])
 
         @task
         def audit(build_schema: str, **context: Any) -> dict[str, Any]:
@@ -230,6 +230,8 @@ def build() -> Any:
         gate = audit(schema)
         published_ = publish(schema)
         schema >> dbt >> gate >> published_ >> [summary(), report()]
+        # after the edges: a sensor's trigger is told what its node reads, prepare_build included
+        watch_from_triggerer([t for t in dag.tasks if t.task_id.startswith(DBT_GROUP + ".")])
 
     return dag
 
