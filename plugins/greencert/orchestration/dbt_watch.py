@@ -211,11 +211,13 @@ def is_test_sensor(task: Any) -> bool:
 
 def waits_for(task: Any, tasks: dict[str, Any]) -> list[str]:
     """What a node's sensor follows once the build did not build its node: its upstream tasks and,
-    for a model, those tasks' tests (dbt's build skips what a failed test feeds)."""
+    for a model, those tasks' own tests (dbt's build skips what a failed test feeds). A test
+    spanning models is not followed: it may follow this node itself."""
     upstream = set(task.upstream_task_ids)
     if not is_test_sensor(task):
         upstream |= {down for up in task.upstream_task_ids if up in tasks
-                     for down in tasks[up].downstream_task_ids if down in tasks and is_test_sensor(tasks[down])}
+                     for down in tasks[up].downstream_task_ids
+                     if down in tasks and is_test_sensor(tasks[down]) and tasks[down].upstream_task_ids == {up}}
     return sorted(upstream - {task.task_id})
 
 
