@@ -41,7 +41,10 @@ from greencert.orchestration.common import UPSTREAM_FAILED_KEY
 from greencert.orchestration.dbt_in_process import STATUSES_KEY
 
 TRIGGER = f"{__name__}.NodeTrigger"
-UPSTREAM_POLL_S = 1.0  # between two reads of the states of what a node reads, when it must wait for them
+# between two reads of the states of what a node reads, when it must wait for them: from 1 s, twice
+# as long each time up to 15 s (a retry waits 30 s and more; each read is a call to the api-server)
+UPSTREAM_POLL_S = 1.0
+UPSTREAM_POLL_MAX_S = 15.0
 # Cosmos's final states of the build's task, and the one its sensors never see under Cosmos's own
 # graph (they wait for the build's upstream there): what the build follows failed
 PRODUCER_ENDED = PRODUCER_FINAL_STATES | {"upstream_failed"}
@@ -155,11 +158,13 @@ class NodeTrigger(WatcherTrigger):
         per level), and on its retry it waits for the upstream's last word."""
         first_try = self.task_instance is None or (self.task_instance.try_number or 1) <= 1
         done = DONE | {"up_for_retry"} if first_try else DONE
+        pause = UPSTREAM_POLL_S
         while True:
             states = await self._upstream_states()
             if all(state in done for state in states.values()):
                 break
-            await asyncio.sleep(UPSTREAM_POLL_S)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, UPSTREAM_POLL_MAX_S)
         failed = sorted(task for task, state in states.items() if state != "success")
         if not failed:
             return event
