@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import fcntl
 import html
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import json
 import logging
 import os
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -83,10 +87,38 @@ def _sqlalchemy_url(conninfo: str) -> str:
     return urlunsplit(parts._replace(scheme="postgresql+psycopg2"))
 
 
-def context() -> Any:
+# Modules great_expectations imports at its top level for expectations and renderers the gates never
+# use: scipy.stats (the KL-divergence and KS-test distribution expectations; 1.5-3.5 s of a fresh
+# task's start) and altair (their charts in Data Docs; ~1 s). They are bound lazily: the module
+# object is there, and the first use of any attribute of it executes it as a plain import would.
+LAZY_MODULES = frozenset({"scipy.stats", "altair"})
+
+
+class _LazyFinder(importlib.abc.MetaPathFinder):
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if name not in LAZY_MODULES:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and isinstance(spec.loader, importlib.machinery.SourceFileLoader):
+            spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
+
+
+def import_gx() -> Any:
+    """great_expectations, imported as the gates need it (LAZY_MODULES bound lazily, if GX was not
+    imported yet in this process: a preloaded one is used as it is). Safe to call from a thread
+    while the main thread does something else (run_raw_gate imports it beside the row rules)."""
     warnings.filterwarnings("ignore", module="great_expectations")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    if "great_expectations" not in sys.modules and not any(isinstance(f, _LazyFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _LazyFinder())
     import great_expectations as gx
+
+    return gx
+
+
+def context() -> Any:
+    gx = import_gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     _columns_of_a_query_without_running_it()
@@ -204,8 +236,7 @@ def validate(
     values cost a query per expectation (the quarantine already names every bad row)."""
     os.environ[CONN_VAR] = _sqlalchemy_url(conninfo)
     with quiet_gx():
-        import great_expectations as gx
-
+        gx = import_gx()
         with exclusive_context() as ctx:
             try:
                 first = "BOOLEAN_ONLY" if details_on_failure else result_format
