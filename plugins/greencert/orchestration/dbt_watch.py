@@ -41,10 +41,12 @@ from greencert.orchestration.common import UPSTREAM_FAILED_KEY
 from greencert.orchestration.dbt_in_process import STATUSES_KEY
 
 TRIGGER = f"{__name__}.NodeTrigger"
-# between two reads of the states of what a node reads, when it must wait for them: from 1 s, twice
-# as long each time up to 15 s (a retry waits 30 s and more; each read is a call to the api-server)
+# between two reads of the states of what a node reads, when it must wait for them: 1 s while one of
+# them is at work, else twice as long each time up to 5 s (a retry waits 30 s and more; each read
+# is a call to the api-server)
 UPSTREAM_POLL_S = 1.0
-UPSTREAM_POLL_MAX_S = 15.0
+UPSTREAM_POLL_MAX_S = 5.0
+ACTIVE = {"queued", "running"}  # an upstream at work: read every UPSTREAM_POLL_S
 # Cosmos's final states of the build's task, and the one its sensors never see under Cosmos's own
 # graph (they wait for the build's upstream there): what the build follows failed
 PRODUCER_ENDED = PRODUCER_FINAL_STATES | {"upstream_failed"}
@@ -163,8 +165,11 @@ class NodeTrigger(WatcherTrigger):
             states = await self._upstream_states()
             if all(state in done for state in states.values()):
                 break
+            # an upstream at work may end any moment (a chain of own dbt calls follows it link by
+            # link); one waiting for its retry, or not started, has a while to go
+            busy = any(state in ACTIVE for state in states.values())
+            pause = UPSTREAM_POLL_S if busy else min(pause * 2, UPSTREAM_POLL_MAX_S)
             await asyncio.sleep(pause)
-            pause = min(pause * 2, UPSTREAM_POLL_MAX_S)
         failed = sorted(task for task, state in states.items() if state != "success")
         if not failed:
             return event
