@@ -228,7 +228,7 @@ def waits_for(task: Any, tasks: dict[str, Any]) -> list[str]:
         upstream |= {down for up in task.upstream_task_ids if up in tasks
                      for down in tasks[up].downstream_task_ids
                      if down in tasks and is_test_sensor(tasks[down]) and tasks[down].upstream_task_ids == {up}}
-    return sorted(upstream - {task.task_id})
+    return sorted(upstream)
 
 
 def watch_from_triggerer(tasks: list[Any]) -> int:

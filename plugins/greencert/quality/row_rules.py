@@ -20,6 +20,7 @@ that column's `required` or check, never a duplicate of the other blank keys.
 
 from __future__ import annotations
 
+import concurrent.futures
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -341,33 +342,28 @@ def _repeated(conninfo: str, feed: Feed, batch_id: str) -> list[int] | None:
         return conn.execute(repeated_keys_query(feed), {"batch_id": batch_id}).fetchone()[1]
 
 
-def candidates(conn: psycopg.Connection, feed: Feed, batch_id: str, conninfo: str | None = None) -> list[int] | None:
+def candidates(conn: psycopg.Connection, feed: Feed, batch_id: str, conninfo: str) -> list[int] | None:
     """The source_row of every row of the batch that may break a rule (None: too many to list, judge
-    the whole batch). With `conninfo`, the repeated keys are found on a connection of their own
-    while this one finds the rows that are not plainly fine (the server has cores for both: the
-    grouping is one process, the rest parallel workers); only a batch that repeats a key then has
-    its rows listed again with those keys."""
-    import concurrent.futures
-
+    the whole batch). The repeated keys are found on a connection of their own (`conninfo`) while
+    `conn` finds the rows that are not plainly fine (the server has cores for both: the grouping is
+    one process, the rest parallel workers); only a batch that repeats a key then has its rows
+    listed again with those keys."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        beside = pool.submit(_repeated, conninfo, feed, batch_id) if conninfo else None
-        params: dict[str, object] = {"batch_id": batch_id, "repeated": None}
-        if beside is None:
-            params["repeated"] = conn.execute(repeated_keys_query(feed), params).fetchone()[1]
-            if params["repeated"] is None:
-                return None
-        for column in distinct_columns(feed):  # judged per distinct value; too many: per row, as the rest
+        beside = pool.submit(_repeated, conninfo, feed, batch_id)
+        not_plain: dict[str, list[str]] = {}  # judged per distinct value; too many: per row, as the rest
+        for column in distinct_columns(feed):
             _, values = conn.execute(distinct_values_query(feed, column), {"batch_id": batch_id}).fetchone()
             if values is not None:
-                params[f"not_plain_{column}"] = values
-        judged = frozenset(k.removeprefix("not_plain_") for k in params if k.startswith("not_plain_"))
-        _, rows = conn.execute(candidates_query(feed, bool(params["repeated"]), judged), params).fetchone()
-        if beside is not None:
-            params["repeated"] = beside.result()
-            if params["repeated"] is None:
-                return None
-            if params["repeated"]:  # listed without them: again, with every row of a repeated key
-                _, rows = conn.execute(candidates_query(feed, True, judged), params).fetchone()
+                not_plain[column] = values
+        judged = frozenset(not_plain)
+        params: dict[str, object] = {"batch_id": batch_id, "repeated": None,
+                                     **{f"not_plain_{column}": values for column, values in not_plain.items()}}
+        _, rows = conn.execute(candidates_query(feed, False, judged), params).fetchone()
+        params["repeated"] = beside.result()
+        if params["repeated"] is None:
+            return None
+        if params["repeated"]:  # listed without them: again, with every row of a repeated key
+            _, rows = conn.execute(candidates_query(feed, True, judged), params).fetchone()
     return None if rows is None else sorted(rows)
 
 
