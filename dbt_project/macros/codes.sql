@@ -27,12 +27,17 @@ cast('{{ var("as_of_date") }}' as date)
     version with the latest 更新时间 on or before that day, and of that version's statements the one
     the later-landed batch made (then the later file row; a row recorded before landed_at was kept:
     the later dbt_updated_at) — what the source says, whatever order the batches were taken in. -#}
-{% macro status_on_as_of_date(snapshot) -%}
-select distinct on (cert_no)
+{% macro status_on_as_of_date(snapshot, for_key=none) -%}
+{#- for_key: the status of the one certificate an outer query names (a lateral join): read through
+    the snapshot's (cert_no, updated_at) index, where the whole history would be sorted otherwise -#}
+select{% if for_key is none %} distinct on (cert_no){% endif %}
     cert_no,
     status as status_on_date
 from {{ snapshot }}
-where updated_at < {{ as_of_date() }} + 1
+where updated_at < {{ as_of_date() }} + 1{% if for_key is not none %} and cert_no = {{ for_key }}{% endif %}
 order by
     cert_no asc, updated_at desc, landed_at desc nulls last, source_row desc nulls last, dbt_updated_at desc
+{%- if for_key is not none %}
+limit 1
+{%- endif %}
 {%- endmacro %}

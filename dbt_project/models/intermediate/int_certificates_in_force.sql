@@ -7,11 +7,6 @@ located as (
     select * from {{ ref('int_certificates_located') }}
 ),
 
-status_on_date as (
-    -- the version in effect at the end of the as-of day
-    {{ status_on_as_of_date(ref('snp_certificates__status')) }}
-),
-
 final as (
     select
         {{ as_of_date() }} as as_of_date,
@@ -27,7 +22,12 @@ final as (
         located.expiry_date,
         status_on_date.status_on_date
     from located
-    inner join status_on_date on located.cert_no = status_on_date.cert_no
+    -- the version in effect at the end of the as-of day, looked up for the certificates the dates
+    -- leave in (a tenth of the history at national scale)
+    cross join
+        lateral (
+            {{ status_on_as_of_date(ref('snp_certificates__status'), for_key='located.cert_no') }}
+        ) as status_on_date
     where {{ is_in_force(as_of_date(), issue_date='located.issue_date', expiry_date='located.expiry_date',
                          is_sub='located.is_sub_certificate') }}
 )

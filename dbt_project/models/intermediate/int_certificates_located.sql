@@ -22,9 +22,9 @@ aliases as (
     select * from {{ ref('region_code_aliases') }}
 ),
 
-by_code as (
+placed_by_code as (
     select
-        certificates.cert_no,
+        certificates.*,
         regions_from_source.region_code as source_region,
         regions_from_uscc.region_code as uscc_region,
         certificates.org_id_is_uscc and substr(certificates.org_id, 3, 4) <> '3205' as registered_elsewhere
@@ -36,47 +36,45 @@ by_code as (
         on certificates.org_id_is_uscc and substr(certificates.org_id, 3, 6) = regions_from_uscc.region_code
 ),
 
-unplaced as (  -- the address is read only where no code placed the certificate
+placed as (
+    -- one pass over the register: the address is read (the longest keyword it names) only where no
+    -- code placed the certificate; a self-join on cert_no instead wrote the register to disk twice
     select
-        certificates.cert_no,
-        certificates.org_address
-    from certificates
-    inner join by_code on certificates.cert_no = by_code.cert_no
-    where by_code.source_region is null and by_code.uscc_region is null
-),
-
-by_address as (
-    {{ locate_by_keywords('unplaced', 'cert_no', 'org_address') }}
+        placed_by_code.*,
+        by_address.text_region
+    from placed_by_code
+    left join lateral (
+        {{ keyword_in('placed_by_code.org_address',
+                      only_if='placed_by_code.source_region is null and placed_by_code.uscc_region is null') }}
+    ) as by_address on true
 ),
 
 final as (
     select
-        certificates.cert_no,
-        certificates.cert_program,
-        certificates.org_name,
-        certificates.org_id,
-        certificates.body_name,
-        certificates.issue_date,
-        certificates.expiry_date,
-        certificates.is_sub_certificate,
+        placed.cert_no,
+        placed.cert_program,
+        placed.org_name,
+        placed.org_id,
+        placed.body_name,
+        placed.issue_date,
+        placed.expiry_date,
+        placed.is_sub_certificate,
         programs.target_id,
         programs.program_category,
-        coalesce(by_code.source_region, by_code.uscc_region, by_address.text_region, '000000') as region_code,
+        coalesce(placed.source_region, placed.uscc_region, placed.text_region, '000000') as region_code,
         case
-            when by_code.source_region is not null then 'source_code'
-            when by_code.uscc_region is not null then 'uscc'
-            when by_address.text_region is not null then 'address'
+            when placed.source_region is not null then 'source_code'
+            when placed.uscc_region is not null then 'uscc'
+            when placed.text_region is not null then 'address'
             else 'unlocated'
         end as region_method
-    from certificates
-    left join programs on certificates.cert_program = programs.program_name_zh
-    left join by_code on certificates.cert_no = by_code.cert_no
-    left join by_address on certificates.cert_no = by_address.cert_no
+    from placed
+    left join programs on placed.cert_program = programs.program_name_zh
     where
-        by_code.source_region is not null
-        or by_code.uscc_region is not null
-        or by_address.text_region is not null
-        or not by_code.registered_elsewhere
+        placed.source_region is not null
+        or placed.uscc_region is not null
+        or placed.text_region is not null
+        or not placed.registered_elsewhere
 )
 
 select * from final

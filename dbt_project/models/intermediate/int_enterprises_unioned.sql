@@ -1,5 +1,7 @@
--- Every (enterprise, feed) sighting with a valid USCC: the key that resolves an enterprise across
--- feeds. Sources without a USCC (green-manufacturing lists) are matched by name later.
+-- The names each enterprise (valid USCC) is sent under, per feed, with how many records send each:
+-- the key that resolves an enterprise across feeds. Sources without a USCC (green-manufacturing
+-- lists) are matched by name later. Counted here, once: a national register's millions of records
+-- come down to one row per enterprise and name for what reads it.
 with
 
 certificates as (
@@ -22,7 +24,7 @@ standards as (
     select * from {{ ref('stg_enterprise_standards__standards') }}
 ),
 
-final as (
+sightings as (
     select
         org_id as uscc,
         org_name,
@@ -57,6 +59,16 @@ final as (
         'enterprise_standards' as feed
     from standards
     where uscc_is_valid
+),
+
+final as (
+    select
+        uscc,
+        org_name,
+        feed,
+        count(*) as sightings
+    from sightings
+    group by uscc, org_name, feed
 )
 
 select * from final

@@ -16,14 +16,32 @@ regions as (
     where region_level = 'county'
 ),
 
+names as (
+    -- the name sent most often (of equally frequent names the first in order, as mode() chooses)
+    select distinct on (uscc)
+        uscc,
+        org_name
+    from (
+        select
+            uscc,
+            org_name,
+            sum(sightings) as sightings
+        from sightings
+        where org_name is not null
+        group by uscc, org_name
+    ) as name_counts
+    order by uscc asc, sightings desc, org_name asc
+),
+
 enterprises as (
     select
-        uscc,
-        mode() within group (order by org_name) as enterprise_name,
-        array_agg(distinct feed order by feed) as feeds,
-        count(*) as sightings
+        sightings.uscc,
+        names.org_name as enterprise_name,
+        array_agg(distinct sightings.feed order by sightings.feed) as feeds,
+        cast(sum(sightings.sightings) as bigint) as sightings
     from sightings
-    group by uscc
+    left join names on sightings.uscc = names.uscc
+    group by sightings.uscc, names.org_name
 ),
 
 listed as (
