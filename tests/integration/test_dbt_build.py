@@ -10,7 +10,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from greencert import feeds, runtime
+from greencert import feeds, runtime, settings
 from greencert.codes.uscc import is_valid_uscc, make_uscc
 from greencert.extract.files import land_new_files
 from greencert.load.copy_batch import load_batch
@@ -258,6 +258,38 @@ def test_in_force_counts_worked_out_by_hand(built) -> None:
         output = conn.execute(f"select approved_output_t from {schema}.stg_green_food__products "
                               "where product_code = 'LB-15-2105020001A'").fetchone()[0]
     assert output == 4200  # "4,200" with its thousands separator
+
+
+def test_dbt_unit_tests_of_the_target_math(built) -> None:
+    """dbt's unit tests (models/*/_*__unit_tests.yml: in force on D, region placement, T04's ratio of
+    sums, trajectory, projection and status), each on hand-made rows with hand-worked answers; CI runs
+    them here, the nightly's `dbt build` leaves them out (test_dag_integrity). Before the publish
+    below: they read the build schema's relations for their inputs' column types."""
+    urls, schema = built
+    out = runtime.dbt(["test", "--select", "test_type:unit", "--vars", f"{{as_of_date: '{D}'}}"],
+                      runtime.dbt_env(urls["transformer"], schema)).stdout
+    passed = set(re.findall(r"PASS (\w+::\w+)", out))
+    assert passed == {"int_certificates_in_force::in_force_on_date_d", "int_certificates_located::region_placement",
+                      "fct_target_progress::t04_share_is_a_ratio_of_sums",
+                      "fct_target_progress::trajectory_projection_and_status"}, out[-3000:]
+
+
+def test_history_sources_declare_the_warehouses_columns(built) -> None:
+    """The dbt sources of the tables outside the build (history, staging.batches_taken) name every
+    column of the warehouse's tables with its data type, as the catalog has them."""
+    import yaml
+
+    urls, _ = built
+    sources = yaml.safe_load((settings.DBT_PROJECT_DIR / "models" / "marts" / "_history__sources.yml")
+                             .read_text(encoding="utf-8"))["sources"]
+    with psycopg.connect(urls["transformer"]) as conn:
+        for source in sources:
+            for table in source["tables"]:
+                catalog = conn.execute(
+                    """select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a
+                       where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped""",
+                    (f"{source['schema']}.{table['name']}",)).fetchall()
+                assert dict(catalog) == {c["name"]: c["data_type"] for c in table["columns"]}, table["name"]
 
 
 def test_green_manufacturing_names_resolved_withdrawn_and_unmatched_reported(built) -> None:
