@@ -387,6 +387,25 @@ def test_bi_views_are_the_contract_and_documented_in_chinese_and_english(built) 
     assert undocumented == []
     assert all(d and CJK.search(d) and LATIN.search(d) for d in views.values()), views
     assert all(counts.values()), counts  # every view has rows after a publish
+    # the contract's data types (models/bi, enforced by dbt at build) as BI sees them, and every view
+    # reads what was published (marts, history), never a build schema
+    import yaml
+
+    bi_yml = settings.DBT_PROJECT_DIR / "models" / "bi" / "_bi__models.yml"
+    declared = {m["name"].removeprefix("bi_"): [(c["name"], c["data_type"]) for c in m["columns"]]
+                for m in yaml.safe_load(bi_yml.read_text(encoding="utf-8"))["models"]}
+    with psycopg.connect(urls["transformer"]) as conn:
+        types = conn.execute(
+            """select c.relname, a.attname, format_type(a.atttypid, a.atttypmod) from pg_class c
+               join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+               where c.relnamespace = 'bi'::regnamespace order by c.relname, a.attnum""").fetchall()
+        read = conn.execute(
+            """select distinct v.relname, n.nspname from pg_depend d
+               join pg_rewrite r on r.oid = d.objid join pg_class v on v.oid = r.ev_class
+               join pg_class t on t.oid = d.refobjid join pg_namespace n on n.oid = t.relnamespace
+               where v.relnamespace = 'bi'::regnamespace and d.refobjid <> v.oid""").fetchall()
+    assert {v: [(c, ty) for t_, c, ty in types if t_ == v] for v in declared} == declared
+    assert {n for _, n in read} == {"marts", "history"} and {v for v, _ in read} == set(declared)
 
 
 def test_bi_certificates_in_force_and_enterprises(built) -> None:
@@ -600,6 +619,10 @@ def test_docs_generate(built) -> None:
     catalog = json.loads((settings.DBT_PROJECT_DIR / "target" / "catalog.json").read_text())
     manifest = json.loads((settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
     models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+    if schema == "marts":  # published: the build's bi views are in `bi` now, under their BI names
+        moved = {f"model.greencert.{v.model}" for v in BI_VIEWS}
+        assert moved <= {m["unique_id"] for m in models}
+        models = [m for m in models if m["unique_id"] not in moved]  # bi's columns: test_bi_views_are_the_contract…
     assert {m["unique_id"] for m in models} <= set(catalog["nodes"])
     undocumented = [m["name"] for m in models if not m["description"]]
     assert undocumented == []
