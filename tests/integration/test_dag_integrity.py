@@ -138,6 +138,30 @@ def test_the_nights_dbt_is_one_build_watched_per_model(dagbag) -> None:
     assert all(t.poke_interval <= 2 for t in dbt if t is not producer and hasattr(t, "poke_interval"))
 
 
+def test_the_nights_dbt_leaves_the_unit_tests_to_ci(dagbag) -> None:
+    """dbt's unit tests (the target math on hand-made rows, tests/integration/test_dbt_build.py) are in
+    the manifest, but not in the night: no task renders one or an exposure, the producer's one `dbt
+    build` excludes them, and so does every node's own dbt call (a retried sensor's `dbt test`)."""
+    import json
+
+    from cosmos.operators.watcher import DbtProducerWatcherOperator
+
+    manifest = json.loads((settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+    unit_tests = manifest["unit_tests"]
+    assert {u["model"] for u in unit_tests.values()} >= {
+        "fct_target_progress", "int_certificates_in_force", "int_certificates_located"}
+    dag = dagbag.dags["greencert_nightly"]
+    dbt = [t for t in dag.tasks if t.task_id.startswith("dbt.")]
+    names = {u["name"] for u in unit_tests.values()} | {e["name"] for e in manifest["exposures"].values()}
+    assert not [t.task_id for t in dbt if any(part in names for part in t.task_id.split("."))]
+    assert not [t.task_id for t in dbt if "unit_test" in t.task_id or "exposure" in t.task_id]
+    assert not [t.task_id for t in dbt if getattr(t, "model_unique_id", "").startswith(("unit_test.", "exposure."))]
+    [producer] = [t for t in dbt if isinstance(t, DbtProducerWatcherOperator)]
+    assert "resource_type:unit_test" in producer.exclude.split()
+    tests = [t for t in dbt if t.task_id.endswith(".test")]
+    assert tests and all("resource_type:unit_test" in (t.exclude or "").split() for t in tests)
+
+
 def test_the_nights_sensors_start_in_the_triggerer(dagbag) -> None:
     """Every node's sensor is started by the scheduler in the triggerer (no task process for a node
     that succeeds); its trigger resumes it on a worker only for a failure or a retry, through

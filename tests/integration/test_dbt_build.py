@@ -10,7 +10,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from greencert import feeds, runtime
+from greencert import feeds, runtime, settings
 from greencert.codes.uscc import is_valid_uscc, make_uscc
 from greencert.extract.files import land_new_files
 from greencert.load.copy_batch import load_batch
@@ -260,6 +260,38 @@ def test_in_force_counts_worked_out_by_hand(built) -> None:
     assert output == 4200  # "4,200" with its thousands separator
 
 
+def test_dbt_unit_tests_of_the_target_math(built) -> None:
+    """dbt's unit tests (models/*/_*__unit_tests.yml: in force on D, region placement, T04's ratio of
+    sums, trajectory, projection and status), each on hand-made rows with hand-worked answers; CI runs
+    them here, the nightly's `dbt build` leaves them out (test_dag_integrity). Before the publish
+    below: they read the build schema's relations for their inputs' column types."""
+    urls, schema = built
+    out = runtime.dbt(["test", "--select", "test_type:unit", "--vars", f"{{as_of_date: '{D}'}}"],
+                      runtime.dbt_env(urls["transformer"], schema)).stdout
+    passed = set(re.findall(r"PASS (\w+::\w+)", out))
+    assert passed == {"int_certificates_in_force::in_force_on_date_d", "int_certificates_located::region_placement",
+                      "fct_target_progress::t04_share_is_a_ratio_of_sums",
+                      "fct_target_progress::trajectory_projection_and_status"}, out[-3000:]
+
+
+def test_history_sources_declare_the_warehouses_columns(built) -> None:
+    """The dbt sources of the tables outside the build (history, staging.batches_taken) name every
+    column of the warehouse's tables with its data type, as the catalog has them."""
+    import yaml
+
+    urls, _ = built
+    sources = yaml.safe_load((settings.DBT_PROJECT_DIR / "models" / "marts" / "_history__sources.yml")
+                             .read_text(encoding="utf-8"))["sources"]
+    with psycopg.connect(urls["transformer"]) as conn:
+        for source in sources:
+            for table in source["tables"]:
+                catalog = conn.execute(
+                    """select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a
+                       where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped""",
+                    (f"{source['schema']}.{table['name']}",)).fetchall()
+                assert dict(catalog) == {c["name"]: c["data_type"] for c in table["columns"]}, table["name"]
+
+
 def test_green_manufacturing_names_resolved_withdrawn_and_unmatched_reported(built) -> None:
     urls, schema = built
     with psycopg.connect(urls["transformer"]) as conn:
@@ -355,6 +387,25 @@ def test_bi_views_are_the_contract_and_documented_in_chinese_and_english(built) 
     assert undocumented == []
     assert all(d and CJK.search(d) and LATIN.search(d) for d in views.values()), views
     assert all(counts.values()), counts  # every view has rows after a publish
+    # the contract's data types (models/bi, enforced by dbt at build) as BI sees them, and every view
+    # reads what was published (marts, history), never a build schema
+    import yaml
+
+    bi_yml = settings.DBT_PROJECT_DIR / "models" / "bi" / "_bi__models.yml"
+    declared = {m["name"].removeprefix("bi_"): [(c["name"], c["data_type"]) for c in m["columns"]]
+                for m in yaml.safe_load(bi_yml.read_text(encoding="utf-8"))["models"]}
+    with psycopg.connect(urls["transformer"]) as conn:
+        types = conn.execute(
+            """select c.relname, a.attname, format_type(a.atttypid, a.atttypmod) from pg_class c
+               join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+               where c.relnamespace = 'bi'::regnamespace order by c.relname, a.attnum""").fetchall()
+        read = conn.execute(
+            """select distinct v.relname, n.nspname from pg_depend d
+               join pg_rewrite r on r.oid = d.objid join pg_class v on v.oid = r.ev_class
+               join pg_class t on t.oid = d.refobjid join pg_namespace n on n.oid = t.relnamespace
+               where v.relnamespace = 'bi'::regnamespace and d.refobjid <> v.oid""").fetchall()
+    assert {v: [(c, ty) for t_, c, ty in types if t_ == v] for v in declared} == declared
+    assert {n for _, n in read} == {"marts", "history"} and {v for v, _ in read} == set(declared)
 
 
 def test_bi_certificates_in_force_and_enterprises(built) -> None:
@@ -568,6 +619,10 @@ def test_docs_generate(built) -> None:
     catalog = json.loads((settings.DBT_PROJECT_DIR / "target" / "catalog.json").read_text())
     manifest = json.loads((settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
     models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+    if schema == "marts":  # published: the build's bi views are in `bi` now, under their BI names
+        moved = {f"model.greencert.{v.model}" for v in BI_VIEWS}
+        assert moved <= {m["unique_id"] for m in models}
+        models = [m for m in models if m["unique_id"] not in moved]  # bi's columns: test_bi_views_are_the_contract…
     assert {m["unique_id"] for m in models} <= set(catalog["nodes"])
     undocumented = [m["name"] for m in models if not m["description"]]
     assert undocumented == []

@@ -19,11 +19,12 @@ from datetime import date
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from greencert import feeds, runtime, settings, warehouse
 from greencert.extract.files import land_new_files
 from greencert.load.copy_batch import load_batch
-from greencert.publish.swap import build_schema_for, prepare_build, publish
+from greencert.publish.swap import BI_VIEWS, build_schema_for, prepare_build, publish
 from greencert.quality import mart_gate
 from greencert.quality.raw_gate import run_raw_gate
 from greencert.warehouse import roles
@@ -215,6 +216,17 @@ def copy_build(urls: dict[str, str], schema: str, day: date, t09: int | None = N
             if conn.execute("select 1 from information_schema.columns where table_schema = %s "
                             "and table_name = %s and column_name = 'as_of_date'", (schema, table)).fetchone():
                 conn.execute(f'update "{schema}"."{table}" set as_of_date = %s', (day,))
+        for view in BI_VIEWS:  # the bi views, as dbt builds them into a build (models/bi): over its tables
+            definition = conn.execute("select pg_get_viewdef(%s::regclass)", (f"bi.{view.name}",)).fetchone()[0]
+            conn.execute(f'create view "{schema}"."{view.model}" as ' + definition.replace("marts.", f'"{schema}".'))
+            conn.execute(sql.SQL("comment on view {} is {}").format(
+                sql.Identifier(schema, view.model), sql.Literal(view.comment)))
+            for column, comment in conn.execute(
+                    "select attname, col_description(attrelid, attnum) from pg_attribute "
+                    "where attrelid = %s::regclass and attnum > 0", (f"bi.{view.name}",)).fetchall():
+                if comment:
+                    conn.execute(sql.SQL("comment on column {} is {}").format(
+                        sql.Identifier(schema, view.model, column), sql.Literal(comment)))
         if t09 is not None:
             conn.execute(f"update {schema}.fct_target_progress set actual_value = %s, numerator_value = %s "
                          "where target_id = 'T09' and region_code = '320500'", (t09, t09))
@@ -222,8 +234,11 @@ def copy_build(urls: dict[str, str], schema: str, day: date, t09: int | None = N
 
 
 def tables_of(database: str, schema: str) -> dict[str, str]:
-    """checksums() of one schema's tables, keyed by table name (to compare a build with `marts`)."""
-    return {k.split(".", 1)[1]: v for k, v in checksums(database, (schema,)).items()}
+    """checksums() of one schema's tables, keyed by table name (to compare a build with `marts`); not
+    the build's bi views, which the publish moves into `bi`."""
+    bi_models = {view.model for view in BI_VIEWS}
+    tables = {k.split(".", 1)[1]: v for k, v in checksums(database, (schema,)).items()}
+    return {name: v for name, v in tables.items() if name not in bi_models}
 
 
 def named(url: str, name: str) -> str:

@@ -77,7 +77,7 @@ def test_kill_during_dbt_build_publishes_nothing_and_the_next_run_publishes_the_
 
 def test_kill_inside_the_publish_transaction_changes_nothing(warehouse) -> None:
     """publish() is killed inside its one transaction: it holds the publish lock and has already
-    swapped `marts` and re-pointed `bi` (uncommitted) when it waits on the history table, which this
+    swapped `marts` and moved the build's views into `bi` (uncommitted) when it waits on the history table, which this
     test holds locked for that moment."""
     urls, _ = warehouse
     published = checksums(DB)

@@ -1,8 +1,10 @@
 """Write-audit-publish on PostgreSQL schemas.
 
-dbt writes into a fresh build schema; the mart suites audit it; publish() then, in ONE
-transaction, renames the build schema to `marts`, re-points the `bi` views at it (with their
-comments), drops the old marts and upserts target_progress_history for the snapshot date. A
+dbt writes into a fresh build schema (the marts, and the `bi` views over them: dbt_project/models/bi,
+the BI contract's one definition, with enforced contracts); the mart suites audit it; publish() then,
+in ONE transaction, renames the build schema to `marts`, moves the build's `bi` views into `bi` in
+place of the old ones (they read the build's relations, which are now `marts`; their comments are
+dbt's persist_docs), drops the old marts and upserts target_progress_history for the snapshot date. A
 failed or killed run never reaches that transaction, and PostgreSQL's DDL is transactional, so
 readers see either yesterday's published state or today's, never a mix. A date older than the
 latest published one (a backfill, or a rerun of a past date) only replaces its own history rows:
@@ -25,8 +27,10 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import psycopg
+import yaml
 from psycopg import sql
 
 from greencert import settings
@@ -38,73 +42,36 @@ RETIRING = "marts_retiring"
 LOCK_KEY = 0x6772656E  # one publisher at a time, whatever DAG run it comes from
 
 
+BI_MODELS_YML = settings.DBT_PROJECT_DIR / "models" / "bi" / "_bi__models.yml"
+BI_MODEL_PREFIX = "bi_"  # dbt model bi_<name> is published as the view bi.<name>
+
+
 @dataclass(frozen=True)
 class BIView:
-    """One view of the BI contract: a fixed column list over one published relation. Its comment is
-    set here; each column's comment is copied from the same-named column of `source` (dbt's
-    persist_docs on the marts, roles.HISTORY_DDL on the history), since a view inherits none."""
+    """One view of the BI contract, as dbt defines it (dbt_project/models/bi: its SQL, its columns with
+    their data types under an enforced contract, its comments through persist_docs). dbt builds it as the
+    view `model` in the build schema, over that build's marts (or the history); the publish moves it into
+    `bi` under `name`."""
 
     name: str
-    source: str
+    model: str
     columns: tuple[str, ...]
     comment: str
-    # a column computed in the view instead of taken as it is: name -> SQL expression over `source`
-    expressions: tuple[tuple[str, str], ...] = ()
 
-    def select(self) -> str:
-        exprs = dict(self.expressions)
-        cols = ",\n       ".join(f"{exprs[c]} as {c}" if c in exprs else c for c in self.columns)
-        return f"select {cols}\nfrom {self.source}"
+
+def bi_views(path: Path = BI_MODELS_YML) -> tuple[BIView, ...]:
+    """The BI contract, read from the bi models' dbt YAML (its one definition)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    models = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)["models"]  # noqa: S506 (a safe loader)
+    return tuple(
+        BIView(m["name"].removeprefix(BI_MODEL_PREFIX), m["name"], tuple(c["name"] for c in m["columns"]),
+               m["description"])
+        for m in models)
 
 
 # The BI contract: stable view names and column lists over the published marts and the history
-# (readers: greencert_bi_reader only). A new mart column reaches BI only when listed here.
-BI_VIEWS: tuple[BIView, ...] = (
-    BIView(
-        "target_progress", "marts.fct_target_progress",
-        ("as_of_date", "target_id", "target_kind", "clause", "indicator_zh", "unit_zh", "region_code",
-         "region_name_zh", "region_level", "is_fed", "numerator_value", "denominator_value", "actual_value",
-         "comparator", "target_value", "percent_of_target", "trajectory_value", "projected_value",
-         "progress_status"),
-        "目标进度（最新发布日）— progress of every policy target and indicator by region on the latest "
-        "published date; the city row (320500) carries target, percent and status",
-    ),
-    BIView(
-        "target_progress_history", "history.target_progress_history",
-        ("snapshot_date", "target_id", "region_code", "region_name", "numerator_value", "denominator_value",
-         "actual_value", "target_value", "percent_of_target", "trajectory_value", "projected_value",
-         "progress_status", "published_at"),
-        "目标进度历史 — progress of every target and indicator by region for every published snapshot date "
-        "(one row per date × target × region)",
-    ),
-    BIView(
-        "policy_targets", "marts.dim_policy_target",
-        ("target_id", "target_kind", "clause", "indicator_zh", "metric_en", "unit_zh", "comparator",
-         "target_value", "baseline_value", "policy_start", "deadline", "source_feeds", "responsible_departments",
-         "target_note"),
-        "政策目标 — the 2025 targets (T01–T12) and tracked indicators (I01–I09) of 苏府办〔2022〕140号",
-    ),
-    BIView(
-        "regions", "marts.dim_region",
-        ("region_code", "region_name_zh", "region_name_en", "region_level", "parent_region_code", "sort_order"),
-        "区域 — Suzhou city (320500), its ten county-level units and 未定位 (000000, not located)",
-    ),
-    BIView(
-        "certificates_in_force", "marts.fct_green_certificates_in_force",
-        ("as_of_date", "source_feed", "target_id", "certificate_no", "uscc", "org_name", "region_code",
-         "issue_date", "expiry_date"),
-        "有效绿色认证证书 — every green certificate in force on the latest published date, with the target "
-        "or indicator it counts towards, its holder and its region",
-    ),
-    BIView(
-        "enterprises", "marts.dim_enterprise",
-        ("enterprise_id", "enterprise_name", "region_code", "feeds", "is_seriously_dishonest",
-         "dishonest_listed_on", "dishonest_reason"),
-        "企业 — every enterprise known by its USCC in any feed, its region and whether it is on the "
-        "serious-dishonesty list on the latest published date",
-        expressions=(("feeds", "array_to_string(feeds, ', ')"),),
-    ),
-)
+# (readers: greencert_bi_reader only). A new mart column reaches BI only when added to its bi model.
+BI_VIEWS: tuple[BIView, ...] = bi_views()
 
 HISTORY_COLUMNS = (
     "target_id", "region_code", "region_name", "actual_value", "target_value",
@@ -183,7 +150,7 @@ def publish(conninfo: str, build_schema: str, snapshot_date: date, *, lock_wait_
             waited, ended = _lock_published(
                 conn, settings.PUBLISH_LOCK_WAIT_S if lock_wait_s is None else lock_wait_s,
                 settings.PUBLISH_LOCK_TRY_MS if lock_try_ms is None else lock_try_ms)
-            _swap(conn, ident)
+            _swap(conn, build_schema)
             written = _upsert_history(conn, snapshot_date, build_schema, source=sql.Identifier(PUBLISHED))
             published_as = PUBLISHED
         total = conn.execute(
@@ -244,8 +211,19 @@ def _lock_published(conn: psycopg.Connection, wait_s: float, try_ms: int) -> tup
     return time.monotonic() - start, ended
 
 
-def _swap(conn: psycopg.Connection, build: sql.Identifier) -> None:
-    """The build becomes `marts`; the `bi` views are re-pointed at it."""
+def _swap(conn: psycopg.Connection, schema: str) -> None:
+    """The build becomes `marts`; the `bi` views dbt built in it (models/bi) move into `bi`, replacing
+    last night's. A view follows its relations by identity, not by name, so once the build is `marts`
+    its views read `marts` (and the history); each keeps the comments dbt gave it and is granted to
+    BI's reader (default privileges apply to what is created in `bi`, not to what is moved there)."""
+    build = _check_name(schema)
+    built = {r[0] for r in conn.execute(
+        "select c.relname from pg_class c where c.relnamespace = %s::regnamespace and c.relkind = 'v'",
+        (schema,)).fetchall()}
+    missing = [view.model for view in BI_VIEWS if view.model not in built]
+    if missing:  # a build made by hand with --select, or an older build: refused before anything changed
+        raise RuntimeError(f"build schema {schema} has no bi view {', '.join(missing)} (dbt_project/models/bi): "
+                           "nothing published")
     for view in BI_VIEWS:
         conn.execute(sql.SQL("drop view if exists bi.{}").format(sql.Identifier(view.name)))
     has_marts = conn.execute("select 1 from pg_namespace where nspname = %s", (PUBLISHED,)).fetchone()
@@ -255,26 +233,17 @@ def _swap(conn: psycopg.Connection, build: sql.Identifier) -> None:
             sql.Identifier(PUBLISHED), sql.Identifier(RETIRING)))
     conn.execute(sql.SQL("alter schema {} rename to {}").format(build, sql.Identifier(PUBLISHED)))
     for view in BI_VIEWS:
-        _create_bi_view(conn, view)
+        _move_bi_view(conn, view)
     conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(RETIRING)))
 
 
-def _create_bi_view(conn: psycopg.Connection, view: BIView) -> None:
-    """The view, its comment and its columns' comments, copied from the source's columns."""
-    ident = sql.Identifier("bi", view.name)
-    conn.execute(sql.SQL("create view {} as " + view.select()).format(ident))
-    conn.execute(sql.SQL("comment on view {} is {}").format(ident, sql.Literal(view.comment)))
-    comments = conn.execute(
-        """select a.attname, col_description(a.attrelid, a.attnum)
-           from pg_attribute a
-           where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped
-             and a.attname = any(%s)""",
-        (view.source, list(view.columns)),
-    ).fetchall()
-    for column, comment in comments:
-        if comment:
-            conn.execute(sql.SQL("comment on column {}.{} is {}").format(
-                ident, sql.Identifier(column), sql.Literal(comment)))
+def _move_bi_view(conn: psycopg.Connection, view: BIView) -> None:
+    """marts.<model> (dbt's view, with its comments) becomes bi.<name>, readable by BI's reader only."""
+    conn.execute(sql.SQL("alter view {} set schema bi").format(sql.Identifier(PUBLISHED, view.model)))
+    if view.model != view.name:
+        conn.execute(sql.SQL("alter view {} rename to {}").format(
+            sql.Identifier("bi", view.model), sql.Identifier(view.name)))
+    conn.execute(sql.SQL("grant select on {} to {}").format(sql.Identifier("bi", view.name), sql.Identifier(BI_ROLE)))
 
 
 def _upsert_history(conn: psycopg.Connection, snapshot_date: date, build_id: str, source: sql.Identifier) -> int:
