@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import time
@@ -11,7 +12,8 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from rich_argparse import RichHelpFormatter
@@ -20,11 +22,24 @@ from greencert import progress, settings
 from greencert.terminal_text import visible
 
 if TYPE_CHECKING:
-    from greencert.generate.api_server import StandinAPI
     from greencert.serve.rest import AirflowREST
     from greencert.serve.stack import Stack
 
 DEFAULT_AS_OF = "2025-06-30"
+
+
+def standins(module: str, needed_by: str) -> ModuleType:
+    """A module of the outside world's stand-ins (plugins/standins: sample data, the stand-in source
+    API), imported when a command needs it: they are the demo's and the tests', not the product's, so
+    the wheel and the image leave them out."""
+    try:
+        return importlib.import_module(f"standins.{module}" if module else "standins")
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] != "standins":
+            raise
+        raise SystemExit(f"greencert {needed_by}: needs the stand-ins (plugins/standins: sample data, the stand-in "
+                         "source API), which are not installed here: they come with a checkout (make install), "
+                         "not with the greencert wheel or image") from None
 
 
 def _setup(database: str = settings.DATABASE) -> dict[str, str]:
@@ -65,16 +80,15 @@ def cmd_setup(args: argparse.Namespace) -> int:
 def _generate(day: date, seed: int, dropbox: Path = settings.DROPBOX) -> list[Path]:
     """write_all, with a bar over the feeds."""
     from greencert import feeds
-    from greencert.generate import write_all
 
+    write_all = standins("", "generate").write_all
     with progress.task(f"generate {day}", total=len(feeds.registry()), unit="feeds") as bar:
         return write_all(day, seed, dropbox, on_feed=lambda i, name: bar.update(completed=i, note=name))
 
 
 def _generate_national(day: date, path: Path, seed: int, chains: int, delta: bool) -> tuple[Path, int]:
     """national.write, with a bar over the chains (updated per block of BLOCK chains)."""
-    from greencert.generate import national
-
+    national = standins("national", "generate --scale national")
     rows = 0
     with progress.task(f"certificates {'delta' if delta else 'full'}", total=chains, unit="chains", eta=True) as bar:
         def on_block(block_chains: int, block_rows: int) -> None:
@@ -88,8 +102,7 @@ def _generate_national(day: date, path: Path, seed: int, chains: int, delta: boo
 def cmd_generate(args: argparse.Namespace) -> int:
     day = date.fromisoformat(args.as_of)
     if args.scale == "national":
-        from greencert.generate import national
-
+        national = standins("national", "generate --scale national")
         folder = Path(args.out or settings.VAR / "national") / "certificates"
         for kind, delta in (("", False), ("delta_", True)):
             started = time.monotonic()
@@ -141,21 +154,19 @@ def run_day(as_of: str, urls: dict[str, str], client: AirflowREST, seed: int = 2
         print(f"    {line}")
 
 
-def _start_source_api() -> StandinAPI:
-    """The stand-in of the sources' HTTP API, serving the http feeds while the demo runs."""
+def _start_source_api(needed_by: str) -> Any:
+    """The stand-in of the sources' HTTP API (a standins.api_server.StandinAPI), serving the http
+    feeds while the demo runs."""
     from greencert import feeds
-    from greencert.generate.api_server import StandinAPI
 
-    api = StandinAPI(settings.API_STORE, settings.API_PORT).start()
+    api = standins("api_server", needed_by).StandinAPI(settings.API_STORE, settings.API_PORT).start()
     http_feeds = [name for name, feed in feeds.registry().items() if feed.connector == "http"]
     print(f"==> stand-in source API on {api.base}, serving the http feeds: {', '.join(http_feeds)}")
     return api
 
 
 def cmd_source_api(args: argparse.Namespace) -> int:
-    from greencert.generate.api_server import StandinAPI
-
-    api = StandinAPI(Path(args.store), args.port, args.host)
+    api = standins("api_server", "source-api").StandinAPI(Path(args.store), args.port, args.host)
     api.set_faults(script=[f for f in args.faults.split(",") if f], shift=args.shift)
     print(f"stand-in source API on {api.base}, serving {args.store}/<feed>/*.csv (Ctrl-C stops)", flush=True)
     try:
@@ -186,7 +197,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     t = _step("start the warehouse, compile the dbt manifest")
     urls = _ready()
     print(f"    {time.monotonic() - t:.1f}s")
-    api = _start_source_api() if args.source_api else None
+    api = _start_source_api("serve (or --no-source-api)") if args.source_api else None
     stack = _stack(urls, args, schedules=not args.no_schedules)
     t = _step(f"start Airflow ({args.executor}): api-server, scheduler, dag-processor, triggerer"
               + (f", {args.workers} Celery workers and a Redis broker" if args.executor == "CeleryExecutor" else ""))
@@ -234,7 +245,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     t = _step("start the warehouse (embedded PostgreSQL unless WAREHOUSE_URL is set) and its roles")
     urls = _ready()
     print(f"    {time.monotonic() - t:.1f}s")
-    api = _start_source_api()
+    api = _start_source_api("demo")
     stack = _stack(urls, args, schedules=False)
     t = _step(f"start Airflow as deployed ({args.executor}; the scheduler runs only the runs triggered here)")
     try:

@@ -217,8 +217,8 @@ def test_nightly_notifies_its_success_and_alerts_when_not_published_by_seven(dag
 
 
 def test_failure_callback_notifies(dagbag) -> None:
-    from greencert.orchestration import common
+    from greencert.notify import callbacks
 
     for dag_id, dag in dagbag.dags.items():
         for task in dag.tasks:
-            assert common.on_failure in task.on_failure_callback, f"{dag_id}.{task.task_id}"
+            assert callbacks.task_failed in task.on_failure_callback, f"{dag_id}.{task.task_id}"

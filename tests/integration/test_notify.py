@@ -1,4 +1,4 @@
-"""Notifications against the stand-in receivers (greencert.generate.receivers): real Airflow
+"""Notifications against the stand-in receivers (standins.receivers): real Airflow
 connections as AIRFLOW_CONN_* JSON, the real SMTP provider, and callbacks fired by real Airflow runs
 (DAG.test(), then Airflow's own deadline handling: scheduler's handle_miss, triggerer's CallbackTrigger)."""
 
@@ -18,10 +18,9 @@ import psycopg
 import pytest
 
 from greencert import runtime, settings
-from greencert.generate.receivers import SmtpReceiver, WebhookReceiver
 from greencert.notify import callbacks
-from greencert.orchestration import common
 from greencert.orchestration.nightly import RUNS_AT
+from standins.receivers import SmtpReceiver, WebhookReceiver
 
 from .notify_probe import FAILS, PROBE_DAGS, PUBLISHES, RERUN
 
@@ -89,7 +88,7 @@ def failure_context() -> dict:
 
 def test_failure_by_email_and_webhook(channels) -> None:
     smtp, webhook = channels
-    common.on_failure(failure_context())
+    callbacks.task_failed(failure_context())
 
     [mail] = smtp.messages
     assert mail.subject == "[greencert] FAILED greencert_nightly.audit"
@@ -126,7 +125,7 @@ def test_receivers_down_or_refusing_do_not_raise(channels, monkeypatch) -> None:
     down = closed_port()
     monkeypatch.setenv(SMTP_ENV, json.dumps({**smtp.connection(TO), "port": down}))
     monkeypatch.setenv(WEBHOOK_ENV, json.dumps({**webhook.connection(), "port": down}))
-    common.on_failure(failure_context())  # returns: the task's own failure is what Airflow records
+    callbacks.task_failed(failure_context())  # returns: the task's own failure is what Airflow records
     outcome = callbacks.task_failed(failure_context())
     assert outcome.startswith("email: failed: ConnectionRefusedError") and "; webhook: failed: URLError" in outcome
 

@@ -33,12 +33,12 @@ import psycopg
 import pytest
 
 from greencert import runtime, settings, warehouse
-from greencert.generate import write_all
 from greencert.orchestration import nightly
 from greencert.serve import runs
 from greencert.serve.redis import _ping
 from greencert.serve.stack import Stack
 from greencert.warehouse import roles
+from standins import write_all
 
 from ..integration.helpers import AS_OF, admin_url_for
 

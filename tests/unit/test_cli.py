@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from greencert import cli
-from greencert.generate import national
+from standins import national
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -174,3 +174,20 @@ def test_the_demo_prints_where_the_report_task_writes(tmp_path: Path, own_var: b
     var = tmp_path / "elsewhere" if own_var else root / "var"
     assert demo["printed"] == task == str(var / "reports" / "2025-07-01" / "report.html")
     assert demo["env"]["GREENCERT_REPORTS"] == str(var / "reports")
+
+
+def test_a_command_that_needs_the_standins_says_so_when_they_are_missing(monkeypatch, capsys) -> None:
+    """The wheel and the image hold the product only: `generate`, `demo`, `source-api` need plugins/standins."""
+    class NoStandins:  # as if plugins/standins were not there (an installed wheel, the image)
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] == "standins":
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+            return None
+
+    for name in [m for m in sys.modules if m.split(".")[0] == "standins"]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [NoStandins(), *sys.meta_path])
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["source-api", "--port", "0"])
+    assert "greencert source-api: needs the stand-ins (plugins/standins" in str(exited.value)
+    assert "not with the greencert wheel or image" in str(exited.value)

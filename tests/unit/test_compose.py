@@ -16,8 +16,7 @@ import jsonschema
 import pytest
 import yaml
 
-from greencert import runtime, settings
-from greencert.orchestration import common
+from greencert import connections, runtime, settings
 from greencert.warehouse import roles
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,7 +124,7 @@ def test_warehouse_is_the_embedded_ones_postgresql(compose) -> None:
 def test_connections_are_the_ones_the_dags_use(compose) -> None:
     """Every connection id the DAGs ask for is defined, as the local runtime defines it, for every
     Airflow service (the scheduler runs the tasks, the dag-processor and triggerer callbacks)."""
-    ids = {common.LOADER_CONN, common.TRANSFORMER_CONN, common.SOURCE_API_CONN}
+    ids = {connections.LOADER_CONN, connections.TRANSFORMER_CONN, connections.SOURCE_API_CONN}
     local = {k: json.loads(v) for k, v in runtime.airflow_env({
         "loader": "postgresql://greencert_loader:pw@127.0.0.1:24329/greencert",
         "transformer": "postgresql://greencert_transformer:pw@127.0.0.1:24329/greencert",

@@ -5,16 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from greencert import settings
+from greencert.connections import LOADER_CONN, SOURCE_API_CONN, conninfo, http_base
 from greencert.feeds import Feed
-from greencert.orchestration.common import (
-    LOADER_CONN,
-    RETRIES,
-    SOURCE_API_CONN,
-    as_of,
-    conninfo,
-    default_args,
-    http_base,
-)
+from greencert.orchestration.common import RETRIES, default_args
+from greencert.snapshot_date import of_context as as_of
 
 TAKES_HTTP = ("Fetches what changed since the feed's watermark from the source's API (connection "
               "`greencert_source_api`, retried with backoff, bounded), lands it and any file in the drop folder "

@@ -12,8 +12,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from greencert.codes.uscc import make_uscc
-from greencert.generate import csvfile
-from greencert.generate.certificates import REGIONS
+from standins import csvfile
+from standins.certificates import REGIONS
 
 HEADERS: list[str] = [
     "机构名称", "批准号", "统一社会信用代码", "业务范围", "批准有效期至", "在苏设立/引进日期", "在苏机构地址",

@@ -15,8 +15,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from greencert.codes.uscc import make_uscc
-from greencert.generate import csvfile
-from greencert.generate.certificates import REGION_WEIGHTS, REGIONS
+from standins import csvfile
+from standins.certificates import REGION_WEIGHTS, REGIONS
 
 HEADERS: list[str] = [
     "证书编号", "认证类别", "获证组织名称", "统一社会信用代码", "产品名称", "产品数量(吨)", "是否转换期",

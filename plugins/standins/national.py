@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from greencert.codes.uscc import make_org_code, make_uscc
-from greencert.generate.certificates import (
+from standins.certificates import (
     _NAME_HEADS,
     _NAME_TRADES,
     _ROADS,

@@ -15,8 +15,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from greencert.codes.uscc import make_uscc
-from greencert.generate import xlsx
-from greencert.generate.certificates import REGION_WEIGHTS, REGIONS
+from standins import xlsx
+from standins.certificates import REGION_WEIGHTS, REGIONS
 
 HEADERS: list[str] = [
     "企业名称", "统一社会信用代码", "企业信息码", "产品名称", "产品编号", "核准产量(吨)", "商标", "获证类型",
