@@ -47,7 +47,7 @@ os.environ.setdefault("GREENCERT_AIRFLOW_PORT", "24360")
 os.environ.setdefault("GREENCERT_MAX_FILE_ROWS", "10000000")
 sys.path.insert(0, str(ROOT / "plugins"))
 
-from greencert import feeds, runtime, settings  # noqa: E402
+from greencert import environment, feeds, settings, subprocesses  # noqa: E402
 from greencert.serve.rest import AirflowREST  # noqa: E402
 from greencert.serve.stack import Stack  # noqa: E402
 
@@ -157,7 +157,7 @@ def one_dbt_build(urls: dict[str, str], day: date) -> float:
 
     schema = prepare_build(urls["transformer"], "build_bench", day)
     started = time.monotonic()
-    runtime.dbt(["build"], runtime.dbt_env(urls["transformer"], schema))
+    subprocesses.dbt(["build"], environment.dbt_env(urls["transformer"], schema))
     seconds = round(time.monotonic() - started, 1)
     import psycopg
 
@@ -221,7 +221,7 @@ def main() -> int:
 
     was_running = server.is_running()
     warehouse.admin_url()
-    runtime.dbt_parse()
+    subprocesses.dbt_parse()
     results = {scale: run_scale(scale, args.chains) for scale in args.scales}
     if not was_running:
         server.stop()

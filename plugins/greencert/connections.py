@@ -1,6 +1,6 @@
 """The Airflow connections greencert's tasks and callbacks read, by id, and the URLs made from them.
 
-They come from AIRFLOW_CONN_* (runtime.airflow_env, docker-compose.yml), a secrets backend or the UI.
+They come from AIRFLOW_CONN_* (environment.airflow_env, docker-compose.yml), a secrets backend or the UI.
 Airflow is imported inside the functions: DAG files import this module, and parsing must stay fast.
 """
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from greencert import feeds, runtime, settings
+from greencert import feeds, settings, subprocesses
 from greencert.orchestration import nightly
 
 DAG_FILES = sorted(settings.DAGS_DIR.glob("*.py"))
@@ -16,7 +16,7 @@ DAG_FILES = sorted(settings.DAGS_DIR.glob("*.py"))
 
 @pytest.fixture(scope="module")
 def dagbag():
-    runtime.dbt_parse()  # the nightly DAG renders from the precompiled manifest
+    subprocesses.dbt_parse()  # the nightly DAG renders from the precompiled manifest
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(settings.DAGS_DIR))

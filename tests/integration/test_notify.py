@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from greencert import runtime, settings
+from greencert import environment, settings, subprocesses
 from greencert.notify import callbacks
 from greencert.orchestration.nightly import RUNS_AT
 from standins.receivers import SmtpReceiver, WebhookReceiver
@@ -157,7 +157,7 @@ def deadline_context(day: date, run_type: str = "scheduled") -> dict:
 
 def test_deadline_alert_only_when_the_night_did_not_publish(channels, urls, monkeypatch) -> None:
     smtp, webhook = channels
-    monkeypatch.setenv("AIRFLOW_CONN_GREENCERT_TRANSFORMER", runtime.airflow_connection(urls["transformer"]))
+    monkeypatch.setenv("AIRFLOW_CONN_GREENCERT_TRANSFORMER", environment.airflow_connection(urls["transformer"]))
 
     assert callbacks.deadline_missed(deadline_context(PUBLISHED_DAY)) == "no alert: 2025-06-29 is published"
     assert callbacks.deadline_missed(deadline_context(LATE_DAY, "backfill")).startswith("no alert: a backfill")
@@ -179,7 +179,7 @@ def probe_run(urls, smtp, webhook, tmp_path_factory) -> dict:
     dags = tmp_path_factory.mktemp("probe_dags")
     (dags / "probe.py").write_text(PROBE_DAGS)
     home = settings.VAR / "airflow_notify"
-    env = runtime.airflow_env(urls)
+    env = environment.airflow_env(urls)
     env.update({
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
@@ -194,7 +194,7 @@ def probe_run(urls, smtp, webhook, tmp_path_factory) -> dict:
     marker = home / f".migrated-{version('apache-airflow')}"
     if not marker.exists():
         home.mkdir(parents=True, exist_ok=True)
-        runtime.airflow(["db", "migrate"], env, capture=True)
+        subprocesses.airflow(["db", "migrate"], env, capture=True)
         marker.touch()
     proc = subprocess.run([sys.executable, "-m", "tests.integration.notify_probe", LATE_DAY.isoformat(),
                            PUBLISHED_DAY.isoformat(), RERUN_DAY.isoformat()],

@@ -11,7 +11,7 @@
 - greencert_bi_reader reads bi only: tests/integration/test_dbt_build.py
   (`test_bi_reader_reads_bi_and_nothing_else`) proves it on a built warehouse; here only that it is
   a plain login like the others;
-- no DAG connects as a superuser: the connections the DAGs read (`runtime.airflow_env` locally,
+- no DAG connects as a superuser: the connections the DAGs read (`environment.airflow_env` locally,
   `docker-compose.yml` on a server) log in as greencert_loader / greencert_transformer, checked by
   logging in through the DAGs' own `conninfo` and asking the server who we are.
 
@@ -32,7 +32,7 @@ import psycopg
 import pytest
 import yaml
 
-from greencert import connections, runtime
+from greencert import connections, environment
 from greencert.publish.swap import prepare_build
 from greencert.warehouse import roles
 
@@ -220,7 +220,7 @@ def _warehouse_connections_in_code() -> set[str]:
 def test_no_dag_connects_as_a_superuser(urls) -> None:
     used = _warehouse_connections_in_code()
     assert used == {connections.LOADER_CONN, connections.TRANSFORMER_CONN}
-    env = runtime.airflow_env(urls)
+    env = environment.airflow_env(urls)
     postgres = {k for k, v in env.items() if k.startswith("AIRFLOW_CONN_") and json.loads(v)["conn_type"] == "postgres"}
     assert postgres == {f"AIRFLOW_CONN_{c.upper()}" for c in used}
     # read back through Airflow the way the tasks read them (connections.conninfo), in a process of its own

@@ -144,12 +144,12 @@ def webhook():
 
 @pytest.fixture(scope="module")
 def env(fresh_database, source_api, airflow_stack, webhook):
-    from greencert import runtime
+    from greencert import subprocesses
 
     urls = fresh_database(DB)
     for f in [*settings.DROPBOX.glob("*/*"), *settings.API_STORE.glob("*/*")]:
         f.unlink()
-    runtime.dbt_parse()
+    subprocesses.dbt_parse()
     stack = airflow_stack(urls, "e2e", extra_env={"AIRFLOW_CONN_GREENCERT_WEBHOOK": json.dumps(webhook.connection())})
     client = stack.client()
     yield client, urls, stack

@@ -144,9 +144,9 @@ def test_national_write_reports_every_block(tmp_path: Path, monkeypatch: pytest.
 REPORTS_OF = """
 import json, sys
 from datetime import date
-from greencert import cli, runtime, settings
+from greencert import cli, environment, subprocesses, settings
 if sys.argv[1] == "demo":  # the CLI process: where the demo says the report is, and the env it gives Airflow
-    env = runtime.airflow_env({"loader": "postgresql://l@127.0.0.1:1/g", "transformer": "postgresql://t@127.0.0.1:1/g"})
+    env = environment.airflow_env({"loader": "postgresql://l@127.0.0.1:1/g", "transformer": "postgresql://t@127.0.0.1:1/g"})
     print(json.dumps({"printed": str(cli.report_files(date(2025, 7, 1))[0]), "env": env}))
 else:  # an Airflow task in that env: where the report task writes (write_report's default root)
     print(settings.REPORTS / "2025-07-01" / "report.html")
@@ -191,3 +191,18 @@ def test_a_command_that_needs_the_standins_says_so_when_they_are_missing(monkeyp
         cli.main(["source-api", "--port", "0"])
     assert "greencert source-api: needs the stand-ins (plugins/standins" in str(exited.value)
     assert "not with the greencert wheel or image" in str(exited.value)
+
+
+def test_the_password_file_is_the_owners_only(tmp_path) -> None:
+    from greencert import warehouse
+
+    path = tmp_path / "secrets" / "pgpass"
+    path.parent.mkdir()
+    path.write_text("old\n")
+    path.chmod(0o644)
+    urls = {"loader": "postgresql://greencert_loader:p%40ss@127.0.0.1:5432/greencert",
+            "bi_reader": "postgresql://greencert_bi_reader:pw@127.0.0.1:5432/greencert"}
+    assert warehouse.write_pgpass(urls, path) == path
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.read_text().splitlines() == ["127.0.0.1:5432:greencert:greencert_loader:p@ss",
+                                             "127.0.0.1:5432:greencert:greencert_bi_reader:pw"]

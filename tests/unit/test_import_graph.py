@@ -180,3 +180,31 @@ def test_the_product_does_not_import_the_standins():
 def test_the_standins_are_not_in_the_product_package():
     assert not (PLUGINS / PRODUCT / "generate").exists(), "the stand-ins live in plugins/standins/"
     assert (PLUGINS / STANDINS / "__init__.py").is_file()
+
+
+# The product's layers, lowest first: a module imports only from its own layer or the ones below. (The
+# README's "Folders" draws them.)
+LAYERS = [
+    {"greencert", "settings", "feeds", "terminal_text", "sheet_text", "terminal_progress", "connections",
+     "snapshot_date", "environment", "subprocesses"},
+    {"extract"},
+    {"load"},
+    {"quality", "publish", "report", "warehouse"},
+    {"notify"},
+    {"orchestration"},
+    {"serve"},
+    {"cli"},
+]
+
+
+def _layer(module: str) -> int:
+    top = module.split(".")[1] if "." in module else module
+    return next(i for i, names in enumerate(LAYERS) if top in names)
+
+
+def test_layers_import_downward_only():
+    edges = graph()
+    unknown = sorted({m.split(".")[1] for m in edges if "." in m} - set().union(*LAYERS))
+    assert not unknown, f"modules or packages of plugins/greencert in no layer of LAYERS: {unknown}"
+    upward = sorted(f"{a} -> {b}" for a, bs in edges.items() for b in bs if _layer(b) > _layer(a))
+    assert not upward, "imports from a higher layer:\n" + "\n".join(upward)

@@ -82,22 +82,9 @@ def _log_url(ti: Any) -> str | None:
 
 
 def _xcom(ti: Any, task_id: str) -> Any:
-    """A task's return value in this run: through the Task SDK (the DAG processor, which runs DAG
-    callbacks, serves XCom reads); under DAG.test(), which runs them in its own process with no
-    supervisor to ask, from the metadata DB it has at hand."""
-    if ti is None:
-        return None
-    from airflow.sdk.execution_time import task_runner
-
-    if getattr(task_runner, "SUPERVISOR_COMMS", None) is not None:
-        return ti.xcom_pull(task_ids=task_id)
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = session.scalars(XComModel.get_many(run_id=ti.run_id, dag_ids=ti.dag_id, task_ids=task_id,
-                                                 key="return_value", limit=1)).first()
-        return XComModel.deserialize_value(row) if row is not None else None
+    """A task's return value in this run, through the Task SDK (the DAG processor, which runs DAG
+    callbacks, serves XCom reads)."""
+    return None if ti is None else ti.xcom_pull(task_ids=task_id)
 
 
 def nightly_succeeded(context: dict[str, Any]) -> str:
@@ -114,7 +101,7 @@ def nightly_succeeded(context: dict[str, Any]) -> str:
             problems.append(f"snapshot date unknown ({type(exc).__name__}: {exc})")
         if snapshot:
             try:
-                from greencert.report.progress import rows
+                from greencert.report.progress_table import rows
 
                 counts = message.status_counts(rows(conninfo(TRANSFORMER_CONN), date.fromisoformat(snapshot)))
             except Exception as exc:
@@ -171,7 +158,7 @@ def _run_url(dag_id: str, run_id: str) -> str:
 
 
 def _published(snapshot: str) -> bool:
-    from greencert.report.progress import rows
+    from greencert.report.progress_table import rows
 
     return bool(rows(conninfo(TRANSFORMER_CONN), date.fromisoformat(snapshot)))
 

@@ -71,8 +71,8 @@ def build(feed: Feed) -> Any:
 
         @task
         def load(landed: dict[str, Any]) -> dict[str, Any]:
-            from greencert.load.copy_batch import BatchRejected, load_batch, mark
-            from greencert.load.manifest import batches_by_id
+            from greencert.load.copy_batch import BatchRejected, load_batch
+            from greencert.load.manifest import batches_by_id, mark
 
             url = conninfo(LOADER_CONN)
             loaded, refused = [], [f"{line} (drop folder)" for line in landed["refused"]]

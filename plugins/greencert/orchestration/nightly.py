@@ -144,13 +144,13 @@ def build() -> Any:
         @task(inlets=raw_assets)
         def prepare_build(**context: Any) -> str:
             """A fresh build schema holding the night's date; the project parsed once for the dbt tasks."""
-            from greencert import runtime
+            from greencert import environment
             from greencert.orchestration.dbt_in_process import warm_partial_parse
             from greencert.publish.swap import prepare_build
 
             url = conninfo(TRANSFORMER_CONN)
             schema = prepare_build(url, BUILD_SCHEMA, snapshot_date.of_context(context))
-            warm_partial_parse(runtime.dbt_env(url, BUILD_SCHEMA), f"{DAG_ID}__{DBT_GROUP}")
+            warm_partial_parse(environment.dbt_env(url, BUILD_SCHEMA), f"{DAG_ID}__{DBT_GROUP}")
             return schema
 
         dbt = DbtTaskGroup(
@@ -211,7 +211,7 @@ def build() -> Any:
 
         @task
         def summary(**context: Any) -> str:
-            from greencert.report.progress import progress_table
+            from greencert.report.progress_table import progress_table
 
             text = progress_table(conninfo(TRANSFORMER_CONN), snapshot_date.of_context(context))
             print(text)
