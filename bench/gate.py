@@ -17,7 +17,7 @@ batches of each size of --memory-rows too (a fresh database each), and its slope
 is written as `peak_rss_mb.gate_5m_projected`.
 
 With --national: the national first load of ALL feeds through the ingest path's tasks (land, load,
-validate per feed, each a fresh process; the ~5 M-row certificates from greencert.generate.national,
+validate per feed, each a fresh process; the ~5 M-row certificates from standins.national,
 made once and kept in var/bench/national), its seconds as `seconds.national_first_load_all_feeds`
 (issue 16: <= 300). Prints a table, writes bench/results/gate.json.
 """
@@ -128,14 +128,14 @@ NATIONAL_DAY = date(2025, 6, 30)  # bench/nightly.py's D0
 
 def national_first_load() -> dict:
     """The national scale's first load (DESIGN.md: ~5 M certificates with history): every feed's files
-    for NATIONAL_DAY — the certificates from greencert.generate.national, the other feeds from their
-    generators (greencert.generate.write_all), as bench/nightly.py ingests them — dropped in their
+    for NATIONAL_DAY — the certificates from standins.national, the other feeds from their
+    generators (standins.write_all), as bench/nightly.py ingests them — dropped in their
     folders of a fresh database, then each feed's three ingest tasks (land, load, validate), each a
     fresh process as the DAG's tasks run, feed after feed; wall seconds per feed and task."""
     from load import WORK
 
     from greencert import feeds
-    from greencert.generate import national, write_all
+    from standins import national, write_all
 
     work = WORK / "national"
     work.mkdir(parents=True, exist_ok=True)

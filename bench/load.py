@@ -38,7 +38,7 @@ WORK = settings.VAR / "bench"
 
 def make_file(rows: int) -> Path:
     """The generator's certificates for AS_OF, repeated under new numbers up to `rows` rows."""
-    from greencert.generate import certificates
+    from standins import certificates
 
     path = WORK / f"certificates_{rows}.csv"
     if path.exists():

@@ -9,7 +9,7 @@ project on the same data.
 For each scale, in a fresh database of a bench-only embedded PostgreSQL (var/bench, port 24359):
 1. day D0: every feed's sample data for D0 is landed, loaded and gated (the ingest path without
    Airflow: greencert.extract/load/quality), the certificates being the Suzhou generator's file or
-   the national one (~5 M rows, greencert.generate.national); then the nightly for D0. It is the
+   the national one (~5 M rows, standins.national); then the nightly for D0. It is the
    warehouse's first build, so every incremental model is built in full: the full-refresh time.
 2. day D1: the day's changes — the certificates changed on D1 (what the http connector fetches
    from the watermark) and the other feeds' D1 files; then the nightly for D1: the incremental time.
@@ -47,7 +47,7 @@ os.environ.setdefault("GREENCERT_AIRFLOW_PORT", "24360")
 os.environ.setdefault("GREENCERT_MAX_FILE_ROWS", "10000000")
 sys.path.insert(0, str(ROOT / "plugins"))
 
-from greencert import feeds, runtime, settings  # noqa: E402
+from greencert import environment, feeds, settings, subprocesses  # noqa: E402
 from greencert.serve.rest import AirflowREST  # noqa: E402
 from greencert.serve.stack import Stack  # noqa: E402
 
@@ -62,7 +62,7 @@ def _step(msg: str) -> float:
 
 def certificates_files(scale: str, work: Path, chains: int | None) -> tuple[Path, Path]:
     """(full file for D0, the records changed on D1) for the scale."""
-    from greencert.generate import certificates, national
+    from standins import certificates, national
 
     full, delta = work / f"certificates_{scale}_{D0:%Y%m%d}.csv", work / f"certificates_{scale}_delta_{D1:%Y%m%d}.csv"
     if full.exists() and delta.exists():
@@ -92,9 +92,9 @@ def rows_in(path: Path) -> int:
 def ingest(urls: dict[str, str], day: date, certificates_file: Path, work: Path) -> dict[str, float]:
     """Every feed's data for `day` through land → load → raw gate; seconds per feed."""
     from greencert.extract.files import land_new_files
-    from greencert.generate import write_all
     from greencert.load.copy_batch import load_batch
     from greencert.quality.raw_gate import run_raw_gate
+    from standins import write_all
 
     drop = work / "drop" / day.isoformat()
     write_all(day, dropbox=drop, api_store=drop)
@@ -158,7 +158,8 @@ def one_dbt_build(urls: dict[str, str], day: date) -> float:
     schema = prepare_build(urls["transformer"], "build_bench", day)
     started = time.monotonic()
     # what the night builds: dbt's unit tests are CI's (orchestration/nightly.py NIGHTLY_EXCLUDE)
-    runtime.dbt(["build", "--exclude", "resource_type:unit_test"], runtime.dbt_env(urls["transformer"], schema))
+    subprocesses.dbt(["build", "--exclude", "resource_type:unit_test"],
+                     environment.dbt_env(urls["transformer"], schema))
     seconds = round(time.monotonic() - started, 1)
     import psycopg
 
@@ -222,7 +223,7 @@ def main() -> int:
 
     was_running = server.is_running()
     warehouse.admin_url()
-    runtime.dbt_parse()
+    subprocesses.dbt_parse()
     results = {scale: run_scale(scale, args.chains) for scale in args.scales}
     if not was_running:
         server.stop()

@@ -73,10 +73,10 @@ def main() -> int:
         one(args.one)
         return 0
 
-    from greencert import runtime
+    from greencert import environment, subprocesses
 
-    runtime.dbt_parse()
-    env = runtime.airflow_env({"loader": NO_CONNECTION, "transformer": NO_CONNECTION})
+    subprocesses.dbt_parse()
+    env = environment.airflow_env({"loader": NO_CONNECTION, "transformer": NO_CONNECTION})
     files = sorted(settings.DAGS_DIR.glob("*.py"))
     parse(settings.DAGS_DIR, env)  # warm-up: Airflow's home and config, the OS file cache
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import time
@@ -11,36 +12,50 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from rich_argparse import RichHelpFormatter
 
-from greencert import progress, settings
+from greencert import settings, terminal_progress
 from greencert.terminal_text import visible
 
 if TYPE_CHECKING:
-    from greencert.generate.api_server import StandinAPI
     from greencert.serve.rest import AirflowREST
     from greencert.serve.stack import Stack
 
 DEFAULT_AS_OF = "2025-06-30"
 
 
+def standins(module: str, needed_by: str) -> ModuleType:
+    """A module of the outside world's stand-ins (plugins/standins: sample data, the stand-in source
+    API), imported when a command needs it: they are the demo's and the tests', not the product's, so
+    the wheel and the image leave them out."""
+    try:
+        return importlib.import_module(f"standins.{module}" if module else "standins")
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] != "standins":
+            raise
+        raise SystemExit(f"greencert {needed_by}: needs the stand-ins (plugins/standins: sample data, the stand-in "
+                         "source API), which are not installed here: they come with a checkout (make install), "
+                         "not with the greencert wheel or image") from None
+
+
 def _setup(database: str = settings.DATABASE) -> dict[str, str]:
     from greencert import warehouse
 
-    with progress.task("warehouse: start or connect, roles, functions"):  # initdb on a first run takes a while
+    with terminal_progress.task("warehouse: start or connect, roles, functions"):  # initdb on a first run takes a while
         return warehouse.setup(database)
 
 
 def _ready() -> dict[str, str]:
     """The warehouse, the dbt manifest Cosmos renders from and Airflow's metadata DB, all ready."""
-    from greencert import runtime
+    from greencert import subprocesses
 
     urls = _setup()
-    with progress.task("dbt parse"):
-        runtime.dbt_parse()
+    with terminal_progress.task("dbt parse"):
+        subprocesses.dbt_parse()
     return urls
 
 
@@ -58,25 +73,28 @@ def cmd_setup(args: argparse.Namespace) -> int:
         p = urlsplit(_setup()["bi_reader"])
         print(f"Warehouse bootstrapped: {p.hostname}:{p.port}/{p.path.lstrip('/')} (roles, schemas, grants)")
         return 0
-    _print_connect(_ready())
+    from greencert import warehouse
+
+    urls = _ready()
+    _print_connect(urls, warehouse.write_pgpass(urls))
     return 0
 
 
 def _generate(day: date, seed: int, dropbox: Path = settings.DROPBOX) -> list[Path]:
     """write_all, with a bar over the feeds."""
     from greencert import feeds
-    from greencert.generate import write_all
 
-    with progress.task(f"generate {day}", total=len(feeds.registry()), unit="feeds") as bar:
+    write_all = standins("", "generate").write_all
+    with terminal_progress.task(f"generate {day}", total=len(feeds.registry()), unit="feeds") as bar:
         return write_all(day, seed, dropbox, on_feed=lambda i, name: bar.update(completed=i, note=name))
 
 
 def _generate_national(day: date, path: Path, seed: int, chains: int, delta: bool) -> tuple[Path, int]:
     """national.write, with a bar over the chains (updated per block of BLOCK chains)."""
-    from greencert.generate import national
-
+    national = standins("national", "generate --scale national")
     rows = 0
-    with progress.task(f"certificates {'delta' if delta else 'full'}", total=chains, unit="chains", eta=True) as bar:
+    what = f"certificates {'delta' if delta else 'full'}"
+    with terminal_progress.task(what, total=chains, unit="chains", eta=True) as bar:
         def on_block(block_chains: int, block_rows: int) -> None:
             nonlocal rows
             rows += block_rows
@@ -88,8 +106,7 @@ def _generate_national(day: date, path: Path, seed: int, chains: int, delta: boo
 def cmd_generate(args: argparse.Namespace) -> int:
     day = date.fromisoformat(args.as_of)
     if args.scale == "national":
-        from greencert.generate import national
-
+        national = standins("national", "generate --scale national")
         folder = Path(args.out or settings.VAR / "national") / "certificates"
         for kind, delta in (("", False), ("delta_", True)):
             started = time.monotonic()
@@ -121,7 +138,7 @@ def run_day(as_of: str, urls: dict[str, str], client: AirflowREST, seed: int = 2
     print(f"    {time.monotonic() - t:.1f}s")
     total = len(feeds.registry()) + 1
     t = _step(f"trigger, for {as_of}: {total - 1} ingest DAGs side by side, then greencert_nightly (REST API)")
-    with progress.task("airflow", total=total, unit="DAGs") as bar:
+    with terminal_progress.task("airflow", total=total, unit="DAGs") as bar:
         done = 0
 
         def on_done(run: runs.Finished) -> None:
@@ -141,21 +158,19 @@ def run_day(as_of: str, urls: dict[str, str], client: AirflowREST, seed: int = 2
         print(f"    {line}")
 
 
-def _start_source_api() -> StandinAPI:
-    """The stand-in of the sources' HTTP API, serving the http feeds while the demo runs."""
+def _start_source_api(needed_by: str) -> Any:
+    """The stand-in of the sources' HTTP API (a standins.api_server.StandinAPI), serving the http
+    feeds while the demo runs."""
     from greencert import feeds
-    from greencert.generate.api_server import StandinAPI
 
-    api = StandinAPI(settings.API_STORE, settings.API_PORT).start()
+    api = standins("api_server", needed_by).StandinAPI(settings.API_STORE, settings.API_PORT).start()
     http_feeds = [name for name, feed in feeds.registry().items() if feed.connector == "http"]
     print(f"==> stand-in source API on {api.base}, serving the http feeds: {', '.join(http_feeds)}")
     return api
 
 
 def cmd_source_api(args: argparse.Namespace) -> int:
-    from greencert.generate.api_server import StandinAPI
-
-    api = StandinAPI(Path(args.store), args.port, args.host)
+    api = standins("api_server", "source-api").StandinAPI(Path(args.store), args.port, args.host)
     api.set_faults(script=[f for f in args.faults.split(",") if f], shift=args.shift)
     print(f"stand-in source API on {api.base}, serving {args.store}/<feed>/*.csv (Ctrl-C stops)", flush=True)
     try:
@@ -186,7 +201,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     t = _step("start the warehouse, compile the dbt manifest")
     urls = _ready()
     print(f"    {time.monotonic() - t:.1f}s")
-    api = _start_source_api() if args.source_api else None
+    api = _start_source_api("serve (or --no-source-api)") if args.source_api else None
     stack = _stack(urls, args, schedules=not args.no_schedules)
     t = _step(f"start Airflow ({args.executor}): api-server, scheduler, dag-processor, triggerer"
               + (f", {args.workers} Celery workers and a Redis broker" if args.executor == "CeleryExecutor" else ""))
@@ -199,7 +214,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        with progress.task("airflow: waiting for every component to report healthy"):
+        with terminal_progress.task("airflow: waiting for every component to report healthy"):
             stack.start()
         print(f"    {time.monotonic() - t:.1f}s; logs in {stack.log_dir}")
         _print_ui(stack)
@@ -223,22 +238,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def report_files(day: date) -> tuple[Path, Path]:
     """Where the nightly's report task wrote a date's report (the demo prints it): settings.REPORTS,
-    which the Airflow environment hands on to the tasks (runtime.airflow_env)."""
+    which the Airflow environment hands on to the tasks (environment.airflow_env)."""
     folder = settings.REPORTS / day.isoformat()
     return folder / "report.html", folder / "report.xlsx"
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from greencert.report.progress import progress_table
+    from greencert.report.progress_table import progress_table
 
     t = _step("start the warehouse (embedded PostgreSQL unless WAREHOUSE_URL is set) and its roles")
     urls = _ready()
     print(f"    {time.monotonic() - t:.1f}s")
-    api = _start_source_api()
+    api = _start_source_api("demo")
     stack = _stack(urls, args, schedules=False)
     t = _step(f"start Airflow as deployed ({args.executor}; the scheduler runs only the runs triggered here)")
     try:
-        with progress.task("airflow: waiting for every component to report healthy"):
+        with terminal_progress.task("airflow: waiting for every component to report healthy"):
             stack.start()
         print(f"    {time.monotonic() - t:.1f}s")
         _print_ui(stack)
@@ -259,13 +274,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print()
         print(progress_table(urls["bi_reader"], last, region))
     print()
-    _print_connect(urls)
+    from greencert import warehouse
+
+    _print_connect(urls, warehouse.write_pgpass(urls))
     print("Watch the runs in the UI: greencert serve (it keeps the same metadata database)")
     return 0
 
 
 def cmd_progress(args: argparse.Namespace) -> int:
-    from greencert.report.progress import progress_table
+    from greencert.report.progress_table import progress_table
 
     urls = _setup()
     print(progress_table(urls["bi_reader"], date.fromisoformat(args.as_of), args.region))
@@ -313,17 +330,17 @@ def cmd_explain_drop(args: argparse.Namespace) -> int:
 
 def cmd_airflow(args: argparse.Namespace) -> int:
     """Run any airflow command against the Airflow home, metadata DB and connections `serve` uses."""
-    from greencert import runtime, warehouse
+    from greencert import subprocesses, warehouse
     from greencert.serve.stack import Stack
 
     env = Stack(_ready(), warehouse.admin_url()).env()
-    return runtime.airflow(args.rest, env, check=False).returncode
+    return subprocesses.airflow(args.rest, env, check=False).returncode
 
 
 def cmd_dbt_parse(args: argparse.Namespace) -> int:
-    from greencert import runtime
+    from greencert import subprocesses
 
-    print(runtime.dbt_parse())
+    print(subprocesses.dbt_parse())
     return 0
 
 
@@ -334,22 +351,18 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
         server.stop()
         print("embedded warehouse stopped")
         return 0
-    _print_connect(_setup())
+    from greencert import warehouse
+
+    urls = _setup()
+    _print_connect(urls, warehouse.write_pgpass(urls))
     return 0
 
 
-def _print_connect(urls: dict[str, str]) -> None:
-    """Where the warehouse is and how to open it with psql, without printing a password."""
-    from urllib.parse import unquote, urlsplit
+def _print_connect(urls: dict[str, str], pgpass: Path) -> None:
+    """Where the warehouse is and how to open it with psql (the roles' passwords in `pgpass`), without
+    printing a password."""
+    from urllib.parse import urlsplit
 
-    pgpass = settings.SECRETS_FILE.with_name("pgpass")
-    lines = []
-    for url in urls.values():
-        p = urlsplit(url)
-        lines.append(f"{p.hostname}:{p.port}:{p.path.lstrip('/')}:{unquote(p.username or '')}:"
-                     f"{unquote(p.password or '')}")
-    pgpass.write_text("\n".join(lines) + "\n")
-    pgpass.chmod(0o600)
     p = urlsplit(urls["bi_reader"])
     where = "WAREHOUSE_URL" if os.environ.get("WAREHOUSE_URL") else f"embedded PostgreSQL, data in {settings.PGDATA}"
     db = p.path.lstrip("/")

@@ -18,7 +18,7 @@ AIRFLOW_HOME = VAR / "airflow"
 DROPBOX = VAR / "dropbox"  # where the files connector polls (stand-in for the sources' drop folders)
 LANDING = VAR / "landing"  # immutable copies of every file taken, by content hash
 # the nightly report per snapshot date: var/reports/<date>/ (GREENCERT_REPORTS to put it elsewhere).
-# One rule whatever the environment says, so the CLI, the Airflow tasks it starts (runtime.airflow_env
+# One rule whatever the environment says, so the CLI, the Airflow tasks it starts (environment.airflow_env
 # passes GREENCERT_VAR and GREENCERT_REPORTS on) and every worker agree on where a report is.
 REPORTS = Path(os.environ.get("GREENCERT_REPORTS") or VAR / "reports")
 API_STORE = VAR / "api"  # what the stand-in source API serves (the generator writes http feeds here)

@@ -41,7 +41,7 @@ def role_urls(fresh_database) -> dict[str, str]:
 def source_api() -> Iterator:
     """The stand-in of the sources' HTTP API on its configured port, serving settings.API_STORE,
     for the tests that run the ingest DAGs of the http feeds."""
-    from greencert.generate.api_server import StandinAPI
+    from standins.api_server import StandinAPI
 
     api = StandinAPI(settings.API_STORE, settings.API_PORT).start()
     yield api

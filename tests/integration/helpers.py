@@ -42,7 +42,7 @@ def write_csv(path: Path, rows: list[dict[str, str]], headers: list[str] = HEADE
 
 @cache
 def population(seed: int = 2022):
-    from greencert.generate import certificates
+    from standins import certificates
 
     return certificates.build_population(seed)
 

@@ -6,7 +6,8 @@ it up):
    (greencert's default_args, its task raises: the failure callback fires) and
    `greencert_probe_publishes` (the nightly's success callback; `audit` and `report` return what the
    nightly's do); both carry the nightly's DeadlineAlert, at 23:30 Asia/Shanghai logical dates;
-   (the second without its deadline: without_deadline);
+   (the second without its deadline: without_deadline; its success callback reads XCom from the
+   metadata DB, which DAG.test() has and its missing supervisor would have served: xcoms_from_the_db);
    then the failing probe again for a past date, triggered now: a manual rerun, created after its deadline;
 2. what the scheduler does with deadlines that passed (`Deadline.handle_miss` queues the callback as
    a trigger), then what the triggerer does with that trigger (`CallbackTrigger.run()` imports and
@@ -79,6 +80,45 @@ def without_deadline(dag: Any) -> Any:
     return dag
 
 
+class _XComsFromTheDb:
+    """A DAG callback's task instance whose XCom reads go to the metadata DB.
+
+    The DAG processor runs a DAG's callbacks with the Task SDK's supervisor at hand, which serves
+    `ti.xcom_pull` (what greencert.notify.callbacks uses); DAG.test() runs them in its own process with
+    none, so the harness reads what the supervisor would have served: the run's XCom rows."""
+
+    def __init__(self, ti: Any) -> None:
+        self._ti = ti
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ti, name)
+
+    def xcom_pull(self, task_ids: str, key: str = "return_value", **_: Any) -> Any:
+        from airflow.models.xcom import XComModel
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            row = session.scalars(XComModel.get_many(run_id=self._ti.run_id, dag_ids=self._ti.dag_id,
+                                                     task_ids=task_ids, key=key, limit=1)).first()
+            return XComModel.deserialize_value(row) if row is not None else None
+
+
+def xcoms_from_the_db(dag: Any) -> Any:
+    """The DAG for DAG.test(), its success callbacks given a task instance that reads XCom from the DB."""
+    callbacks = dag.on_success_callback if isinstance(dag.on_success_callback, list) else [dag.on_success_callback]
+
+    def wrap(callback: Any) -> Any:
+        def under_dag_test(context: Any) -> Any:
+            ti = _XComsFromTheDb(context.get("ti") or context.get("task_instance"))
+            return callback({**context, "ti": ti, "task_instance": ti})
+
+        under_dag_test.__name__ = getattr(callback, "__name__", "callback")
+        return under_dag_test
+
+    dag.on_success_callback = [wrap(c) for c in callbacks if c is not None]
+    return dag
+
+
 def load_dags() -> dict[str, Any]:
     """Every DAG of the configured bundles, parsed once and serialized to the metadata DB."""
     from airflow.dag_processing.bundles.manager import DagBundlesManager
@@ -109,7 +149,7 @@ def run_dags(days: dict[str, date], rerun_day: date) -> dict[str, tuple[str, str
         if dag_id == FAILS:
             run = dags[dag_id].test(logical_date=evening(day), run_after=evening(day))
         else:
-            run = without_deadline(dags[dag_id]).test(logical_date=evening(day))
+            run = xcoms_from_the_db(without_deadline(dags[dag_id])).test(logical_date=evening(day))
         runs[dag_id] = (run.run_id, str(run.state))
     run = dags[FAILS].test(logical_date=evening(rerun_day))  # run_after: now, long after its deadline
     runs[RERUN] = (run.run_id, str(run.state))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from greencert import feeds, runtime, settings
+from greencert import feeds, settings, subprocesses
 from greencert.orchestration import nightly
 
 DAG_FILES = sorted(settings.DAGS_DIR.glob("*.py"))
@@ -16,7 +16,7 @@ DAG_FILES = sorted(settings.DAGS_DIR.glob("*.py"))
 
 @pytest.fixture(scope="module")
 def dagbag():
-    runtime.dbt_parse()  # the nightly DAG renders from the precompiled manifest
+    subprocesses.dbt_parse()  # the nightly DAG renders from the precompiled manifest
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(settings.DAGS_DIR))
@@ -241,8 +241,8 @@ def test_nightly_notifies_its_success_and_alerts_when_not_published_by_seven(dag
 
 
 def test_failure_callback_notifies(dagbag) -> None:
-    from greencert.orchestration import common
+    from greencert.notify import callbacks
 
     for dag_id, dag in dagbag.dags.items():
         for task in dag.tasks:
-            assert common.on_failure in task.on_failure_callback, f"{dag_id}.{task.task_id}"
+            assert callbacks.task_failed in task.on_failure_callback, f"{dag_id}.{task.task_id}"

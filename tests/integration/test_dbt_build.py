@@ -10,14 +10,14 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from greencert import feeds, runtime, settings
-from greencert.codes.uscc import is_valid_uscc, make_uscc
+from greencert import environment, feeds, settings, subprocesses
 from greencert.extract.files import land_new_files
 from greencert.load.copy_batch import load_batch
 from greencert.publish.swap import BI_VIEWS, build_schema_for, prepare_build, publish
 from greencert.quality import mart_gate
 from greencert.quality.raw_gate import run_raw_gate
-from greencert.report.progress import progress_table
+from greencert.report.progress_table import progress_table
+from standins.uscc import is_valid_uscc, make_uscc
 
 from .helpers import cert, write_csv, write_xlsx
 
@@ -234,8 +234,8 @@ def built(fresh_database, tmp_path_factory):
         load_batch(feed_, urls["loader"], b)
         assert run_raw_gate(feed_, urls["loader"], b.batch_id, run_id="test").success
     schema = prepare_build(urls["transformer"], build_schema_for(D))
-    env = runtime.dbt_env(urls["transformer"], schema)
-    runtime.dbt(["build", "--vars", f"{{as_of_date: '{D}'}}"], env)
+    env = environment.dbt_env(urls["transformer"], schema)
+    subprocesses.dbt(["build", "--vars", f"{{as_of_date: '{D}'}}"], env)
     return urls, schema
 
 
@@ -266,8 +266,8 @@ def test_dbt_unit_tests_of_the_target_math(built) -> None:
     them here, the nightly's `dbt build` leaves them out (test_dag_integrity). Before the publish
     below: they read the build schema's relations for their inputs' column types."""
     urls, schema = built
-    out = runtime.dbt(["test", "--select", "test_type:unit", "--vars", f"{{as_of_date: '{D}'}}"],
-                      runtime.dbt_env(urls["transformer"], schema)).stdout
+    out = subprocesses.dbt(["test", "--select", "test_type:unit", "--vars", f"{{as_of_date: '{D}'}}"],
+                           environment.dbt_env(urls["transformer"], schema)).stdout
     passed = set(re.findall(r"PASS (\w+::\w+)", out))
     assert passed == {"int_certificates_in_force::in_force_on_date_d", "int_certificates_located::region_placement",
                       "fct_target_progress::t04_share_is_a_ratio_of_sums",
@@ -555,8 +555,8 @@ def test_a_build_that_fails_the_gate_leaves_the_published_numbers_byte_for_byte(
     before = checksums(urls["transformer"])
     day = date(2025, 7, 2)
     schema = prepare_build(urls["transformer"], build_schema_for(day))
-    runtime.dbt(["build", "--exclude-resource-type", "test", "--vars", f"{{as_of_date: '{day}'}}"],
-                runtime.dbt_env(urls["transformer"], schema))
+    subprocesses.dbt(["build", "--exclude-resource-type", "test", "--vars", f"{{as_of_date: '{day}'}}"],
+                environment.dbt_env(urls["transformer"], schema))
     with psycopg.connect(urls["transformer"]) as conn:
         conn.execute(f"insert into {schema}.fct_target_progress select * from {schema}.fct_target_progress "
                      "where target_id = 'T09' and region_code = '320505'")
@@ -586,8 +586,8 @@ def test_projection_from_the_recent_trend_decides_between_on_track_and_behind(bu
                       ('2025-03-01', 'T09', '320500', '苏州市', 999, '达标', 'test', now())""",  # > 90 days: ignored
             (published["T09"] - 10,))
     schema = prepare_build(urls["transformer"], build_schema_for(day))
-    runtime.dbt(["build", "--exclude-resource-type", "test", "--vars", f"{{as_of_date: '{day}'}}"],
-                runtime.dbt_env(urls["transformer"], schema))
+    subprocesses.dbt(["build", "--exclude-resource-type", "test", "--vars", f"{{as_of_date: '{day}'}}"],
+                environment.dbt_env(urls["transformer"], schema))
     with psycopg.connect(urls["transformer"]) as conn:
         got = {t: (a, tr, p, s) for t, a, tr, p, s in conn.execute(
             f"select target_id, actual_value, trajectory_value, projected_value, progress_status "
@@ -615,7 +615,8 @@ def test_docs_generate(built) -> None:
     with psycopg.connect(urls["transformer"]) as conn:  # once published, the build is `marts`
         if not conn.execute("select 1 from pg_namespace where nspname = %s", (schema,)).fetchone():
             schema = "marts"
-    runtime.dbt(["docs", "generate", "--vars", f"{{as_of_date: '{D}'}}"], runtime.dbt_env(urls["transformer"], schema))
+    subprocesses.dbt(["docs", "generate", "--vars", f"{{as_of_date: '{D}'}}"],
+                     environment.dbt_env(urls["transformer"], schema))
     catalog = json.loads((settings.DBT_PROJECT_DIR / "target" / "catalog.json").read_text())
     manifest = json.loads((settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
     models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]

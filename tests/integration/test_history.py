@@ -30,7 +30,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from greencert import feeds, runtime
+from greencert import environment, feeds, subprocesses
 from greencert.extract.files import land_new_files
 from greencert.load.copy_batch import load_batch
 from greencert.publish.swap import build_schema_for, prepare_build
@@ -151,8 +151,8 @@ def _snapshot(url: str) -> list[tuple]:
 def _build(url: str, schema: str, as_of: date) -> str:
     prepare_build(url, schema)
     # seeds, snapshots and models; the dbt tests run in test_dbt_build (here they would only cost time)
-    runtime.dbt(["build", "--exclude-resource-type", "test", "--vars", f"{{as_of_date: '{as_of}'}}"],
-                runtime.dbt_env(url, schema))
+    subprocesses.dbt(["build", "--exclude-resource-type", "test", "--vars", f"{{as_of_date: '{as_of}'}}"],
+                environment.dbt_env(url, schema))
     return schema
 
 

@@ -15,11 +15,11 @@ import pytest
 
 from greencert import feeds
 from greencert.extract.http import RetryPolicy, SourceUnavailable, land_from_api
-from greencert.generate import certificates, credit_blacklist, organic
-from greencert.generate.api_server import StandinAPI
 from greencert.load.copy_batch import load_batch
 from greencert.load.manifest import batches_by_id
 from greencert.quality.raw_gate import run_raw_gate
+from standins import certificates, credit_blacklist, organic
+from standins.api_server import StandinAPI
 
 from .helpers import AS_OF, population
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from greencert import feeds, runtime
+from greencert import environment, feeds, subprocesses
 from greencert.extract.files import land_new_files
 from greencert.load.copy_batch import load_batch
 from greencert.publish.swap import prepare_build
@@ -55,9 +55,9 @@ class Warehouse:
         self.builds += 1
         schema = f"build_incremental_{self.builds}"
         prepare_build(self.urls["transformer"], schema)
-        runtime.dbt(["build", "--exclude-resource-type", "test", "--select", "stg_certificates__certificates",
+        subprocesses.dbt(["build", "--exclude-resource-type", "test", "--select", "stg_certificates__certificates",
                      "int_certificate_status_versions", "snp_certificates__status"],
-                    runtime.dbt_env(self.urls["transformer"], schema))
+                    environment.dbt_env(self.urls["transformer"], schema))
 
     def query(self, sql: str) -> list[tuple]:
         with psycopg.connect(self.urls["transformer"]) as conn:

@@ -10,8 +10,8 @@ import pytest
 
 from greencert import feeds
 from greencert.extract.files import land_new_files
-from greencert.generate import certificates
 from greencert.load.copy_batch import BatchRejected, load_batch
+from standins import certificates
 
 from .helpers import AS_OF, HEADERS, cert, population, write_csv, write_xlsx
 

@@ -1,4 +1,4 @@
-"""Notifications against the stand-in receivers (greencert.generate.receivers): real Airflow
+"""Notifications against the stand-in receivers (standins.receivers): real Airflow
 connections as AIRFLOW_CONN_* JSON, the real SMTP provider, and callbacks fired by real Airflow runs
 (DAG.test(), then Airflow's own deadline handling: scheduler's handle_miss, triggerer's CallbackTrigger)."""
 
@@ -17,11 +17,10 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from greencert import runtime, settings
-from greencert.generate.receivers import SmtpReceiver, WebhookReceiver
+from greencert import environment, settings, subprocesses
 from greencert.notify import callbacks
-from greencert.orchestration import common
 from greencert.orchestration.nightly import RUNS_AT
+from standins.receivers import SmtpReceiver, WebhookReceiver
 
 from .notify_probe import FAILS, PROBE_DAGS, PUBLISHES, RERUN
 
@@ -89,7 +88,7 @@ def failure_context() -> dict:
 
 def test_failure_by_email_and_webhook(channels) -> None:
     smtp, webhook = channels
-    common.on_failure(failure_context())
+    callbacks.task_failed(failure_context())
 
     [mail] = smtp.messages
     assert mail.subject == "[greencert] FAILED greencert_nightly.audit"
@@ -126,7 +125,7 @@ def test_receivers_down_or_refusing_do_not_raise(channels, monkeypatch) -> None:
     down = closed_port()
     monkeypatch.setenv(SMTP_ENV, json.dumps({**smtp.connection(TO), "port": down}))
     monkeypatch.setenv(WEBHOOK_ENV, json.dumps({**webhook.connection(), "port": down}))
-    common.on_failure(failure_context())  # returns: the task's own failure is what Airflow records
+    callbacks.task_failed(failure_context())  # returns: the task's own failure is what Airflow records
     outcome = callbacks.task_failed(failure_context())
     assert outcome.startswith("email: failed: ConnectionRefusedError") and "; webhook: failed: URLError" in outcome
 
@@ -158,7 +157,7 @@ def deadline_context(day: date, run_type: str = "scheduled") -> dict:
 
 def test_deadline_alert_only_when_the_night_did_not_publish(channels, urls, monkeypatch) -> None:
     smtp, webhook = channels
-    monkeypatch.setenv("AIRFLOW_CONN_GREENCERT_TRANSFORMER", runtime.airflow_connection(urls["transformer"]))
+    monkeypatch.setenv("AIRFLOW_CONN_GREENCERT_TRANSFORMER", environment.airflow_connection(urls["transformer"]))
 
     assert callbacks.deadline_missed(deadline_context(PUBLISHED_DAY)) == "no alert: 2025-06-29 is published"
     assert callbacks.deadline_missed(deadline_context(LATE_DAY, "backfill")).startswith("no alert: a backfill")
@@ -180,7 +179,7 @@ def probe_run(urls, smtp, webhook, tmp_path_factory) -> dict:
     dags = tmp_path_factory.mktemp("probe_dags")
     (dags / "probe.py").write_text(PROBE_DAGS)
     home = settings.VAR / "airflow_notify"
-    env = runtime.airflow_env(urls)
+    env = environment.airflow_env(urls)
     env.update({
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
@@ -195,7 +194,7 @@ def probe_run(urls, smtp, webhook, tmp_path_factory) -> dict:
     marker = home / f".migrated-{version('apache-airflow')}"
     if not marker.exists():
         home.mkdir(parents=True, exist_ok=True)
-        runtime.airflow(["db", "migrate"], env, capture=True)
+        subprocesses.airflow(["db", "migrate"], env, capture=True)
         marker.touch()
     proc = subprocess.run([sys.executable, "-m", "tests.integration.notify_probe", LATE_DAY.isoformat(),
                            PUBLISHED_DAY.isoformat(), RERUN_DAY.isoformat()],

@@ -9,12 +9,12 @@ import psycopg
 import pytest
 
 from greencert import feeds
-from greencert.codes.uscc import make_org_code, make_uscc
 from greencert.extract.files import land_new_files
 from greencert.load.copy_batch import BatchRejected, load_batch
 from greencert.quality import row_rules
 from greencert.quality.raw_gate import run_raw_gate
 from greencert.quality.summary import quarantine_listing
+from standins.uscc import make_org_code, make_uscc
 
 from .helpers import AS_OF, cert, write_csv, write_xlsx
 
@@ -196,9 +196,9 @@ def test_the_raw_suite_catches_a_bad_row_the_quarantine_missed(urls, tmp_path) -
 
 
 def test_the_sql_code_checks_agree_with_python(urls) -> None:
-    """util.is_valid_uscc / is_valid_org_code (the row rules and staging) and greencert.codes (the
+    """util.is_valid_uscc / is_valid_org_code (the row rules and staging) and standins.uscc (the
     generators and the oracle) say the same of valid codes and of every one-character corruption."""
-    from greencert.codes.uscc import USCC_CHARSET, is_valid_org_code, is_valid_uscc
+    from standins.uscc import USCC_CHARSET, is_valid_org_code, is_valid_uscc
 
     codes = [make_uscc(region, serial) for region in ("320583", "320505") for serial in (1, 77, 4242, 99999)]
     codes += [make_org_code(serial) for serial in (3, 31, 777, 123456)]

@@ -21,7 +21,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from greencert import feeds, runtime, settings, warehouse
+from greencert import environment, feeds, settings, subprocesses, warehouse
 from greencert.extract.files import land_new_files
 from greencert.load.copy_batch import load_batch
 from greencert.publish.swap import BI_VIEWS, build_schema_for, prepare_build, publish
@@ -56,7 +56,7 @@ def dbt_build_args(day: date) -> list[str]:
 def build(urls: dict[str, str], day: date = D) -> str:
     """The nightly's prepare_build and dbt steps: a complete build schema for `day`."""
     schema = prepare_build(urls["transformer"], build_schema_for(day))
-    runtime.dbt(dbt_build_args(day), runtime.dbt_env(urls["transformer"], schema))
+    subprocesses.dbt(dbt_build_args(day), environment.dbt_env(urls["transformer"], schema))
     return schema
 
 
@@ -74,7 +74,7 @@ def clean_night(fresh_database, tmp: Path) -> dict[str, str]:
     tests each start from a copy of it (`copy_night`)."""
     urls = fresh_database(NIGHT)
     if not (settings.DBT_PROJECT_DIR / "target" / "manifest.json").exists():
-        runtime.dbt_parse()
+        subprocesses.dbt_parse()
     ingest(urls, tmp, "certs.csv", ROWS)
     audit_and_publish(urls, build(urls))
     assert t06(urls) == {**EXPECTED_T06, "320500": sum(EXPECTED_T06.values())}
@@ -182,7 +182,7 @@ def child(code: str, urls: dict[str, str]) -> subprocess.Popen:
 
 def dbt_child(urls: dict[str, str], schema: str, day: date = D) -> subprocess.Popen:
     """The nightly's dbt step (`dbt build` into `schema`) as a process of its own."""
-    return spawn([str(runtime.DBT_BIN), *dbt_build_args(day)], runtime.dbt_env(urls["transformer"], schema),
+    return spawn([str(subprocesses.DBT_BIN), *dbt_build_args(day)], environment.dbt_env(urls["transformer"], schema),
                  cwd=settings.DBT_PROJECT_DIR)
 
 

@@ -37,12 +37,12 @@ import psycopg.rows
 import pytest
 from psycopg import sql
 
-from greencert import feeds, runtime
-from greencert.codes.uscc import make_uscc
+from greencert import environment, feeds, subprocesses
 from greencert.extract.files import land_new_files
 from greencert.extract.landing import Batch
 from greencert.load.copy_batch import BatchRejected, LoadResult, load_batch
 from greencert.quality.raw_gate import RawGate, run_raw_gate
+from standins.uscc import make_uscc
 
 from ..integration.helpers import AS_OF, cert
 
@@ -596,8 +596,8 @@ STAGING = {  # feed -> its staging model (each carries batch_id and source_row)
 @pytest.fixture(scope="module")
 def staged(urls, outcomes) -> dict[str, set[tuple[str, int]]]:
     """dbt's staging models, run once over every batch the catalog got accepted."""
-    env = runtime.dbt_env(urls["transformer"], BUILD)
-    runtime.dbt(["run", "--select", "staging", "--vars", f"{{as_of_date: '{AS_OF}'}}"], env)
+    env = environment.dbt_env(urls["transformer"], BUILD)
+    subprocesses.dbt(["run", "--select", "staging", "--vars", f"{{as_of_date: '{AS_OF}'}}"], env)
     out: dict[str, set[tuple[str, int]]] = {}
     with psycopg.connect(urls["transformer"]) as conn:
         for feed, model in STAGING.items():

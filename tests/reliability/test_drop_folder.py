@@ -146,10 +146,10 @@ def test_what_lands_is_readable_by_the_service_user_only(urls, box) -> None:
 
 
 def test_task_logs_are_the_service_users_only() -> None:
-    from greencert import runtime, settings
+    from greencert import environment, settings
 
     nowhere = "postgresql://127.0.0.1:1/d"  # the environment is only read, never connected with
-    env = runtime.airflow_env({"loader": nowhere, "transformer": nowhere})
+    env = environment.airflow_env({"loader": nowhere, "transformer": nowhere})
     assert env["AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS"] == "0o700"
     assert env["AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS"] == "0o600"
     assert stat.S_IMODE((settings.AIRFLOW_HOME / "logs").stat().st_mode) == 0o700

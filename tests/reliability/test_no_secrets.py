@@ -103,7 +103,8 @@ class Allowed:
 
 ALLOWED = [
     Allowed("tests/unit/test_compose.py", ":pw@",
-            "made-up role URLs (password 'pw') given to runtime.airflow_env to compare its connections with compose's"),
+            "made-up role URLs (password 'pw') given to environment.airflow_env to compare its connections with "
+            "compose's"),
 ]
 
 

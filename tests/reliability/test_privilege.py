@@ -11,7 +11,7 @@
 - greencert_bi_reader reads bi only: tests/integration/test_dbt_build.py
   (`test_bi_reader_reads_bi_and_nothing_else`) proves it on a built warehouse; here only that it is
   a plain login like the others;
-- no DAG connects as a superuser: the connections the DAGs read (`runtime.airflow_env` locally,
+- no DAG connects as a superuser: the connections the DAGs read (`environment.airflow_env` locally,
   `docker-compose.yml` on a server) log in as greencert_loader / greencert_transformer, checked by
   logging in through the DAGs' own `conninfo` and asking the server who we are.
 
@@ -32,8 +32,7 @@ import psycopg
 import pytest
 import yaml
 
-from greencert import runtime
-from greencert.orchestration import common
+from greencert import connections, environment
 from greencert.publish.swap import prepare_build
 from greencert.warehouse import roles
 
@@ -213,26 +212,26 @@ def _warehouse_connections_in_code() -> set[str]:
     for path in [*(ROOT / "plugins" / "greencert").rglob("*.py"), *(ROOT / "dags").glob("*.py")]:
         for m in WAREHOUSE_CONN.finditer(path.read_text(encoding="utf-8")):
             name = m.group(1) or m.group(2)
-            if name != "conn_id":  # common.conninfo's own definition
-                names.add(getattr(common, name))
+            if name != "conn_id":  # connections.conninfo's own definition
+                names.add(getattr(connections, name))
     return names
 
 
 def test_no_dag_connects_as_a_superuser(urls) -> None:
     used = _warehouse_connections_in_code()
-    assert used == {common.LOADER_CONN, common.TRANSFORMER_CONN}
-    env = runtime.airflow_env(urls)
+    assert used == {connections.LOADER_CONN, connections.TRANSFORMER_CONN}
+    env = environment.airflow_env(urls)
     postgres = {k for k, v in env.items() if k.startswith("AIRFLOW_CONN_") and json.loads(v)["conn_type"] == "postgres"}
     assert postgres == {f"AIRFLOW_CONN_{c.upper()}" for c in used}
-    # read back through Airflow the way the tasks read them (common.conninfo), in a process of its own
+    # read back through Airflow the way the tasks read them (connections.conninfo), in a process of its own
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "plugins"), env.get("PYTHONPATH", "")])
-    script = ("import json; from greencert.orchestration.common import conninfo; "
+    script = ("import json; from greencert.connections import conninfo; "
               f"print(json.dumps({{c: conninfo(c) for c in {sorted(used)!r}}}))")
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert {c: _attributes(url) for c, url in got.items()} == {
-        common.LOADER_CONN: ("greencert_loader", False, False, False, False, False),
-        common.TRANSFORMER_CONN: ("greencert_transformer", False, False, False, False, False)}
+        connections.LOADER_CONN: ("greencert_loader", False, False, False, False, False),
+        connections.TRANSFORMER_CONN: ("greencert_transformer", False, False, False, False, False)}
 
 
 def test_the_servers_dags_log_in_as_the_same_roles() -> None:

@@ -11,6 +11,7 @@ audit or publish that fails again fails the run, loudly, and the date is rerun.)
 from __future__ import annotations
 
 import os
+import time
 
 import psycopg
 import pytest
@@ -48,6 +49,18 @@ def urls(night):
     return copy_night(DB)
 
 
+def wait_ready(url: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            psycopg.connect(url, connect_timeout=3).close()
+            return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
 @pytest.fixture
 def restart():
     """Stop the embedded server (`fast`: sessions ended, or `immediate`: a crash, no checkpoint) and
@@ -58,7 +71,7 @@ def restart():
         assert not server.is_running()
 
     def start() -> None:
-        server.wait_ready(server.ensure_running())
+        wait_ready(server.ensure_running())
 
     yield stop, start
     if not server.is_running():

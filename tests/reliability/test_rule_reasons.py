@@ -20,11 +20,11 @@ import psycopg
 import pytest
 
 from greencert import feeds
-from greencert.codes.uscc import make_uscc
 from greencert.extract.files import land_new_files
 from greencert.load.copy_batch import load_batch
 from greencert.quality import row_rules
 from greencert.quality.raw_gate import run_raw_gate
+from standins.uscc import make_uscc
 
 from ..integration.helpers import AS_OF, HEADERS, cert
 

@@ -26,7 +26,7 @@ import pytest
 from openpyxl import load_workbook
 from psycopg import sql
 
-from greencert import runtime, settings
+from greencert import settings, subprocesses
 from greencert.extract.files import land_new_files
 from greencert.load.copy_batch import BatchRejected, load_batch
 from greencert.quality import gx_run
@@ -89,7 +89,7 @@ def night(fresh_database, tmp_path_factory):
     urls = fresh_database(DB)
     tmp = tmp_path_factory.mktemp("source_text")
     if not (settings.DBT_PROJECT_DIR / "target" / "manifest.json").exists():
-        runtime.dbt_parse()
+        subprocesses.dbt_parse()
     drop = tmp / "drop"
     write_csv(drop / "certs.csv", ROWS + _hostile_rows())
     for name, rows in NAMES.items():

@@ -31,7 +31,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from greencert import feeds, runtime, settings
+from greencert import environment, feeds, settings, subprocesses
 from greencert.extract.files import land_new_files
 from greencert.load.copy_batch import load_batch
 from greencert.publish.swap import build_schema_for, prepare_build
@@ -78,8 +78,8 @@ def _snapshot(url: str) -> list[tuple]:
 
 def _build(url: str, schema: str, day: date) -> set[str]:
     prepare_build(url, schema)
-    runtime.dbt(["build", "--exclude-resource-type", "test", "--vars", f"{{as_of_date: '{day}'}}"],
-                runtime.dbt_env(url, schema))
+    subprocesses.dbt(["build", "--exclude-resource-type", "test", "--vars", f"{{as_of_date: '{day}'}}"],
+                environment.dbt_env(url, schema))
     with psycopg.connect(url) as conn:
         return {r[0] for r in conn.execute(f"select cert_no from {schema}.int_certificates_in_force").fetchall()}
 
@@ -94,7 +94,7 @@ def night(fresh_database, tmp_path_factory) -> Night:
     urls = fresh_database(DB)
     url, loader = urls["transformer"], urls["loader"]
     if not (settings.DBT_PROJECT_DIR / "target" / "manifest.json").exists():
-        runtime.dbt_parse()
+        subprocesses.dbt_parse()
     tmp = tmp_path_factory.mktemp("status_history")
     drop, landing = tmp / "drop", tmp / "landing"
     out = Night(url, {}, {}, {})

@@ -32,13 +32,13 @@ from typing import Any
 import psycopg
 import pytest
 
-from greencert import runtime, settings, warehouse
-from greencert.generate import write_all
+from greencert import environment, settings, subprocesses, warehouse
 from greencert.orchestration import nightly
 from greencert.serve import runs
 from greencert.serve.redis import _ping
 from greencert.serve.stack import Stack
 from greencert.warehouse import roles
+from standins import write_all
 
 from ..integration.helpers import AS_OF, admin_url_for
 
@@ -146,7 +146,7 @@ def scenario(fresh_database, source_api) -> dict[str, Any]:
     for f in [*settings.DROPBOX.glob("*/*"), *settings.API_STORE.glob("*/*")]:
         f.unlink()
     write_all(AS_OF)
-    runtime.dbt_parse()
+    subprocesses.dbt_parse()
     with psycopg.connect(warehouse.admin_url(), autocommit=True) as conn:  # Airflow's metadata: fresh too
         conn.execute(f'drop database if exists "{METADATA_DB}" with (force)')
     stack = Stack(urls, warehouse.admin_url(), executor="CeleryExecutor", workers=2, schedules=False,
@@ -181,7 +181,7 @@ def scenario(fresh_database, source_api) -> dict[str, Any]:
         stack.stop_worker(2)
         stack.stop_worker(1)
         ref_env = dict(stack.env())
-        ref_env.update({k: v for k, v in runtime.airflow_env(ref_urls).items() if k.startswith("AIRFLOW_CONN_")})
+        ref_env.update({k: v for k, v in environment.airflow_env(ref_urls).items() if k.startswith("AIRFLOW_CONN_")})
         stack.start_worker(1, ref_env)
         ref_run = trigger(client, nightly.DAG_ID, "celery_one_worker")
         out["ref_night"] = client.wait(nightly.DAG_ID, ref_run, BOUND_S)

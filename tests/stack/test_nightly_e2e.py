@@ -15,7 +15,10 @@ import psycopg
 import pytest
 
 from greencert import feeds, settings
-from greencert.generate import (
+from greencert.orchestration import nightly
+from greencert.serve import runs
+from greencert.serve.rest import AirflowREST
+from standins import (
     agri_output,
     certificates,
     certification_bodies,
@@ -27,10 +30,7 @@ from greencert.generate import (
     organic,
     write_all,
 )
-from greencert.generate.receivers import WebhookReceiver
-from greencert.orchestration import nightly
-from greencert.serve import runs
-from greencert.serve.rest import AirflowREST
+from standins.receivers import WebhookReceiver
 
 from ..integration.helpers import AS_OF, admin_url_for, population, render_in_chromium, write_csv
 
@@ -144,12 +144,12 @@ def webhook():
 
 @pytest.fixture(scope="module")
 def env(fresh_database, source_api, airflow_stack, webhook):
-    from greencert import runtime
+    from greencert import subprocesses
 
     urls = fresh_database(DB)
     for f in [*settings.DROPBOX.glob("*/*"), *settings.API_STORE.glob("*/*")]:
         f.unlink()
-    runtime.dbt_parse()
+    subprocesses.dbt_parse()
     stack = airflow_stack(urls, "e2e", extra_env={"AIRFLOW_CONN_GREENCERT_WEBHOOK": json.dumps(webhook.connection())})
     client = stack.client()
     yield client, urls, stack

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from greencert import cli
-from greencert.generate import national
+from standins import national
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -144,9 +144,9 @@ def test_national_write_reports_every_block(tmp_path: Path, monkeypatch: pytest.
 REPORTS_OF = """
 import json, sys
 from datetime import date
-from greencert import cli, runtime, settings
+from greencert import cli, environment, subprocesses, settings
 if sys.argv[1] == "demo":  # the CLI process: where the demo says the report is, and the env it gives Airflow
-    env = runtime.airflow_env({"loader": "postgresql://l@127.0.0.1:1/g", "transformer": "postgresql://t@127.0.0.1:1/g"})
+    env = environment.airflow_env({"loader": "postgresql://l@127.0.0.1:1/g", "transformer": "postgresql://t@127.0.0.1:1/g"})
     print(json.dumps({"printed": str(cli.report_files(date(2025, 7, 1))[0]), "env": env}))
 else:  # an Airflow task in that env: where the report task writes (write_report's default root)
     print(settings.REPORTS / "2025-07-01" / "report.html")
@@ -174,3 +174,37 @@ def test_the_demo_prints_where_the_report_task_writes(tmp_path: Path, own_var: b
     var = tmp_path / "elsewhere" if own_var else root / "var"
     assert demo["printed"] == task == str(var / "reports" / "2025-07-01" / "report.html")
     assert demo["env"]["GREENCERT_REPORTS"] == str(var / "reports")
+
+
+def test_a_command_that_needs_the_standins_says_so_when_they_are_missing(monkeypatch, capsys) -> None:
+    """The wheel and the image hold the product only: `generate`, `demo`, `source-api` need plugins/standins."""
+    class NoStandins:  # as if plugins/standins were not there (an installed wheel, the image)
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] == "standins":
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+            return None
+
+    for name in [m for m in sys.modules if m.split(".")[0] == "standins"]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [NoStandins(), *sys.meta_path])
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["source-api", "--port", "0"])
+    assert "greencert source-api: needs the stand-ins (plugins/standins" in str(exited.value)
+    assert "not with the greencert wheel or image" in str(exited.value)
+
+
+def test_the_password_file_is_the_owners_only(tmp_path) -> None:
+    from greencert import warehouse
+
+    path = tmp_path / "secrets" / "pgpass"
+    path.parent.mkdir()
+    path.write_text("old\n")
+    path.chmod(0o644)
+    def url(user: str, password: str) -> str:  # made-up logins, put together (no URL with a password in the file)
+        return f"postgresql://{user}:{password}@127.0.0.1:5432/greencert"
+
+    urls = {"loader": url("greencert_loader", "p%40ss"), "bi_reader": url("greencert_bi_reader", "pw")}
+    assert warehouse.write_pgpass(urls, path) == path
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.read_text().splitlines() == ["127.0.0.1:5432:greencert:greencert_loader:p@ss",
+                                             "127.0.0.1:5432:greencert:greencert_bi_reader:pw"]

@@ -16,8 +16,7 @@ import jsonschema
 import pytest
 import yaml
 
-from greencert import runtime, settings
-from greencert.orchestration import common
+from greencert import connections, environment, settings, subprocesses
 from greencert.warehouse import roles
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,13 +88,14 @@ def test_airflow_services_with_their_databases(compose) -> None:
 def test_setup_warehouse_only_leaves_airflow_alone(monkeypatch) -> None:
     """What greencert-init runs after `airflow db migrate`: the warehouse bootstrap alone, no dbt parse,
     no local Airflow DB, no password file."""
-    from greencert import cli, runtime
+    from greencert import cli, warehouse
 
     called = []
     monkeypatch.setattr(cli, "_setup", lambda: called.append("warehouse") or {
         "bi_reader": "postgresql://greencert_bi_reader:pw@warehouse:5432/greencert"})
-    monkeypatch.setattr(runtime, "dbt_parse", lambda: called.append("dbt parse"))
-    monkeypatch.setattr(cli, "_print_connect", lambda urls: called.append("password file"))
+    monkeypatch.setattr(subprocesses, "dbt_parse", lambda: called.append("dbt parse"))
+    monkeypatch.setattr(warehouse, "write_pgpass", lambda urls: called.append("password file"))
+    monkeypatch.setattr(cli, "_print_connect", lambda urls, pgpass: called.append("connection settings"))
     assert cli.main(["setup", "--warehouse-only"]) == 0
     assert called == ["warehouse"]
 
@@ -125,8 +125,8 @@ def test_warehouse_is_the_embedded_ones_postgresql(compose) -> None:
 def test_connections_are_the_ones_the_dags_use(compose) -> None:
     """Every connection id the DAGs ask for is defined, as the local runtime defines it, for every
     Airflow service (the scheduler runs the tasks, the dag-processor and triggerer callbacks)."""
-    ids = {common.LOADER_CONN, common.TRANSFORMER_CONN, common.SOURCE_API_CONN}
-    local = {k: json.loads(v) for k, v in runtime.airflow_env({
+    ids = {connections.LOADER_CONN, connections.TRANSFORMER_CONN, connections.SOURCE_API_CONN}
+    local = {k: json.loads(v) for k, v in environment.airflow_env({
         "loader": "postgresql://greencert_loader:pw@127.0.0.1:24329/greencert",
         "transformer": "postgresql://greencert_transformer:pw@127.0.0.1:24329/greencert",
         "bi_reader": "postgresql://greencert_bi_reader:pw@127.0.0.1:24329/greencert",

@@ -13,8 +13,8 @@ from airflow.triggers.base import TaskFailedEvent, TaskSuccessEvent, TriggerEven
 from cosmos.operators._watcher.state import get_status_xcom_key
 from cosmos.operators._watcher.triggerer import EventStatus, WatcherEventReason
 
+from greencert.notify import UPSTREAM_FAILED_KEY
 from greencert.orchestration import dbt_watch
-from greencert.orchestration.common import UPSTREAM_FAILED_KEY
 from greencert.orchestration.dbt_in_process import STATUSES_KEY
 from greencert.orchestration.dbt_watch import TRIGGER, NodeTrigger
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from greencert import feeds
-from greencert.codes.uscc import is_valid_org_code, is_valid_uscc
-from greencert.generate import certificates as gen
+from standins import certificates as gen
+from standins.uscc import is_valid_org_code, is_valid_uscc
 
 D = date(2025, 6, 30)
 

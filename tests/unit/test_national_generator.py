@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from greencert import cli, feeds, settings
-from greencert.codes.uscc import is_valid_org_code, is_valid_uscc
-from greencert.generate import certificates as gen
-from greencert.generate import national
+from standins import certificates as gen
+from standins import national
+from standins.uscc import is_valid_org_code, is_valid_uscc
 
 D = date(2025, 6, 30)
 CHAINS = 3_000

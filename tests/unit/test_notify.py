@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from greencert import snapshot_date
 from greencert.notify import SMTP_CONN, WEBHOOK_CONN, callbacks, channels, message
-from greencert.notify.callbacks import snapshot_of
 from greencert.orchestration import nightly
 
 
@@ -91,10 +91,20 @@ def test_deliver_skips_missing_and_survives_failing_channels(monkeypatch) -> Non
 
 
 def test_snapshot_date_of_a_run() -> None:
-    assert snapshot_of({"logical_date": "2025-06-30T15:30:00Z", "conf": {}}) == "2025-06-30"  # 23:30 in Shanghai
-    assert snapshot_of({"logical_date": "2025-06-30T16:30:00+00:00"}) == "2025-07-01"
-    assert snapshot_of({"logical_date": "2025-06-30T15:30:00Z", "conf": {"as_of_date": "2025-06-01"}}) == "2025-06-01"
-    assert snapshot_of({"logical_date": None}) is None
+    """One definition for the tasks (a DagRun and a datetime) and the deadline callback (the REST form)."""
+    of_run = snapshot_date.of_run
+    assert of_run({}, "2025-06-30T15:30:00Z") == "2025-06-30"  # 23:30 in Shanghai
+    assert of_run(None, "2025-06-30T16:30:00+00:00") == "2025-07-01"
+    assert of_run({"as_of_date": "2025-06-01"}, "2025-06-30T15:30:00Z") == "2025-06-01"
+    assert of_run(None, None) is None
+    import pendulum
+
+    logical = pendulum.datetime(2025, 6, 30, 16, 30, tz="UTC")  # what Airflow puts in a task's context
+    assert snapshot_date.of_context({"dag_run": SimpleNamespace(conf={}), "logical_date": logical}) == date(2025, 7, 1)
+    assert snapshot_date.of_context({"dag_run": SimpleNamespace(conf={"as_of_date": "2025-06-01"}),
+                                     "logical_date": logical}) == date(2025, 6, 1)
+    with pytest.raises(ValueError):
+        snapshot_date.of_context({"dag_run": None, "logical_date": None})
 
 
 def test_the_nightly_deadline_is_seven_in_the_morning_in_shanghai() -> None:
@@ -131,9 +141,7 @@ def test_every_callback_returns_text_the_triggerer_can_store(monkeypatch) -> Non
     assert stored_as_callback_output(alerted) == expected
     ti = SimpleNamespace(dag_id="greencert_nightly", task_id="audit", run_id="r1", try_number=1, log_url=None)
     assert stored_as_callback_output(callbacks.task_failed({"ti": ti, "exception": RuntimeError("x")})) == expected
-    from greencert.orchestration import common
-
-    monkeypatch.setattr(common, "conninfo", lambda conn_id: (_ for _ in ()).throw(LookupError(conn_id)))
+    monkeypatch.setattr(callbacks, "conninfo", lambda conn_id: (_ for _ in ()).throw(LookupError(conn_id)))
     succeeded = callbacks.nightly_succeeded({"dag_run": None, "logical_date": None, "run_id": "r1"})
     assert stored_as_callback_output(succeeded) == expected
 
@@ -141,7 +149,7 @@ def test_every_callback_returns_text_the_triggerer_can_store(monkeypatch) -> Non
     monkeypatch.setattr(callbacks, "_published", lambda snapshot: True)
     assert stored_as_callback_output(asyncio.run(callbacks.nightly_deadline_missed(context=deadline_run()))) \
         == "no alert: 2025-06-30 is published"
-    monkeypatch.setattr(callbacks, "snapshot_of", lambda run: 1 / 0)
+    monkeypatch.setattr(callbacks.snapshot_date, "of_run", lambda conf, logical_date: 1 / 0)
     assert stored_as_callback_output(asyncio.run(callbacks.nightly_deadline_missed(context=deadline_run()))) \
         == "not sent: ZeroDivisionError: division by zero"
 

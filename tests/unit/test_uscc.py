@@ -1,6 +1,6 @@
 import pytest
 
-from greencert.codes.uscc import (
+from standins.uscc import (
     is_valid_org_code,
     is_valid_uscc,
     make_uscc,

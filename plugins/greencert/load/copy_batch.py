@@ -33,6 +33,7 @@ from greencert import settings
 from greencert.extract.landing import Batch
 from greencert.feeds import Feed
 from greencert.load import readers
+from greencert.load.manifest import mark, mark_loaded
 from greencert.load.readers import HEADER_SEARCH_ROWS, CsvSource, UnreadableFile, csv_records, is_blank_or_total
 
 # source_extra: the non-empty cells of a CSV record past the header's last (an unquoted comma in a
@@ -215,10 +216,7 @@ def _copy(feed: Feed, conninfo: str, batch: Batch, header: _Header, is_csv: bool
             rows = _Rows(cp, header, batch, header.cells if is_csv else None)
             yield rows
             rows.flush()
-        conn.execute(
-            "update raw.landing_manifest set status = 'loaded', rows = %s, loaded_at = now() where batch_id = %s",
-            (rows.count, batch.batch_id),
-        )
+        mark_loaded(conn, batch.batch_id, rows.count)
 
 
 def _load_xlsx(feed: Feed, conninfo: str, batch: Batch) -> tuple[int, tuple[str, ...]]:
@@ -335,9 +333,3 @@ def _load_batch(feed: Feed, conninfo: str, batch: Batch) -> LoadResult:
         mark(conninfo, batch.batch_id, "rejected", reason)
         raise BatchRejected(reason)
     return LoadResult(batch.batch_id, n, unknown)
-
-
-def mark(conninfo: str, batch_id: str, status: str, reason: str | None = None) -> None:
-    with psycopg.connect(conninfo) as conn:
-        conn.execute("update raw.landing_manifest set status = %s, reason = %s where batch_id = %s",
-                     (status, reason, batch_id))

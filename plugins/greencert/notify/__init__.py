@@ -10,3 +10,7 @@
 
 SMTP_CONN = "greencert_smtp"
 WEBHOOK_CONN = "greencert_webhook"
+# the XCom of a night's dbt sensor that failed because what its node reads did not succeed (not its
+# own failure: orchestration/dbt_watch.py): those tasks have been notified on, so callbacks.task_failed
+# does not notify again
+UPSTREAM_FAILED_KEY = "greencert_upstream_failed"

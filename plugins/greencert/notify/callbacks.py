@@ -17,8 +17,9 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from greencert import settings
-from greencert.notify import message
+from greencert import settings, snapshot_date
+from greencert.connections import TRANSFORMER_CONN, conninfo
+from greencert.notify import UPSTREAM_FAILED_KEY, message
 from greencert.notify.channels import deliver, outcome_text
 
 log = logging.getLogger(__name__)
@@ -28,9 +29,20 @@ AUDIT_TASK = "audit"  # returns {"checks": n, "warnings": [...]}
 
 
 def task_failed(context: dict[str, Any]) -> str:
-    """on_failure_callback of every greencert task: what failed, the exception, the log link."""
+    """on_failure_callback of every greencert task: one log line saying what failed and where it was
+    notified (the traceback is Airflow's, above it), a message with the exception and the log link.
+
+    A night's sensor whose node was not built because what it reads failed says so, and sends nothing:
+    those tasks have been notified on."""
+    ti = context.get("ti") or context.get("task_instance")
+    where = (f"dag={getattr(ti, 'dag_id', '?')} task={getattr(ti, 'task_id', '?')} "
+             f"run={getattr(ti, 'run_id', '?')}")
+    upstream = _failed_upstream(ti)
+    if upstream:
+        log.error("greencert FAILED: %s: not built, because %s did not succeed (not notified again)",
+                  where, ", ".join(upstream))
+        return "not sent: " + ", ".join(upstream) + " failed first and were notified on"
     try:
-        ti = context.get("ti") or context.get("task_instance")
         exc = context.get("exception")
         msg = message.task_failure(
             dag_id=getattr(ti, "dag_id", None) or str(getattr(context.get("dag"), "dag_id", "?")),
@@ -40,10 +52,21 @@ def task_failed(context: dict[str, Any]) -> str:
             log_url=_log_url(ti),
             try_number=getattr(ti, "try_number", None),
         )
-        return outcome_text(deliver(msg))
+        outcome = outcome_text(deliver(msg))
     except Exception:
-        log.exception("could not notify a task failure")
+        log.exception("greencert FAILED: %s; could not notify it", where)
         return _not_sent()
+    log.error("greencert FAILED: %s: %s (notified: %s)", where, exc, outcome)
+    return outcome
+
+
+def _failed_upstream(ti: Any) -> list[str]:
+    """The tasks a night's sensor names in its UPSTREAM_FAILED_KEY XCom (dbt_watch); none otherwise."""
+    try:
+        value = ti.xcom_pull(task_ids=ti.task_id, key=UPSTREAM_FAILED_KEY)
+    except Exception:  # no XCom to read (a test's context): an ordinary failure
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 def _not_sent() -> str:
@@ -59,41 +82,26 @@ def _log_url(ti: Any) -> str | None:
 
 
 def _xcom(ti: Any, task_id: str) -> Any:
-    """A task's return value in this run: through the Task SDK (the DAG processor, which runs DAG
-    callbacks, serves XCom reads); under DAG.test(), which runs them in its own process with no
-    supervisor to ask, from the metadata DB it has at hand."""
-    if ti is None:
-        return None
-    from airflow.sdk.execution_time import task_runner
-
-    if getattr(task_runner, "SUPERVISOR_COMMS", None) is not None:
-        return ti.xcom_pull(task_ids=task_id)
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = session.scalars(XComModel.get_many(run_id=ti.run_id, dag_ids=ti.dag_id, task_ids=task_id,
-                                                 key="return_value", limit=1)).first()
-        return XComModel.deserialize_value(row) if row is not None else None
+    """A task's return value in this run, through the Task SDK (the DAG processor, which runs DAG
+    callbacks, serves XCom reads)."""
+    return None if ti is None else ti.xcom_pull(task_ids=task_id)
 
 
 def nightly_succeeded(context: dict[str, Any]) -> str:
     """on_success_callback of the nightly: snapshot date, targets per status on the city row, report."""
     try:
-        from greencert.orchestration.common import TRANSFORMER_CONN, as_of_iso, conninfo
-
         ti = context.get("ti") or context.get("task_instance")
         dag_id = str(getattr(context.get("dag"), "dag_id", None) or getattr(ti, "dag_id", "?"))
         run_id = str(context.get("run_id") or getattr(ti, "run_id", "?"))
         problems: list[str] = []
         snapshot = counts = None
         try:
-            snapshot = as_of_iso(context.get("dag_run"), context["logical_date"])
+            snapshot = snapshot_date.of_context(context).isoformat()
         except Exception as exc:
             problems.append(f"snapshot date unknown ({type(exc).__name__}: {exc})")
         if snapshot:
             try:
-                from greencert.report.progress import rows
+                from greencert.report.progress_table import rows
 
                 counts = message.status_counts(rows(conninfo(TRANSFORMER_CONN), date.fromisoformat(snapshot)))
             except Exception as exc:
@@ -113,18 +121,6 @@ def nightly_succeeded(context: dict[str, Any]) -> str:
     except Exception:
         log.exception("could not notify the nightly's success")
         return _not_sent()
-
-
-def snapshot_of(dag_run: dict[str, Any]) -> str | None:
-    """A run's snapshot date from its API form (conf as_of_date, else the logical date in Asia/Shanghai)."""
-    conf = dag_run.get("conf") or {}
-    if conf.get("as_of_date"):
-        return date.fromisoformat(str(conf["as_of_date"])).isoformat()
-    logical = dag_run.get("logical_date")
-    if not logical:
-        return None
-    when = logical if isinstance(logical, datetime) else datetime.fromisoformat(str(logical).replace("Z", "+00:00"))
-    return when.astimezone(ZoneInfo(settings.TIMEZONE)).date().isoformat()
 
 
 def _when(value: Any) -> datetime | None:
@@ -162,8 +158,7 @@ def _run_url(dag_id: str, run_id: str) -> str:
 
 
 def _published(snapshot: str) -> bool:
-    from greencert.orchestration.common import TRANSFORMER_CONN, conninfo
-    from greencert.report.progress import rows
+    from greencert.report.progress_table import rows
 
     return bool(rows(conninfo(TRANSFORMER_CONN), date.fromisoformat(snapshot)))
 
@@ -187,7 +182,7 @@ def deadline_missed(context: dict[str, Any]) -> str:
             log.info("deadline of %s run %s.%s (%s) passed before the run was created: no alert",
                      dag_run.get("run_type"), dag_id, run_id, _local(deadline))
             return f"no alert: the run was created after its deadline {_local(deadline)}"
-        snapshot = snapshot_of(dag_run)
+        snapshot = snapshot_date.of_run(dag_run.get("conf"), dag_run.get("logical_date"))
         notes: list[str] = []
         if snapshot:
             try:

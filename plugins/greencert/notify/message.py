@@ -62,7 +62,7 @@ def task_failure(dag_id: str, task_id: str, run_id: str, error: str | None, log_
 
 
 def status_counts(rows: Sequence[Sequence[object]], status_column: int = 8) -> dict[str, int]:
-    """How many targets of the city row stand at each status (rows as greencert.report.progress.rows)."""
+    """How many targets of the city row stand at each status (rows as greencert.report.progress_table.rows)."""
     counts = dict.fromkeys(STATUSES, 0)
     for row in rows:
         status = str(row[status_column])

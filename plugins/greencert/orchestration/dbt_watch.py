@@ -37,7 +37,7 @@ from cosmos.operators._watcher.state import (
 )
 from cosmos.operators._watcher.triggerer import EventStatus, WatcherEventReason, WatcherTrigger
 
-from greencert.orchestration.common import UPSTREAM_FAILED_KEY
+from greencert.notify import UPSTREAM_FAILED_KEY
 from greencert.orchestration.dbt_in_process import STATUSES_KEY
 
 TRIGGER = f"{__name__}.NodeTrigger"

@@ -5,16 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from greencert import settings
+from greencert.connections import LOADER_CONN, SOURCE_API_CONN, conninfo, http_base
 from greencert.feeds import Feed
-from greencert.orchestration.common import (
-    LOADER_CONN,
-    RETRIES,
-    SOURCE_API_CONN,
-    as_of,
-    conninfo,
-    default_args,
-    http_base,
-)
+from greencert.orchestration.common import RETRIES, default_args
+from greencert.snapshot_date import of_context as as_of
 
 TAKES_HTTP = ("Fetches what changed since the feed's watermark from the source's API (connection "
               "`greencert_source_api`, retried with backoff, bounded), lands it and any file in the drop folder "
@@ -77,8 +71,8 @@ def build(feed: Feed) -> Any:
 
         @task
         def load(landed: dict[str, Any]) -> dict[str, Any]:
-            from greencert.load.copy_batch import BatchRejected, load_batch, mark
-            from greencert.load.manifest import batches_by_id
+            from greencert.load.copy_batch import BatchRejected, load_batch
+            from greencert.load.manifest import batches_by_id, mark
 
             url = conninfo(LOADER_CONN)
             loaded, refused = [], [f"{line} (drop folder)" for line in landed["refused"]]

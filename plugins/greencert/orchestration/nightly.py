@@ -23,8 +23,9 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from greencert import feeds, settings
-from greencert.orchestration.common import RETRIES, TRANSFORMER_CONN, as_of, as_of_iso, conninfo, default_args
+from greencert import feeds, settings, snapshot_date
+from greencert.connections import TRANSFORMER_CONN, conninfo
+from greencert.orchestration.common import RETRIES, default_args
 from greencert.orchestration.dbt_in_process import speed_up_dbt
 from greencert.publish.swap import NIGHTLY_BUILD
 
@@ -136,7 +137,6 @@ def build() -> Any:
         default_args=default_args(retries=RETRIES),
         on_success_callback=nightly_succeeded,  # summary + report path by e-mail / webhook
         deadline=deadline_alert(),  # not published by 07:00 Asia/Shanghai → alert
-        user_defined_macros={"greencert_as_of": as_of_iso},
         # full_refresh: rebuild the incremental staging models from every accepted batch (after a
         # change to their logic or to the seeds they read), as `dbt build --full-refresh`
         params={"as_of_date": None, "full_refresh": False},
@@ -146,13 +146,13 @@ def build() -> Any:
         @task(inlets=raw_assets)
         def prepare_build(**context: Any) -> str:
             """A fresh build schema holding the night's date; the project parsed once for the dbt tasks."""
-            from greencert import runtime
+            from greencert import environment
             from greencert.orchestration.dbt_in_process import warm_partial_parse
             from greencert.publish.swap import prepare_build
 
             url = conninfo(TRANSFORMER_CONN)
-            schema = prepare_build(url, BUILD_SCHEMA, as_of(context))
-            warm_partial_parse(runtime.dbt_env(url, BUILD_SCHEMA), f"{DAG_ID}__{DBT_GROUP}")
+            schema = prepare_build(url, BUILD_SCHEMA, snapshot_date.of_context(context))
+            warm_partial_parse(environment.dbt_env(url, BUILD_SCHEMA), f"{DAG_ID}__{DBT_GROUP}")
             return schema
 
         dbt = DbtTaskGroup(
@@ -210,15 +210,15 @@ def build() -> Any:
         def publish(build_schema: str, **context: Any) -> dict[str, Any]:
             from greencert.publish.swap import publish as do_publish
 
-            result = do_publish(conninfo(TRANSFORMER_CONN), build_schema, as_of(context))
+            result = do_publish(conninfo(TRANSFORMER_CONN), build_schema, snapshot_date.of_context(context))
             return {"snapshot_date": result.snapshot_date.isoformat(),
                     "history_rows_written": result.history_rows_written}
 
         @task
         def summary(**context: Any) -> str:
-            from greencert.report.progress import progress_table
+            from greencert.report.progress_table import progress_table
 
-            text = progress_table(conninfo(TRANSFORMER_CONN), as_of(context))
+            text = progress_table(conninfo(TRANSFORMER_CONN), snapshot_date.of_context(context))
             print(text)
             return text
 
@@ -227,7 +227,7 @@ def build() -> Any:
             """The snapshot date's report folder (HTML with its charts, XLSX), from what was published."""
             from greencert.report.write import write_report
 
-            files = write_report(conninfo(TRANSFORMER_CONN), as_of(context))
+            files = write_report(conninfo(TRANSFORMER_CONN), snapshot_date.of_context(context))
             print(f"report: {files.html}\n        {files.xlsx}")
             return files.as_dict()
 

@@ -16,7 +16,7 @@ import psycopg
 
 from greencert.extract.http import advance_watermark
 from greencert.feeds import Feed
-from greencert.load.copy_batch import mark
+from greencert.load.manifest import mark, mark_accepted
 from greencert.quality import gx_run, raw_suite, row_rules
 
 
@@ -71,8 +71,7 @@ def run_raw_gate(feed: Feed, conninfo: str, batch_id: str, run_id: str) -> RawGa
     gate = RawGate(quarantined, outcome, {"row_rules": ruled - started, "gx_suite": time.perf_counter() - ruled})
     if outcome.success:  # accepted, and the http watermark moves for what was accepted: together
         with psycopg.connect(conninfo) as conn:
-            conn.execute("update raw.landing_manifest set status = 'accepted', reason = null where batch_id = %s",
-                         (batch_id,))
+            mark_accepted(conn, batch_id)
             advance_watermark(conn, feed, batch_id)
     else:
         mark(conninfo, batch_id, "rejected", gate.summary()[:2000])

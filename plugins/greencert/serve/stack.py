@@ -25,7 +25,7 @@ import httpx
 import psycopg
 from psycopg import sql
 
-from greencert import runtime, settings
+from greencert import environment, settings, subprocesses
 from greencert.serve.rest import AirflowREST
 
 METADATA_ROLE = "greencert_airflow"  # owns Airflow's metadata database, nothing else
@@ -129,7 +129,7 @@ class Stack:
 
         s = self._secrets = _secrets(self.home.parent / "secrets" / "airflow.json")
         wh = urlsplit(self.role_urls["transformer"])
-        env = runtime.airflow_env(self.role_urls)
+        env = environment.airflow_env(self.role_urls)
         metadata = metadata_url(self.admin_url, wh.hostname or "127.0.0.1", wh.port or 5432,
                                 s["metadata_password"], self.metadata_db)
         env.update({
@@ -250,7 +250,7 @@ class Stack:
                     WORKER_HOSTNAME_ENV: name})
         log = self.log_dir / f"worker-{i}.log"
         self._worker_log_offset[i] = log.stat().st_size if log.exists() else 0
-        self._spawn(f"worker-{i}", [str(runtime.AIRFLOW_BIN), "celery", "worker", "--celery-hostname", name,
+        self._spawn(f"worker-{i}", [str(subprocesses.AIRFLOW_BIN), "celery", "worker", "--celery-hostname", name,
                                     "--queues", QUEUE, "--concurrency", str(self.worker_concurrency),
                                     "--skip-serve-logs"], env)
         if wait:
@@ -307,14 +307,14 @@ class Stack:
         self._stop_leftovers()
         env = self._env = self.env()
         self._write_password_file()
-        runtime.airflow(["db", "migrate"], env, capture=True)
+        subprocesses.airflow(["db", "migrate"], env, capture=True)
         try:
             if self.executor == "CeleryExecutor":
                 from greencert.serve.redis import Redis
 
                 self.redis = Redis(self.redis_dir, settings.REDIS_PORT, self._secrets["redis_password"]).start()
             for name in COMPONENTS:
-                self._spawn(name, [str(runtime.AIRFLOW_BIN), name], env)
+                self._spawn(name, [str(subprocesses.AIRFLOW_BIN), name], env)
             if self.executor == "CeleryExecutor":
                 for i in range(1, self.workers + 1):
                     self.start_worker(i, env, timeout_s)

@@ -7,7 +7,7 @@
 -- so a caller's search_path cannot redirect it; a PL/pgSQL body is bound when it runs, so those carry
 -- `set search_path = pg_catalog, pg_temp` (and name util.* by schema).
 -- Created by bootstrap (create or replace: safe to run again); tests/unit keeps the code checks in
--- step with greencert.codes.
+-- step with the stand-ins' plugins/standins/uscc.py (the sample data's USCCs).
 
 -- Full-width digits, letters, brackets and spaces to half-width (NFKC), trimmed; empty -> null.
 -- normalize() costs a microsecond a value; most values are NFKC already (all ASCII is, and the

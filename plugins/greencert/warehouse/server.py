@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
-import time
 from pathlib import Path
 
 from greencert import settings
@@ -141,17 +140,3 @@ def stop(pgdata: Path = settings.PGDATA) -> None:
     if is_running(pgdata):
         bin_path, user = _pg()
         _run(bin_path, user, "pg_ctl", "-w", "-D", str(pgdata), "-m", "fast", "stop")
-
-
-def wait_ready(url: str, timeout_s: float = 30) -> None:
-    import psycopg
-
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            psycopg.connect(url, connect_timeout=3).close()
-            return
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)

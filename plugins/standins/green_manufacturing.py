@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
-from greencert.generate import certificates, csvfile, xlsx
+from standins import certificates, csvfile, xlsx
 
 FACTORY, PARK = "绿色工厂名单", "绿色工业园区名单"
 SUPPLY_CHAIN, DESIGN = "绿色供应链管理示范企业名单", "绿色设计产品名单"

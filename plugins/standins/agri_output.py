@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from greencert.generate import xlsx
-from greencert.generate.certificates import REGIONS
+from standins import xlsx
+from standins.certificates import REGIONS
 
 HEADERS: list[str] = ["年度", "地区", "类别", "总产量(吨)", "绿色优质农产品产量(吨)"]
 # tonnes per year for the whole city, and the city's green-quality share of each in 2021

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from greencert.codes.uscc import is_valid_uscc, make_uscc
-from greencert.generate import certificates, csvfile
-from greencert.generate.certificates import REGION_WEIGHTS
+from standins import certificates, csvfile
+from standins.certificates import REGION_WEIGHTS
+from standins.uscc import is_valid_uscc, make_uscc
 
 HEADERS: list[str] = ["统一社会信用代码", "企业名称", "列入日期", "列入原因", "作出决定机关", "移出日期"]
 REASONS = (

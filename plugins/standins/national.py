@@ -47,8 +47,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import NamedTuple
 
-from greencert.codes.uscc import make_org_code, make_uscc
-from greencert.generate.certificates import (
+from standins.certificates import (
     _NAME_HEADS,
     _NAME_TRADES,
     _ROADS,
@@ -68,6 +67,7 @@ from greencert.generate.certificates import (
     _add_years,
     _start_day,
 )
+from standins.uscc import make_org_code, make_uscc
 
 CHAINS = 3_600_000  # default national scale: ~5 M rows on 2025-06-30 (the Suzhou generator: 37,535 chains)
 ENTERPRISES_PER_CHAIN = 0.32  # as in Suzhou: 12,000 enterprises for 37,535 chains

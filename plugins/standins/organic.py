@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from greencert.codes.uscc import make_uscc
-from greencert.generate import csvfile
-from greencert.generate.certificates import REGION_WEIGHTS, REGIONS
+from standins import csvfile
+from standins.certificates import REGION_WEIGHTS, REGIONS
+from standins.uscc import make_uscc
 
 HEADERS: list[str] = [
     "证书编号", "认证类别", "获证组织名称", "统一社会信用代码", "产品名称", "产品数量(吨)", "是否转换期",
@@ -104,8 +104,9 @@ def status_on(cert: Certificate, day: date) -> str:
 
 
 def in_force(cert: Certificate, day: date) -> bool:
-    """The one definition (issued <= D < expiry, 有效 on D, main certificate), then T03's own rule:
-    a conversion-period certificate is not an organic certificate."""
+    """The oracle's re-statement of dbt's is_in_force (issued <= D < expiry, 有效 on D, main certificate;
+    certificates.in_force says why it is not the definition), then T03's own rule: a conversion-period
+    certificate is not an organic certificate."""
     return (cert.issue_date <= day < cert.expiry_date and status_on(cert, day) == "有效"
             and not cert.is_sub and not cert.in_conversion)
 

@@ -21,14 +21,14 @@ def write_all(
 ) -> list[Path]:
     """Every feed's data for `as_of` (byte-identical for the same inputs): a `files` feed's files
     into its drop folder; an `http` feed's records into the stand-in API's store
-    (generate/api_server.py), replacing what it held, since a source's API serves its current state.
+    (standins/api_server.py), replacing what it held, since a source's API serves its current state.
     `on_feed(i, name)` is called as the i-th feed (from 0) starts, for progress."""
     paths: list[Path] = []
     for i, (name, feed) in enumerate(feeds.registry().items()):
         if on_feed:
             on_feed(i, name)
         out = (api_store if feed.connector == "http" else dropbox) / name
-        written = importlib.import_module(f"greencert.generate.{name}").write(as_of, out, seed)
+        written = importlib.import_module(f"standins.{name}").write(as_of, out, seed)
         written = written if isinstance(written, list) else [written]
         if feed.connector == "http":
             for old in set(out.glob("*")) - set(written):

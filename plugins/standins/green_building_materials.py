@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from greencert.codes.uscc import make_uscc
-from greencert.generate import csvfile
-from greencert.generate.certificates import REGION_WEIGHTS, REGIONS
+from standins import csvfile
+from standins.certificates import REGION_WEIGHTS, REGIONS
+from standins.uscc import make_uscc
 
 HEADERS: list[str] = [
     "证书编号", "企业名称", "统一社会信用代码", "产品类别", "产品名称/型号", "认证等级", "认证机构", "发证日期",

@@ -21,7 +21,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from greencert.codes.uscc import USCC_CHARSET, make_org_code, make_uscc
+from standins.uscc import USCC_CHARSET, make_org_code, make_uscc
 
 REGIONS: dict[str, str] = {
     "320582": "张家港市", "320581": "常熟市", "320585": "太仓市", "320583": "昆山市", "320509": "吴江区",
@@ -282,7 +282,10 @@ def status_on(cert: Certificate, day: date) -> str | None:
 
 
 def in_force(cert: Certificate, day: date) -> bool:
-    """The project's one definition of "in force on D" (the dbt macro is_in_force mirrors it)."""
+    """The oracle's "in force on D": issued <= D < expiry, 有效 on D, main certificate. The project's one
+    definition is dbt's (dbt_project/macros/codes.sql: is_in_force); this is an independent re-statement
+    of the same rule from the generator's own model of the data, for the tests to check the warehouse
+    against, so a change to one that the other does not follow fails them."""
     return (cert.issue_date <= day < cert.expiry_date and status_on(cert, day) == "有效"
             and not cert.is_sub)
 

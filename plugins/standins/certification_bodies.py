@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from greencert.codes.uscc import make_uscc
-from greencert.generate import csvfile
-from greencert.generate.certificates import REGIONS
+from standins import csvfile
+from standins.certificates import REGIONS
+from standins.uscc import make_uscc
 
 HEADERS: list[str] = [
     "机构名称", "批准号", "统一社会信用代码", "业务范围", "批准有效期至", "在苏设立/引进日期", "在苏机构地址",

@@ -2,8 +2,10 @@
 
 A USCC is 18 characters: registration authority, organisation kind, 6-digit registering region
 (characters 3–8), the 9-character organisation code (characters 9–17) and a check character.
-The same rules are implemented in SQL by plugins/greencert/warehouse/functions.sql (util.is_valid_uscc,
-util.is_valid_org_code); tests keep them in step.
+The product's definition of a valid code is SQL: plugins/greencert/warehouse/functions.sql
+(util.is_valid_uscc, util.is_valid_org_code), which the row rules and staging use. This is the
+stand-ins' own: the sample data's USCCs are made here (make_uscc), and the tests check the SQL
+against these checks, written independently.
 """
 
 from __future__ import annotations

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from greencert.codes.uscc import make_uscc
-from greencert.generate import xlsx
-from greencert.generate.certificates import REGION_WEIGHTS, REGIONS
+from standins import xlsx
+from standins.certificates import REGION_WEIGHTS, REGIONS
+from standins.uscc import make_uscc
 
 HEADERS: list[str] = [
     "企业名称", "统一社会信用代码", "企业信息码", "产品名称", "产品编号", "核准产量(吨)", "商标", "获证类型",
@@ -107,7 +107,8 @@ def build_population(seed: int = 2022) -> Population:
 
 
 def in_force(product: Product, day: date) -> bool:
-    """The one definition, for a list without a status column: valid_from <= D < valid_to."""
+    """The oracle's re-statement of dbt's is_in_force for a list without a status column:
+    valid_from <= D < valid_to (certificates.in_force says why it is not the definition)."""
     return product.valid_from <= day < product.valid_to
 
 

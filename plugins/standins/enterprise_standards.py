@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from greencert.codes.uscc import make_uscc
-from greencert.generate import csvfile
-from greencert.generate.certificates import REGION_WEIGHTS
+from standins import csvfile
+from standins.certificates import REGION_WEIGHTS
+from standins.uscc import make_uscc
 
 HEADERS: list[str] = [
     "标准编号", "标准名称", "企业名称", "统一社会信用代码", "发布日期", "对标国家标准", "指标水平", "绿色产品", "状态",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from greencert.generate import certificates, csvfile
+from standins import certificates, csvfile
 
 HEADERS: list[str] = ["统一社会信用代码", "企业名称", "培育库", "所在地区", "入库日期", "出库日期"]
 # (round date, leading added, high-growth added)
