@@ -1,7 +1,7 @@
 """The stand-in of the sources' HTTP API, on loopback, for the tests and the demo.
 
 It serves every CSV in <store>/<feed>/ (what the generator writes for the `http` feeds) through
-the contract's API (../shared/feeds/README.md):
+the contract's API (docs/feeds.md):
 `GET /<feed>?updated_since=ISO&page=1&page_size=500` → `{"total", "page", "page_size", "items"}`,
 records in (更新时间, natural key) order, `updated_since` inclusive, empty cells as null.
 

@@ -4,7 +4,7 @@ from greencert import feeds
 def test_certificates_contract_columns_and_aliases() -> None:
     feed = feeds.get("certificates")
     required = {c.name for c in feed.columns if c.required}
-    # the contract's required columns (../shared/feeds/README.md §1)
+    # the contract's required columns (docs/feeds.md §1)
     assert required == {"cert_no", "status", "cert_program", "org_name", "issue_date", "expiry_date", "body_name"}
     # the org-id header is written two ways by the source
     assert feed.column_for_header("统一社会信用代码/组织机构代码").name == "org_id"
@@ -23,7 +23,7 @@ def test_every_feed_is_complete() -> None:
 
 
 def test_transport_is_the_contracts() -> None:
-    # ../shared/feeds/README.md: §1 certificates (http; CSV fallback), §3 organic, §6 certification
+    # docs/feeds.md: §1 certificates (http; CSV fallback), §3 organic, §6 certification
     # bodies and §7 credit blacklist are http; the others are files.
     http = {name for name, feed in feeds.registry().items() if feed.connector == "http"}
     assert http == {"certificates", "organic", "certification_bodies", "credit_blacklist"}

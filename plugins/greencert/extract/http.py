@@ -2,7 +2,7 @@
 the records as one batch (a CSV with the source's own headers, loaded like any file).
 
 `GET {base}/{feed}?updated_since=…&page=N&page_size=500` → `{"total", "page", "page_size", "items"}`
-(../shared/feeds/README.md).
+(docs/feeds.md).
 - Retries: 429 (its Retry-After honoured), 5xx, timeouts and dropped connections are retried with
   doubling backoff. When the attempts are spent the run fails naming the feed and the URL; nothing
   is landed and the watermark stays.
