@@ -62,7 +62,7 @@ def run_raw_gate(feed: Feed, conninfo: str, batch_id: str, run_id: str) -> RawGa
     outcome = gx_run.validate(
         conninfo,
         raw_suite.suite_name(feed),
-        query=row_rules.clean_rows_query(feed, batch_id),
+        query=row_rules.clean_rows_query(feed, batch_id, any_quarantined=quarantined.rows_quarantined > 0),
         target=batch_id,
         run_id=run_id,
         expectations=raw_suite.expectations(feed),
