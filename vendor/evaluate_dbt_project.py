@@ -37,12 +37,12 @@ def main() -> int:
     args = ["--project-dir", str(project)]
     subprocesses.dbt(["deps", *args], env)
     out = subprocesses.dbt(["build", "--select", "package:dbt_project_evaluator", *args], env).stdout
-    findings = sorted(set(re.findall(r"(?:WARN|FAIL|ERROR) \d+ (?:dbt_project_evaluator\.)?(\w+)", out)))
+    # dbt names each failing or warning test: "Warning in test is_empty_fct_source_fanout_ (...)"
+    findings = sorted(set(re.findall(r"(?:Warning|Failure) in test (?:is_empty_)?(\w+?)_? \(", out)))
     summary = re.findall(r"Done\. PASS=.*", out)
     print(summary[-1] if summary else out[-3000:])
-    for line in out.splitlines():
-        if re.search(r"\b(WARN|FAIL|ERROR)\b \d+", line) and "Done." not in line:
-            print(line.split("]", 1)[-1].strip() if "]" in line else line.strip())
+    for finding in findings:
+        print(finding)
     return 1 if any(f.startswith(FAIL_ON) for f in findings) or not summary else 0
 
 
