@@ -1,5 +1,5 @@
 # The two commands of the README. Everything else is `greencert --help`.
-.PHONY: demo serve test test-stack test-compose lint install browser redis clean stack-deps dockerd dockerd-stop wheelhouse stack-images
+.PHONY: demo serve test test-stack test-compose lint evaluate install browser redis clean stack-deps dockerd dockerd-stop wheelhouse stack-images
 
 VENV := .venv
 UV := $(shell command -v uv 2>/dev/null)
@@ -24,6 +24,10 @@ serve: install
 lint: install
 	$(VENV)/bin/ruff check .
 	cd dbt_project && ../$(VENV)/bin/sqlfluff lint models tests --disable-progress-bar
+
+# dbt-project-evaluator (vendored, offline: vendor/README.md) on a copy of dbt_project/
+evaluate: install
+	$(VENV)/bin/python vendor/evaluate_dbt_project.py
 
 # The report test renders the nightly report in headless Chromium (Debian's package `chromium`);
 # installed here when running as root, otherwise that one test is skipped outside CI.

@@ -1,34 +1,42 @@
-{#- The rows of a feed's raw table that came in batches which passed the raw gate, less the rows
-    its row rules sent to quarantine, with the time their batch landed (the tie-breaker between
-    batches that send the same key). With `taken_by`, only the batches that model's pre-hook
-    (take_new_batches) took in this transaction: an incremental model reads just what is new. -#}
-{% macro accepted_batch_rows(feed, taken_by=none) -%}
-select
-    raw_rows.*,
-    manifest.landed_at
-from {{ source('raw', feed) }} as raw_rows
-inner join {{ source('raw', 'landing_manifest') }} as manifest
-    on raw_rows.batch_id = manifest.batch_id
-where
-    manifest.feed = '{{ feed }}'
-    and manifest.status = 'accepted'
-    {%- if taken_by %}
-    -- = any(array(...)): evaluated once, so the raw table is read through its batch_id index
-    -- (an IN subquery let the planner scan every raw row and parse each before the batch filter)
-    and raw_rows.batch_id = any(array(
-        select taken.batch_id from staging.batches_taken as taken
-        where taken.model = '{{ taken_by }}' and taken.taken_in = pg_current_xact_id()
-    ))
+{#- The condition "the row's batch is one `taken_by`'s pre-hook (take_new_batches) took in this
+    transaction": what an incremental model or a status-history snapshot reads of a feed's
+    accepted rows (base_<feed>__accepted_rows), just what is new. -#}
+{% macro taken_in_this_transaction(taken_by, batch_id='batch_id') -%}
+-- = any(array(...)): evaluated once, so the raw table is read through its batch_id index
+-- (an IN subquery let the planner scan every raw row and parse each before the batch filter)
+{{ batch_id }} = any(array(
+    select taken.batch_id from staging.batches_taken as taken
+    where taken.model = '{{ taken_by }}' and taken.taken_in = pg_current_xact_id()
+))
+{%- endmacro %}
+
+{#- An incremental staging model's input: the feed's accepted rows in the batches its pre-hook
+    took in this build (all of them on a first or full build: the pre-hook takes every batch). -#}
+{% macro new_accepted_rows(feed) -%}
+select * from {{ ref('base_' ~ feed ~ '__accepted_rows') }}
+where {{ taken_in_this_transaction(this.identifier) }}
+{%- endmacro %}
+
+{#- The latest state per `key` of an incremental staging model: the new rows (`relation`, with
+    `columns`, the model's own columns before its derived ones) and, in an incremental run, the row
+    the model already holds for each key they mention; the newer wins (latest_per_key), so a night
+    costs in proportion to the day's changes, not to the register. -#}
+{% macro latest_state_with_held(relation, key, columns, order_first='') -%}
+{%- set candidates -%}
+    select {{ columns | join(', ') }} from {{ relation }}
+    {%- if is_incremental() %}
+    union all
+    -- the row already held for each key the new batches mention: the newer one wins
+    select {{ columns | join(', ') }} from {{ this }}
+    where {{ key }} in (select {{ relation }}.{{ key }} from {{ relation }})
     {%- endif %}
-    and not exists (
-        select 1 from {{ source('dq', 'quarantine') }} as quarantined
-        where quarantined.batch_id = raw_rows.batch_id and quarantined.source_row = raw_rows.source_row
-    )
+{%- endset -%}
+{{ latest_per_key('(' ~ candidates ~ ') as candidates', key, order_first) }}
 {%- endmacro %}
 
 {#- Pre-hook of an incremental staging model or a status-history snapshot: record in
     staging.batches_taken, in the build's own transaction, the accepted batches of `feed` it has
-    not taken before; the model then reads exactly those (accepted_batch_rows(feed, taken_by=...)).
+    not taken before; the model then reads exactly those (taken_in_this_transaction).
     A failed build rolls the record back with the rows, so nothing is skipped. An incremental model
     starts over (emptied, every accepted batch taken again) on --full-refresh, when its table is
     missing, or when a batch it took is no longer accepted (withdrawn by hand): rows of a withdrawn
@@ -108,7 +116,10 @@ from (
         ) as updated_at,
         raw_rows.landed_at,
         raw_rows.source_row
-    from ({{ accepted_batch_rows(feed, taken_by) }}) as raw_rows
+    from {{ ref('base_' ~ feed ~ '__accepted_rows') }} as raw_rows
+    {%- if taken_by %}
+    where {{ taken_in_this_transaction(taken_by, 'raw_rows.batch_id') }}
+    {%- endif %}
 ) as versions
 where cert_no is not null and updated_at is not null
 order by cert_no asc, updated_at asc, landed_at desc, source_row desc

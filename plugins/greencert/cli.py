@@ -344,6 +344,15 @@ def cmd_dbt_parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dbt_sources(args: argparse.Namespace) -> int:
+    from greencert.feeds import dbt_sources
+
+    changed = dbt_sources.stale() if args.check else dbt_sources.write()
+    for path in changed:
+        print(f"{'stale' if args.check else 'wrote'} dbt_project/{path}")
+    return 1 if args.check and changed else 0
+
+
 def cmd_warehouse(args: argparse.Namespace) -> int:
     if args.action == "stop":
         from greencert.warehouse import server
@@ -547,6 +556,14 @@ def parser() -> argparse.ArgumentParser:
     command("dbt-parse", cmd_dbt_parse, "compile the dbt manifest that Cosmos renders from",
             "Compile dbt_project/target/manifest.json (dbt parse, no database needed), from which Cosmos renders "
             "the nightly DAG's tasks, and print its path. The demo, setup and airflow commands do it first.")
+
+    s = command("dbt-sources", cmd_dbt_sources, "write dbt's sources and base models from the feed registry",
+                "Write each feed's dbt source (models/staging/<feed>/_<feed>__sources.yml), its accepted-rows base "
+                "model (base_<feed>__accepted_rows) and the loader's source (models/staging/loader/) from "
+                "plugins/greencert/feeds/registry.yml, and print the files that changed. Run it after editing "
+                "the registry and commit the result; a unit test fails while they differ.",
+                _examples("greencert dbt-sources", "greencert dbt-sources --check   # exit 1 if any is stale"))
+    s.add_argument("--check", action="store_true", help="write nothing; list the stale files, exit 1 if any")
 
     s = command("warehouse", cmd_warehouse, "show connection settings, or stop the embedded server",
                 "Print the warehouse's connection settings (host, port, database, the psql command, the "

@@ -624,9 +624,11 @@ def test_docs_generate(built) -> None:
         moved = {f"model.greencert.{v.model}" for v in BI_VIEWS}
         assert moved <= {m["unique_id"] for m in models}
         models = [m for m in models if m["unique_id"] not in moved]  # bi's columns: test_bi_views_are_the_contract…
-    assert {m["unique_id"] for m in models} <= set(catalog["nodes"])
     undocumented = [m["name"] for m in models if not m["description"]]
     assert undocumented == []
+    # an ephemeral model (the feeds' base_<feed>__accepted_rows) is inlined where it is read: no relation
+    models = [m for m in models if m["config"]["materialized"] != "ephemeral"]
+    assert {m["unique_id"] for m in models} <= set(catalog["nodes"])
     missing = {m["name"]: sorted(set(catalog["nodes"][m["unique_id"]]["columns"]) - set(m["columns"]))
                for m in models}
     assert {k: v for k, v in missing.items() if v} == {}  # every column of every model is described

@@ -55,8 +55,7 @@ history as (
 
 fed_feeds as (
     -- a target is fed once its source feed has a batch through the raw gate
-    select distinct feed from {{ source('raw', 'landing_manifest') }}
-    where status = 'accepted'
+    select distinct feed from {{ ref('stg_loader__accepted_batches') }}
 ),
 
 actuals as (

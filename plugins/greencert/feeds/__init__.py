@@ -1,6 +1,7 @@
 """The feed registry: one YAML file describes every source; DAGs, loaders and suites derive from it.
 
-Adding a feed = an entry in registry.yml + a generator + a staging model.
+Adding a feed = an entry in registry.yml + a generator + a staging model; its dbt source and
+accepted-rows base model are generated from the entry (dbt_sources.py, `greencert dbt-sources`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Feed:
     date_order: tuple[tuple[str, str], ...] = ()  # (earlier, later) column pairs, e.g. issue ≤ expiry
     freshness: tuple[int, int] = (2, 7)  # days behind before the mart gate warns / refuses to publish
     doc: str = ""
+    grain: str = ""  # what one raw row is: "one row per certificate per batch"
 
     @property
     def raw_table(self) -> str:
@@ -91,6 +93,7 @@ def registry() -> dict[str, Feed]:
             freshness=(int(f.get("freshness", {}).get("warn_after_days", 2)),
                        int(f.get("freshness", {}).get("error_after_days", 7))),
             doc=f.get("doc", ""),
+            grain=f.get("grain", ""),
         )
     return feeds
 

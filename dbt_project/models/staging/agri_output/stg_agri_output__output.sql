@@ -2,7 +2,7 @@
 with
 
 source as (
-    {{ accepted_batch_rows('agri_output') }}
+    select * from {{ ref('base_agri_output__accepted_rows') }}
 ),
 
 renamed as (

@@ -11,10 +11,37 @@
     pre_hook="{{ take_new_batches('certificates') }}",
 ) }}
 
+{#- renamed's columns: the ones the table holds before its derived ones (final) -#}
+{%- set held_columns = [
+    'cert_no',
+    'status',
+    'cert_category',
+    'cert_program_code',
+    'cert_program',
+    'standard',
+    'org_name',
+    'org_id',
+    'org_address',
+    'source_region_code',
+    'body_name',
+    'body_approval_no',
+    'issue_date',
+    'expiry_date',
+    'first_issue_date',
+    'is_sub_certificate',
+    'parent_cert_no',
+    'status_changed_on',
+    'scope',
+    'updated_at',
+    'batch_id',
+    'source_row',
+    'landed_at',
+] %}
+
 with
 
 source as (
-    {{ accepted_batch_rows('certificates', taken_by=this.identifier) }}
+    {{ new_accepted_rows('certificates') }}
 ),
 
 renamed as (
@@ -45,42 +72,8 @@ renamed as (
     from source
 ),
 
-candidates as (
-    select * from renamed
-    {%- if is_incremental() %}
-        union all
-        -- the row already held for each certificate the new batches mention: the newer one wins
-        select
-            cert_no,
-            status,
-            cert_category,
-            cert_program_code,
-            cert_program,
-            standard,
-            org_name,
-            org_id,
-            org_address,
-            source_region_code,
-            body_name,
-            body_approval_no,
-            issue_date,
-            expiry_date,
-            first_issue_date,
-            is_sub_certificate,
-            parent_cert_no,
-            status_changed_on,
-            scope,
-            updated_at,
-            batch_id,
-            source_row,
-            landed_at
-        from {{ this }}
-        where cert_no in (select renamed.cert_no from renamed)
-    {%- endif %}
-),
-
 latest as (
-    {{ latest_per_key('candidates', 'cert_no', 'updated_at desc nulls last') }}
+    {{ latest_state_with_held('renamed', 'cert_no', held_columns, 'updated_at desc nulls last') }}
 ),
 
 final as (

@@ -2,7 +2,7 @@
 with
 
 source as (
-    {{ accepted_batch_rows('certification_bodies') }}
+    select * from {{ ref('base_certification_bodies__accepted_rows') }}
 ),
 
 renamed as (

@@ -2,7 +2,7 @@
 with
 
 source as (
-    {{ accepted_batch_rows('credit_blacklist') }}
+    select * from {{ ref('base_credit_blacklist__accepted_rows') }}
 ),
 
 renamed as (

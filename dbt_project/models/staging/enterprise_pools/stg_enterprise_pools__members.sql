@@ -2,7 +2,7 @@
 with
 
 source as (
-    {{ accepted_batch_rows('enterprise_pools') }}
+    select * from {{ ref('base_enterprise_pools__accepted_rows') }}
 ),
 
 renamed as (

@@ -2,7 +2,7 @@
 with
 
 source as (
-    {{ accepted_batch_rows('enterprise_standards') }}
+    select * from {{ ref('base_enterprise_standards__accepted_rows') }}
 ),
 
 renamed as (

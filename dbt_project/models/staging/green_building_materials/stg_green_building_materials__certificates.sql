@@ -3,7 +3,7 @@
 with
 
 source as (
-    {{ accepted_batch_rows('green_building_materials') }}
+    select * from {{ ref('base_green_building_materials__accepted_rows') }}
 ),
 
 renamed as (

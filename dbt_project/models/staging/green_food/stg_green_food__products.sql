@@ -2,7 +2,7 @@
 with
 
 source as (
-    {{ accepted_batch_rows('green_food') }}
+    select * from {{ ref('base_green_food__accepted_rows') }}
 ),
 
 renamed as (

@@ -4,7 +4,7 @@
 with
 
 source as (
-    {{ accepted_batch_rows('green_manufacturing') }}
+    select * from {{ ref('base_green_manufacturing__accepted_rows') }}
 ),
 
 renamed as (

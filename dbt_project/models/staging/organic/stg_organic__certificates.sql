@@ -9,10 +9,30 @@
     pre_hook="{{ take_new_batches('organic') }}",
 ) }}
 
+{#- renamed's columns: the ones the table holds before its derived ones (final) -#}
+{%- set held_columns = [
+    'cert_no',
+    'organic_kind',
+    'org_name',
+    'uscc',
+    'product_name',
+    'output_t',
+    'in_conversion',
+    'body_name',
+    'issue_date',
+    'expiry_date',
+    'status',
+    'site_address',
+    'updated_at',
+    'batch_id',
+    'source_row',
+    'landed_at',
+] %}
+
 with
 
 source as (
-    {{ accepted_batch_rows('organic', taken_by=this.identifier) }}
+    {{ new_accepted_rows('organic') }}
 ),
 
 renamed as (
@@ -36,35 +56,8 @@ renamed as (
     from source
 ),
 
-candidates as (
-    select * from renamed
-    {%- if is_incremental() %}
-        union all
-        -- the row already held for each certificate the new batches mention: the newer one wins
-        select
-            cert_no,
-            organic_kind,
-            org_name,
-            uscc,
-            product_name,
-            output_t,
-            in_conversion,
-            body_name,
-            issue_date,
-            expiry_date,
-            status,
-            site_address,
-            updated_at,
-            batch_id,
-            source_row,
-            landed_at
-        from {{ this }}
-        where cert_no in (select renamed.cert_no from renamed)
-    {%- endif %}
-),
-
 latest as (
-    {{ latest_per_key('candidates', 'cert_no', 'updated_at desc nulls last') }}
+    {{ latest_state_with_held('renamed', 'cert_no', held_columns, 'updated_at desc nulls last') }}
 ),
 
 final as (
