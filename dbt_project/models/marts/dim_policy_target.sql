@@ -1,4 +1,6 @@
--- The policy's numeric targets (T01–T12) and its tracked indicators without a number (I01–I08).
+-- The policy's numeric targets (T01–T12) and its tracked indicators without a number (I01–I09): what
+-- the policy says (seeds policy_targets, policy_indicators) and the feed each is counted from (its
+-- counting rule: dbt_project.yml vars.counting_rules).
 with
 
 targets as (
@@ -22,7 +24,7 @@ final as (
         baseline_value,
         policy_start,
         deadline,
-        source_feeds,
+        {{ target_feed('target_id') }} as source_feeds,
         responsible_departments,
         target_note
     from targets
@@ -39,7 +41,7 @@ final as (
         null as baseline_value,
         cast('2022-07-19' as date) as policy_start,
         cast(null as date) as deadline,
-        source_feeds,
+        {{ target_feed('target_id') }} as source_feeds,
         responsible_departments,
         target_note
     from indicators

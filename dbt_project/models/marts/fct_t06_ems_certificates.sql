@@ -1,2 +1,2 @@
 -- T06 （七）环境管理体系认证证书: environmental management system certificates in force.
-{{ certificates_in_force_for(['T06']) }}
+{{ target_fact('T06') }}

@@ -1,2 +1,2 @@
 -- T07 （七）节能节水低碳产品认证有效证书: energy-saving, water-saving and low-carbon product certificates in force.
-{{ certificates_in_force_for(['T07']) }}
+{{ target_fact('T07') }}

@@ -1,2 +1,2 @@
 -- T09 （七）能源管理体系认证证书: energy management system certificates in force.
-{{ certificates_in_force_for(['T09']) }}
+{{ target_fact('T09') }}

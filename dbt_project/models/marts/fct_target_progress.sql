@@ -2,31 +2,14 @@
 -- straight-line trajectory from the policy's start to its deadline, the projection of the recent
 -- trend to the deadline, and the status they give.
 -- Targets whose feeds are not ingested yet appear with no actual and status 未接入.
-{#- count facts: fact model -> the targets/indicators it answers (one row = one unit counted) -#}
-{%- set facts = {
-    'fct_t01_green_factories': ['T01'],
-    'fct_t02_green_food_certificates': ['T02'],
-    'fct_t03_organic_certificates': ['T03'],
-    'fct_t05_service_certificates': ['T05'],
-    'fct_t06_ems_certificates': ['T06'],
-    'fct_t07_energy_water_low_carbon_product_certificates': ['T07'],
-    'fct_t08_green_building_material_certificates': ['T08'],
-    'fct_t09_enms_certificates': ['T09'],
-    'fct_t10_green_enterprise_standards': ['T10'],
-    'fct_t11_green_certification_bodies': ['T11'],
-    'fct_indicator_certificates': ['I01', 'I02', 'I03', 'I04', 'I05'],
-    'fct_indicator_green_manufacturing': ['I06', 'I07', 'I08'],
-    'fct_t12_enterprise_pool_members': ['T12', 'I09'],
-} %}
-{#- ratio facts: fact model -> (target, numerator column, denominator column); the actual is
-    100 × sum(numerator) / sum(denominator), so the city's share is computed from its sums -#}
-{%- set ratio_facts = {
-    'fct_t04_green_quality_agri_share': ('T04', 'green_quality_output_t', 'total_output_t'),
-} %}
-{#- a target in no fact, or whose feed has sent nothing yet, is 未接入 (not fed) -#}
-{%- set fed = [] %}
-{%- for ids in facts.values() %}{% do fed.extend(ids) %}{% endfor %}
-{%- for spec in ratio_facts.values() %}{% do fed.append(spec[0]) %}{% endfor %}
+{#- the facts and their targets come from the one definition, dbt_project.yml vars.counting_rules
+    (macros/targets.sql): count facts (fact model -> the targets it answers, one row = one unit
+    counted) and ratio facts (fact model -> (target, numerator column, denominator column): the
+    actual is 100 × sum(numerator) / sum(denominator), so the city's share is computed from its sums) -#}
+{%- set facts = count_facts() %}
+{%- set ratios = ratio_facts() %}
+{#- a target with no counting rule, or whose feed has sent nothing yet, is 未接入 (not fed) -#}
+{%- set fed = counting_rules().keys() | list %}
 
 with
 
@@ -69,7 +52,7 @@ actuals as (
         group by target_id, region_code
         union all
     {%- endfor %}
-    {%- for fact, spec in ratio_facts.items() %}
+    {%- for fact, spec in ratios.items() %}
         select
             target_id,
             region_code,
@@ -89,7 +72,7 @@ by_region as (
         regions.region_code,
         targets.target_id in ('{{ fed | join("', '") }}')
         and targets.source_feeds in (select fed_feeds.feed from fed_feeds) as is_fed,
-        targets.target_id in ('{{ ratio_facts.values() | map(attribute=0) | join("', '") }}') as is_ratio,
+        targets.target_id in ('{{ ratios.values() | map(attribute=0) | join("', '") }}') as is_ratio,
         actuals.numerator_value,
         actuals.denominator_value
     from targets
