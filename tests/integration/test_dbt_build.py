@@ -280,7 +280,7 @@ def test_history_sources_declare_the_warehouses_columns(built) -> None:
     import yaml
 
     urls, _ = built
-    sources = yaml.safe_load((settings.DBT_PROJECT_DIR / "models" / "marts" / "_history__sources.yml")
+    sources = yaml.safe_load((settings.DBT_PROJECT_DIR / "models" / "staging" / "history" / "_history__sources.yml")
                              .read_text(encoding="utf-8"))["sources"]
     with psycopg.connect(urls["transformer"]) as conn:
         for source in sources:

@@ -1,4 +1,4 @@
--- bi.target_progress_history over history.target_progress_history: the BI contract (_bi__models.yml), built as a view in the
+-- bi.target_progress_history over history.target_progress_history (stg_history__target_progress, inlined): the BI contract (_bi__models.yml), built as a view in the
 -- build schema and moved into `bi` by the publish transaction (plugins/greencert/publish/swap.py).
 select
     target_progress_history.snapshot_date,
@@ -14,4 +14,4 @@ select
     target_progress_history.projected_value,
     target_progress_history.progress_status,
     target_progress_history.published_at
-from {{ source('history', 'target_progress_history') }} as target_progress_history
+from {{ ref('stg_history__target_progress') }} as target_progress_history

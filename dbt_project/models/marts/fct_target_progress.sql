@@ -28,7 +28,7 @@ history as (
         target_id,
         snapshot_date,
         actual_value
-    from {{ source('history', 'target_progress_history') }}
+    from {{ ref('stg_history__target_progress') }}
     where
         region_code = '320500'
         and actual_value is not null
