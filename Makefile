@@ -23,6 +23,7 @@ serve: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	cd dbt_project && ../$(VENV)/bin/sqlfluff lint models tests --disable-progress-bar
 
 # The report test renders the nightly report in headless Chromium (Debian's package `chromium`);

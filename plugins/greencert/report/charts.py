@@ -14,12 +14,14 @@ from __future__ import annotations
 import io
 from datetime import date
 from decimal import Decimal
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from greencert.report.data import ReportData, Target
 from greencert.terminal_text import visible
 
 if TYPE_CHECKING:
+    from matplotlib.dates import DateFormatter, YearLocator
     from matplotlib.figure import Figure
 
 STATUS_EN = {"达标": "met", "进度正常": "on track", "滞后": "behind", "监测": "tracked", "未接入": "not yet fed",
@@ -31,7 +33,7 @@ def _label(value: object) -> str:
     return visible(value).replace("$", r"\$")
 
 
-def _pyplot():
+def _pyplot() -> ModuleType:
     import matplotlib
 
     matplotlib.use("Agg")  # no screen
@@ -161,13 +163,13 @@ def trends(data: ReportData) -> str:
     return _svg(fig, "chart-trends")
 
 
-def _years():
+def _years() -> YearLocator:
     from matplotlib.dates import YearLocator
 
     return YearLocator()
 
 
-def _year_format():
+def _year_format() -> DateFormatter:
     from matplotlib.dates import DateFormatter
 
     return DateFormatter("%Y")
