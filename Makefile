@@ -23,6 +23,7 @@ serve: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	cd dbt_project && ../$(VENV)/bin/sqlfluff lint models tests --disable-progress-bar
 
 # dbt-project-evaluator (vendored, offline: vendor/README.md) on a copy of dbt_project/

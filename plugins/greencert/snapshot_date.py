@@ -16,7 +16,7 @@ from greencert import settings
 
 def of_run(conf: Mapping[str, Any] | None, logical_date: datetime | str | None) -> str | None:
     """The snapshot date as ISO text; None when the run has neither (an asset-triggered run without a date)."""
-    if (conf or {}).get("as_of_date"):
+    if conf and conf.get("as_of_date"):
         return date.fromisoformat(str(conf["as_of_date"])).isoformat()
     if not logical_date:
         return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -47,7 +48,7 @@ class Task:
         """Set or advance the units done; `note` is shown after the bar (the feed, DAG or rows now)."""
         if self._progress is None or self._id is None:
             return
-        fields = {} if note is None else {"note": note}
+        fields: dict[str, Any] = {} if note is None else {"note": note}
         self._progress.update(self._id, completed=completed, advance=advance, **fields)
 
 

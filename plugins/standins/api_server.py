@@ -79,7 +79,7 @@ class _Feed:
             since = None  # records without 更新时间 cannot be filtered: the whole list, every time
         if since not in self._order:
             chosen = [r for r in self.records
-                      if since is None or (r.get(self.updated_header) or "") >= since]
+                      if since is None or self.updated_header is None or (r.get(self.updated_header) or "") >= since]
             self._order[since] = sorted(chosen, key=self.sort_key)
         return self._order[since]
 
@@ -159,7 +159,7 @@ class StandinAPI:
     @property
     def base(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}"
 
     def set_faults(
         self, script: list[str] | None = None, slow_s: float | None = None, shift: int | None = None,

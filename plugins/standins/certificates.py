@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from standins.uscc import USCC_CHARSET, make_org_code, make_uscc
 
@@ -243,7 +244,7 @@ def build_population(seed: int = 2022) -> Population:
                     if ent.region == "320509" and issue.year == 2013 and region_code and rng.random() < 0.5:
                         region_code = "320584"  # 吴江市 before it became 吴江区
                     cert_no = f"{body[0]}{issue:%y}{program.letter}{serial:05d}R{recert}{size}{office}"
-                    common = dict(
+                    common: dict[str, Any] = dict(
                         program=program, program_code=code, enterprise=ent, source_region_code=region_code, body=body,
                         issue_date=issue, expiry_date=expiry, first_issue_date=first, issued_at=issued_at,
                         events=tuple(events), scope=f"{program.name}范围内的{ent.name[2:-4]}相关活动",

@@ -69,7 +69,7 @@ def counts(b: Body, day: date) -> bool:
 
 
 def in_force_counts(pop: Population, day: date) -> dict[str, int]:
-    return dict(Counter(b.region for b in pop.bodies if counts(b, day)))
+    return dict(Counter(b.region for b in pop.bodies if b.region is not None and counts(b, day)))
 
 
 def write(as_of: date, out_dir: Path, seed: int = 2022) -> Path:

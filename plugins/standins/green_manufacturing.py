@@ -164,6 +164,7 @@ def build_population(seed: int = 2022) -> Population:
             entries.append(Entry(FACTORY, PROVINCIAL, batch, day, name, f"苏州市{certificates.REGIONS[region]}",
                                  region, key))
         for e in rng.sample([e for e in national_suzhou if e.announced_on < day and e.region != "000000"], 2):
+            assert e.region is not None  # national_suzhou: placed in Suzhou
             entries.append(replace(e, level=PROVINCIAL, batch=batch, announced_on=day,
                                    region_text=certificates.REGIONS[e.region],
                                    name=_variant(base_names.get(e.key, e.key), rng)))
@@ -195,7 +196,7 @@ def in_force_counts(pop: Population, day: date, list_type: str = FACTORY) -> dic
     seen: dict[str, str] = {}
     products: Counter[str] = Counter()
     for e in pop.entries:
-        if e.list_type == list_type and counted(e, day):
+        if e.list_type == list_type and e.region is not None and counted(e, day):
             if list_type == DESIGN:
                 products[e.region] += 1
             else:

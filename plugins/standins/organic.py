@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from standins import csvfile
 from standins.certificates import REGION_WEIGHTS, REGIONS
@@ -80,7 +81,7 @@ def build_population(seed: int = 2022) -> Population:
                 status_events.append((issue + timedelta(days=rng.randint(30, 300)), rng.choice(("暂停", "撤销"))))
             status_events.append((expiry, "过期"))
             main_no = f"{body[0]}OP{issue:%y}{serials[body[0]]:05d}"
-            common = dict(
+            common: dict[str, Any] = dict(
                 kind=kind, org_name=name, uscc=uscc, region=region, product_name=products,
                 output_t=f"{rng.randint(5, 900)}", in_conversion=kind == "生产" and year < CONVERSION_YEARS,
                 body_name=body[1], issue_date=issue, expiry_date=expiry,

@@ -41,6 +41,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import psycopg
@@ -127,7 +128,8 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
     """Follow a redirect only to the origin (scheme, host, port) of the URL asked for."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, ANN201
+    def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str,
+                         headers: http.client.HTTPMessage, newurl: str) -> urllib.request.Request | None:
         target = urljoin(req.full_url, newurl)
         if _origin(target) != _origin(req.full_url):
             raise _CrossOrigin(f"redirected (HTTP {code}) to {target}, off the configured origin "

@@ -242,11 +242,11 @@ def _load_csv(feed: Feed, conninfo: str, batch: Batch, encoding: str | None) -> 
             with _copy(feed, conninfo, batch, header, is_csv=True) as rows:
                 for number, cells in head[at + 1:]:
                     rows.record(number, cells)
-                for number, cells, lines in csv_records(src, header.cells if header.plain else None, len(head)):
-                    if lines is None:
-                        rows.record(number, cells)
+                for number, record, lines in csv_records(src, header.cells if header.plain else None, len(head)):
+                    if record is not None:  # (number, cells, None) or (first number, None, lines)
+                        rows.record(number, record)
                         done = number
-                    else:
+                    elif lines is not None:
                         rows.plain(lines, number)
                         done = number + len(lines) - 1
     except (UnicodeDecodeError, psycopg.errors.CharacterNotInRepertoire):

@@ -132,7 +132,9 @@ def _when(value: Any) -> datetime | None:
 
 
 def _local(value: Any) -> str:
-    return _when(value).astimezone(ZoneInfo(settings.TIMEZONE)).strftime(f"%Y-%m-%d %H:%M {settings.TIMEZONE}")
+    when = _when(value)
+    assert when is not None  # called with a deadline only
+    return when.astimezone(ZoneInfo(settings.TIMEZONE)).strftime(f"%Y-%m-%d %H:%M {settings.TIMEZONE}")
 
 
 def created_after_deadline(dag_run: dict[str, Any], deadline: Any) -> bool:

@@ -31,11 +31,12 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 
 def _calling_module() -> str:
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         name = frame.f_globals.get("__name__", "")
         if name and name != "dbt_common.behavior_flags":

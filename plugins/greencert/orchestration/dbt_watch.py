@@ -49,7 +49,7 @@ UPSTREAM_POLL_MAX_S = 5.0
 ACTIVE = {"queued", "running"}  # an upstream at work: read every UPSTREAM_POLL_S
 # Cosmos's final states of the build's task, and the one its sensors never see under Cosmos's own
 # graph (they wait for the build's upstream there): what the build follows failed
-PRODUCER_ENDED = PRODUCER_FINAL_STATES | {"upstream_failed"}
+PRODUCER_ENDED: frozenset[str] = PRODUCER_FINAL_STATES | {"upstream_failed"}
 # Airflow's finished states of a task instance, and the one a node may follow
 DONE = {"success", "failed", "skipped", "upstream_failed", "removed"}
 
@@ -94,6 +94,9 @@ class NodeTrigger(WatcherTrigger):
     """Cosmos's WatcherTrigger, started by the scheduler (its run comes from the task instance the
     triggerer gives it) and ending the task itself when the node succeeded or was skipped."""
 
+    dag_id: str  # Cosmos's (untyped) WatcherTrigger sets them
+    run_id: str
+
     def __init__(self, model_unique_id: str, producer_task_id: str, dag_id: str = "", run_id: str = "",
                  map_index: int | None = -1, poke_interval: float = 2.0, is_test_sensor: bool = False,
                  waits_for: list[str] | None = None, **kwargs: Any) -> None:
@@ -105,7 +108,7 @@ class NodeTrigger(WatcherTrigger):
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return TRIGGER, {**super().serialize()[1], "waits_for": self.waits_for}
 
-    async def run(self) -> AsyncIterator[TriggerEvent]:  # type: ignore[override]
+    async def run(self) -> AsyncIterator[TriggerEvent]:
         ti = self.task_instance
         if ti is not None:
             self.dag_id = self.dag_id or ti.dag_id
@@ -174,7 +177,7 @@ class NodeTrigger(WatcherTrigger):
         if not failed:
             return event
         self.log.info("%s: not built, because %s did not succeed", self.model_unique_id, ", ".join(failed))
-        return TaskFailedEvent(xcoms={UPSTREAM_FAILED_KEY: failed})
+        return TaskFailedEvent(xcoms={UPSTREAM_FAILED_KEY: list(failed)})
 
     async def _upstream_states(self) -> dict[str, str | None]:
         return await self._task_states(self.waits_for)

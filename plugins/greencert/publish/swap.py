@@ -202,7 +202,8 @@ def _lock_published(conn: psycopg.Connection, wait_s: float, try_ms: int) -> tup
                     + (", ".join(f"pid {pid} ({user})" for pid, user in others) or "sessions that ended meanwhile")
                     + "; nothing was published") from None
             for pid, _ in holders:
-                if conn.execute("select pg_terminate_backend(%s, 5000)", (pid,)).fetchone()[0]:
+                terminated = conn.execute("select pg_terminate_backend(%s, 5000)", (pid,)).fetchone()
+                if terminated is not None and terminated[0]:
                     ended += 1
             log.warning("publish: ended %d BI session(s) holding a read on bi past %.0f s (pids %s)",
                         len(holders), wait_s, ", ".join(str(p) for p, _ in holders))

@@ -337,7 +337,9 @@ def candidates_query(feed: Feed, repeated: bool, judged: frozenset[str] = frozen
 
 def _repeated(conninfo: str, feed: Feed, batch_id: str) -> list[int] | None:
     with psycopg.connect(conninfo) as conn:
-        return conn.execute(repeated_keys_query(feed), {"batch_id": batch_id}).fetchone()[1]
+        row = conn.execute(repeated_keys_query(feed), {"batch_id": batch_id}).fetchone()
+        assert row is not None  # an aggregate: always one row
+        return row[1]
 
 
 def candidates(conn: psycopg.Connection, feed: Feed, batch_id: str, conninfo: str) -> list[int] | None:
@@ -350,19 +352,25 @@ def candidates(conn: psycopg.Connection, feed: Feed, batch_id: str, conninfo: st
         beside = pool.submit(_repeated, conninfo, feed, batch_id)
         not_plain: dict[str, list[str]] = {}  # judged per distinct value; too many: per row, as the rest
         for column in distinct_columns(feed):
-            _, values = conn.execute(distinct_values_query(feed, column),
-                                     {"batch_id": batch_id, **PLAIN_DAY_PARAMS}).fetchone()
+            row = conn.execute(distinct_values_query(feed, column),
+                               {"batch_id": batch_id, **PLAIN_DAY_PARAMS}).fetchone()
+            assert row is not None  # an aggregate: always one row
+            _, values = row
             if values is not None:
                 not_plain[column] = values
         judged = frozenset(not_plain)
         params: dict[str, object] = {"batch_id": batch_id, "repeated": None, **PLAIN_DAY_PARAMS,
                                      **{f"not_plain_{column}": values for column, values in not_plain.items()}}
-        _, rows = conn.execute(candidates_query(feed, False, judged), params).fetchone()
+        row = conn.execute(candidates_query(feed, False, judged), params).fetchone()
+        assert row is not None  # an aggregate: always one row
+        _, rows = row
         params["repeated"] = beside.result()
         if params["repeated"] is None:
             return None
         if params["repeated"]:  # listed without them: again, with every row of a repeated key
-            _, rows = conn.execute(candidates_query(feed, True, judged), params).fetchone()
+            row = conn.execute(candidates_query(feed, True, judged), params).fetchone()
+            assert row is not None  # an aggregate: always one row
+            _, rows = row
     return None if rows is None else sorted(rows)
 
 
@@ -385,12 +393,12 @@ def quarantine_batch(feed: Feed, conninfo: str, batch_id: str) -> Quarantined:
             conn.execute(statement(feed, candidates=True), {"batch_id": batch_id, "rows": rows})
         checked = conn.execute(sql.SQL("select count(*) from {} where batch_id = %s").format(
             sql.Identifier("raw", feed.name)), (batch_id,)).fetchone()
-        by_rule = dict(conn.execute(
+        by_rule: dict[str, int] = dict(conn.execute(
             "select rule, count(*) from dq.quarantine where batch_id = %s group by rule order by rule",
             (batch_id,)).fetchall())
-        rows = conn.execute("select count(distinct source_row) from dq.quarantine where batch_id = %s",
-                            (batch_id,)).fetchone()
-    return Quarantined(batch_id, checked[0] if checked else 0, rows[0] if rows else 0, by_rule)
+        quarantined = conn.execute("select count(distinct source_row) from dq.quarantine where batch_id = %s",
+                                   (batch_id,)).fetchone()
+    return Quarantined(batch_id, checked[0] if checked else 0, quarantined[0] if quarantined else 0, by_rule)
 
 
 def clean_rows_query(feed: Feed, batch_id: str, any_quarantined: bool = True) -> str:

@@ -14,9 +14,15 @@ from __future__ import annotations
 import io
 from datetime import date
 from decimal import Decimal
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from greencert.report.data import ReportData, Target
 from greencert.terminal_text import visible
+
+if TYPE_CHECKING:
+    from matplotlib.dates import DateFormatter, YearLocator
+    from matplotlib.figure import Figure
 
 STATUS_EN = {"达标": "met", "进度正常": "on track", "滞后": "behind", "监测": "tracked", "未接入": "not yet fed",
              "—": "—"}
@@ -27,7 +33,7 @@ def _label(value: object) -> str:
     return visible(value).replace("$", r"\$")
 
 
-def _pyplot():
+def _pyplot() -> ModuleType:
     import matplotlib
 
     matplotlib.use("Agg")  # no screen
@@ -44,7 +50,7 @@ def _pyplot():
     return plt
 
 
-def _svg(fig, chart_id: str) -> str:
+def _svg(fig: Figure, chart_id: str) -> str:
     plt = _pyplot()
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
@@ -136,6 +142,7 @@ def trends(data: ReportData) -> str:
     for ax, t in zip(axes.flat, targets, strict=False):
         start, deadline = t.policy_start, t.deadline or date(2025, 12, 31)
         baseline = float(t.baseline_value or 0)
+        assert t.target_value is not None  # the targets that have one (above)
         ax.plot([start, deadline], [baseline, float(t.target_value)], color="#555555", linestyle="--",
                 linewidth=1, label="trajectory")
         points = data.history.get(t.target_id, [])
@@ -156,13 +163,13 @@ def trends(data: ReportData) -> str:
     return _svg(fig, "chart-trends")
 
 
-def _years():
+def _years() -> YearLocator:
     from matplotlib.dates import YearLocator
 
     return YearLocator()
 
 
-def _year_format():
+def _year_format() -> DateFormatter:
     from matplotlib.dates import DateFormatter
 
     return DateFormatter("%Y")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import date
+from decimal import Decimal
+from typing import Any
 
 import psycopg
 
@@ -23,7 +25,7 @@ def _pad(text: str, width: int, right: bool = False) -> str:
     return fill + text if right else text + fill
 
 
-def _fmt(value: object) -> str:
+def _fmt(value: Decimal | float | str | None) -> str:
     if value is None:
         return "—"
     if hasattr(value, "is_integer") and value == int(value):  # Decimal / float whole numbers
@@ -48,7 +50,7 @@ def progress_table(conninfo: str, as_of: date, region_code: str = CITY) -> str:
     if not data:
         return f"no published target progress for {as_of} (region {visible(region_code)})"
     header = ("目标", "条款", "指标", "实际", "目标值", "完成率", "进度线", "状态")
-    body = []
+    body: list[tuple[Any, ...]] = []
     for target_id, clause, indicator, actual, comparator, target, pct, trajectory, status, unit in data:
         ratio = unit == "%"
         body.append((

@@ -10,6 +10,7 @@ its escape (\x07) instead of making openpyxl refuse the whole export.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -18,6 +19,9 @@ from openpyxl.styles import Font
 from greencert.report.charts import STATUS_EN
 from greencert.report.data import ReportData
 from greencert.sheet_text import cell as safe_text
+
+if TYPE_CHECKING:
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 
 def _sheet_title(text: str) -> str:
@@ -31,10 +35,10 @@ def write(data: ReportData, path: Path) -> Path:
     wb = Workbook(write_only=True)
     bold = Font(bold=True)
 
-    def add(ws, values: list[object], header: bool = False) -> None:
+    def add(ws: WriteOnlyWorksheet, values: list[object], header: bool = False) -> None:
         cells = []
         for v in values:
-            cell = WriteOnlyCell(ws, value=safe_text(v))
+            cell = WriteOnlyCell(ws, value=safe_text(v))  # type: ignore[arg-type]  # the stubs leave out Decimal, date
             if header:
                 cell.font = bold
             cells.append(cell)

@@ -292,7 +292,9 @@ def bootstrap(admin_url: str, database: str = settings.DATABASE) -> dict[str, st
         db = sql.Identifier(database)
         L, T, B = (sql.Identifier(role_name(r)) for r in ROLES)
         own = sql.Identifier(OWNER)
-        superuser = conn.execute("select rolsuper from pg_roles where rolname = current_user").fetchone()[0]
+        row = conn.execute("select rolsuper from pg_roles where rolname = current_user").fetchone()
+        assert row is not None  # the role the connection is logged in as
+        superuser = row[0]
         conn.execute(sql.SQL("revoke all on database {} from public").format(db))
         conn.execute("revoke create on schema public from public")
         conn.execute(sql.SQL("grant connect on database {} to {}, {}, {}").format(db, L, T, B))
