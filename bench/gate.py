@@ -61,8 +61,9 @@ def task(name: str, path: Path, state: Path) -> None:
     if name == "land":
         from greencert.extract.files import land_new_files
 
-        (batch,) = land_new_files(feed, urls["loader"], AS_OF, dropbox=path.parent / f"drop_{path.stem}",
-                                  landing=WORK / "landing_gate")
+        (batch,) = land_new_files(
+            feed, urls["loader"], AS_OF, dropbox=path.parent / f"drop_{path.stem}", landing=WORK / "landing_gate"
+        )
         state.write_text(json.dumps({"batch_id": batch.batch_id}))
     elif name == "load":
         from greencert.load.copy_batch import load_batch
@@ -79,8 +80,12 @@ def task(name: str, path: Path, state: Path) -> None:
         q = gate.quarantined
         out["row_rules_s"] = gate.seconds["row_rules"]  # great_expectations imported beside them
         out["gx_suite_s"] = gate.seconds["gx_suite"]  # what is left of its import, its context, the suite
-        out.update(rows_checked=q.rows_checked, rows_quarantined=q.rows_quarantined, success=gate.success,
-                   summary=gate.summary()[:1000])
+        out.update(
+            rows_checked=q.rows_checked,
+            rows_quarantined=q.rows_quarantined,
+            success=gate.success,
+            summary=gate.summary()[:1000],
+        )
         if not gate.success:
             raise SystemExit(f"the gate refused the batch: {out['summary']}")
     out["task_s"] = time.perf_counter() - started
@@ -100,16 +105,19 @@ def feed_task(name: str, feed_name: str, drop: Path, state: Path) -> None:
     if name == "land":
         from greencert.extract.files import land_new_files
 
-        batches = land_new_files(feed, urls["loader"], NATIONAL_DAY, dropbox=drop / feed.name,
-                                 landing=drop.parent / "landing")
+        batches = land_new_files(
+            feed, urls["loader"], NATIONAL_DAY, dropbox=drop / feed.name, landing=drop.parent / "landing"
+        )
         state.write_text(json.dumps([b.batch_id for b in batches]))
         out["batches"] = len(batches)
     elif name == "load":
         from greencert.load.copy_batch import load_batch
         from greencert.load.manifest import batches_by_id
 
-        out["rows"] = sum(load_batch(feed, urls["loader"], b).rows
-                          for b in batches_by_id(urls["loader"], json.loads(state.read_text())))
+        out["rows"] = sum(
+            load_batch(feed, urls["loader"], b).rows
+            for b in batches_by_id(urls["loader"], json.loads(state.read_text()))
+        )
     elif name == "validate":
         from greencert.quality.raw_gate import run_raw_gate
 
@@ -156,23 +164,30 @@ def national_first_load() -> dict:
     urls = fresh_database()
     # the national certificates file is ~5.02 M rows, past the loader's default limit of 5 M rows a
     # file (GREENCERT_MAX_FILE_ROWS, which refuses it): a national deployment raises it, as here
-    env = {**os.environ, "GREENCERT_BENCH_URLS": json.dumps(urls), "GREENCERT_DROP_SETTLE_S": "0",
-           "GREENCERT_MAX_FILE_ROWS": os.environ.get("GREENCERT_MAX_FILE_ROWS", "10000000")}
+    env = {
+        **os.environ,
+        "GREENCERT_BENCH_URLS": json.dumps(urls),
+        "GREENCERT_DROP_SETTLE_S": "0",
+        "GREENCERT_MAX_FILE_ROWS": os.environ.get("GREENCERT_MAX_FILE_ROWS", "10000000"),
+    }
     result: dict = {"day": NATIONAL_DAY.isoformat(), "feeds": {}}
     total = 0.0
     for name in feeds.registry():
         state = work / f"state_{name}.json"
         run: dict = {}
         for task_name in ("land", "load", "validate"):
-            figures, wall = child(["--feed-task", task_name, "--feed", name, "--file", str(drop),
-                                   "--state", str(state)], env)
+            figures, wall = child(
+                ["--feed-task", task_name, "--feed", name, "--file", str(drop), "--state", str(state)], env
+            )
             run[task_name] = {**figures, "wall_s": wall}
             total += wall
         run["seconds"] = sum(run[t]["wall_s"] for t in ("land", "load", "validate"))
         result["feeds"][name] = run
-        print(f"  {name:<26} {run['load'].get('rows', 0):>10,} rows  land {run['land']['wall_s']:5.1f}  load "
-              f"{run['load']['wall_s']:5.1f}  validate {run['validate']['wall_s']:5.1f}  = {run['seconds']:6.1f} s",
-              flush=True)
+        print(
+            f"  {name:<26} {run['load'].get('rows', 0):>10,} rows  land {run['land']['wall_s']:5.1f}  load "
+            f"{run['load']['wall_s']:5.1f}  validate {run['validate']['wall_s']:5.1f}  = {run['seconds']:6.1f} s",
+            flush=True,
+        )
     result["seconds"] = total
     return result
 
@@ -261,8 +276,11 @@ def main() -> int:
     p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument("--memory-rows", default="", help="comma-separated batch sizes for the gate's peak memory")
     p.add_argument("--out", default=str(ROOT / "bench" / "results" / "gate.json"))
-    p.add_argument("--national", action="store_true",
-                   help="also the national first load of all feeds (seconds.national_first_load_all_feeds)")
+    p.add_argument(
+        "--national",
+        action="store_true",
+        help="also the national first load of all feeds (seconds.national_first_load_all_feeds)",
+    )
     p.add_argument("--feed-task", help=argparse.SUPPRESS)
     p.add_argument("--feed", help=argparse.SUPPRESS)
     p.add_argument("--task", help=argparse.SUPPRESS)
@@ -290,15 +308,22 @@ def main() -> int:
     for how, run in runs.items():
         suffix = "" if how == "cold" else f"_{how}"
         copy_s = run["psql_copy"]["seconds"]
-        phases = {"psql_copy": copy_s, "land": run["land"]["wall_s"], "load": run["load"]["wall_s"],
-                  "validate": run["validate"]["wall_s"], "validate.imports": run["validate"]["imports_s"],
-                  "validate.row_rules": run["validate"]["row_rules_s"],
-                  "validate.gx_suite": run["validate"]["gx_suite_s"]}
+        phases = {
+            "psql_copy": copy_s,
+            "land": run["land"]["wall_s"],
+            "load": run["load"]["wall_s"],
+            "validate": run["validate"]["wall_s"],
+            "validate.imports": run["validate"]["imports_s"],
+            "validate.row_rules": run["validate"]["row_rules_s"],
+            "validate.gx_suite": run["validate"]["gx_suite_s"],
+        }
         phases["ingest"] = phases["land"] + phases["load"] + phases["validate"]
         ratios[f"ingest_vs_psql_copy{suffix}"] = copy_s / phases["ingest"]
         seconds.update({f"{k}{suffix}": v for k, v in phases.items()})
-        print(f"{args.rows:,} rows, {run['file_mb']} MB, {run['validate']['rows_quarantined']} quarantined; "
-              f"tasks {'forked from a preloaded process' if suffix else 'each a fresh Python process'}:")
+        print(
+            f"{args.rows:,} rows, {run['file_mb']} MB, {run['validate']['rows_quarantined']} quarantined; "
+            f"tasks {'forked from a preloaded process' if suffix else 'each a fresh Python process'}:"
+        )
         for k, v in phases.items():
             print(f"  {k:<20} {v:7.1f} s")
         print(f"  ingest = {ratios[f'ingest_vs_psql_copy{suffix}']:.3f}x psql \\copy (goal >= 0.25)", flush=True)
@@ -311,12 +336,18 @@ def main() -> int:
         runs[f"cold_{_label(n)}"] = run
         peak[f"gate_{_label(n)}"] = run["validate"]["peak_rss_mb"]
         v = run["validate"]
-        print(f"  gate on {n:,} rows: {v['wall_s']:.1f} s (row rules {v['row_rules_s']:.1f} s,"
-              f" GX {v['gx_suite_s']:.1f} s), peak {v['peak_rss_mb']:.0f} MB", flush=True)
+        print(
+            f"  gate on {n:,} rows: {v['wall_s']:.1f} s (row rules {v['row_rules_s']:.1f} s,"
+            f" GX {v['gx_suite_s']:.1f} s), peak {v['peak_rss_mb']:.0f} MB",
+            flush=True,
+        )
         if n == 5_000_000:  # the national scale: ~5 M certificates with history (DESIGN.md)
             seconds["national_first_load_certificates_5m"] = sum(run[t]["wall_s"] for t in ("land", "load", "validate"))
-            print(f"  national first load, certificates (5 M rows, land + load + validate, fresh processes): "
-                  f"{seconds['national_first_load_certificates_5m']:.0f} s", flush=True)
+            print(
+                f"  national first load, certificates (5 M rows, land + load + validate, fresh processes): "
+                f"{seconds['national_first_load_certificates_5m']:.0f} s",
+                flush=True,
+            )
     sizes = sorted((_rows(k[5:]), v) for k, v in peak.items())
     if len(sizes) >= 2:
         (n0, m0), (n1, m1) = sizes[0], sizes[-1]
@@ -330,12 +361,26 @@ def main() -> int:
         print("national first load, all feeds (land, load, validate per feed, each task a fresh process):", flush=True)
         runs["national_first_load"] = national_first_load()
         seconds["national_first_load_all_feeds"] = runs["national_first_load"]["seconds"]
-        print(f"  national first load, all feeds: {seconds['national_first_load_all_feeds']:.0f} s (goal <= 300)",
-              flush=True)
+        print(
+            f"  national first load, all feeds: {seconds['national_first_load_all_feeds']:.0f} s (goal <= 300)",
+            flush=True,
+        )
     machine = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"rows": args.rows, "machine": machine, "seconds": seconds,
-                                          "ratios": ratios, "peak_rss_mb": peak, "runs": runs}, indent=2) + "\n")
+    Path(args.out).write_text(
+        json.dumps(
+            {
+                "rows": args.rows,
+                "machine": machine,
+                "seconds": seconds,
+                "ratios": ratios,
+                "peak_rss_mb": peak,
+                "runs": runs,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"written {args.out}")
     return 0
 

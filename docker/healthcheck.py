@@ -28,7 +28,9 @@ def job(job_type: str) -> None:
     with psycopg.connect(url, connect_timeout=10) as conn:
         row = conn.execute(
             "select count(*) from job where job_type = %s and hostname = %s and state = 'running'"
-            " and latest_heartbeat > now() - interval '60 seconds'", (job_type, socket.getfqdn())).fetchone()
+            " and latest_heartbeat > now() - interval '60 seconds'",
+            (job_type, socket.getfqdn()),
+        ).fetchone()
     if not row or not row[0]:
         raise SystemExit(f"no running {job_type} with a recent heartbeat on {socket.getfqdn()}")
 

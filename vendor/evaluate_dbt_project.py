@@ -30,7 +30,8 @@ def main() -> int:
     shutil.copytree(settings.DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
     (project / "packages.yml").write_text(
         "packages:\n" + "".join(f"  - local: {PACKAGES / name}\n" for name in ("dbt_utils", "dbt_project_evaluator")),
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     urls = warehouse.setup(DATABASE)
     env = environment.dbt_env(urls["transformer"], SCHEMA)
     env["DBT_PROFILES_DIR"] = str(project)

@@ -97,6 +97,7 @@ DROP_SETTLE_S = _float("GREENCERT_DROP_SETTLE_S", 2.0)
 def dropbox(feed: str) -> Path:
     return DROPBOX / feed
 
+
 # The mart gate's volume-anomaly check: a city total may not fall by more than this share from the
 # last published snapshot unless a row in dq.explained_drops explains it (`greencert explain-drop`).
 MAX_DROP_SHARE = float(os.environ.get("GREENCERT_MAX_DROP_SHARE", "0.10"))

@@ -37,5 +37,5 @@ def cell(value: object) -> object:
     if text.startswith(FORMULA_START):
         text = "'" + text
     if len(text) > MAX_CELL:
-        text = text[:MAX_CELL - 1] + "…"
+        text = text[: MAX_CELL - 1] + "…"
     return text

@@ -20,8 +20,11 @@ def of_run(conf: Mapping[str, Any] | None, logical_date: datetime | str | None) 
         return date.fromisoformat(str(conf["as_of_date"])).isoformat()
     if not logical_date:
         return None
-    when = logical_date if isinstance(logical_date, datetime) else datetime.fromisoformat(
-        str(logical_date).replace("Z", "+00:00"))
+    when = (
+        logical_date
+        if isinstance(logical_date, datetime)
+        else datetime.fromisoformat(str(logical_date).replace("Z", "+00:00"))
+    )
     return when.astimezone(ZoneInfo(settings.TIMEZONE)).date().isoformat()
 
 

@@ -43,8 +43,13 @@ class Task:
     def __init__(self, progress: Progress | None = None, task_id: TaskID | None = None) -> None:
         self._progress, self._id = progress, task_id
 
-    def update(self, *, completed: float | None = None, advance: float | None = None, note: str | None = None,
-               ) -> None:
+    def update(
+        self,
+        *,
+        completed: float | None = None,
+        advance: float | None = None,
+        note: str | None = None,
+    ) -> None:
         """Set or advance the units done; `note` is shown after the bar (the feed, DAG or rows now)."""
         if self._progress is None or self._id is None:
             return
@@ -71,6 +76,7 @@ def task(description: str, total: float | None = None, unit: str = "", eta: bool
     # stdout is printed above the drawing only when it is the terminal too: a piped stdout
     # (`greencert demo | tee log`) must keep its own lines, not have them sent to stderr.
     # Redrawing is what costs (measured: ~1 % of a core at 2 a second, twice that at 5).
-    with Progress(*columns, console=console, transient=True, refresh_per_second=2,
-                  redirect_stdout=sys.stdout.isatty()) as progress:
+    with Progress(
+        *columns, console=console, transient=True, refresh_per_second=2, redirect_stdout=sys.stdout.isatty()
+    ) as progress:
         yield Task(progress, progress.add_task(description, total=total, unit=unit, note=""))

@@ -16,7 +16,10 @@ from greencert import feeds, settings
 
 
 def write_all(
-    as_of: date, seed: int = 2022, dropbox: Path = settings.DROPBOX, api_store: Path = settings.API_STORE,
+    as_of: date,
+    seed: int = 2022,
+    dropbox: Path = settings.DROPBOX,
+    api_store: Path = settings.API_STORE,
     on_feed: Callable[[int, str], None] | None = None,
 ) -> list[Path]:
     """Every feed's data for `as_of` (byte-identical for the same inputs): a `files` feed's files

@@ -18,12 +18,26 @@ from standins.certificates import REGIONS
 HEADERS: list[str] = ["年度", "地区", "类别", "总产量(吨)", "绿色优质农产品产量(吨)"]
 # tonnes per year for the whole city, and the city's green-quality share of each in 2021
 CATEGORIES: dict[str, tuple[int, float]] = {
-    "粮食": (880_000, 0.62), "蔬菜": (1_650_000, 0.55), "水果": (210_000, 0.60), "茶叶": (3_400, 0.80),
-    "水产品": (230_000, 0.58), "畜禽产品": (120_000, 0.50),
+    "粮食": (880_000, 0.62),
+    "蔬菜": (1_650_000, 0.55),
+    "水果": (210_000, 0.60),
+    "茶叶": (3_400, 0.80),
+    "水产品": (230_000, 0.58),
+    "畜禽产品": (120_000, 0.50),
 }
 # rural weight of each county-level unit (the urban districts grow little)
-FARMING = {"320582": 14, "320581": 18, "320585": 14, "320583": 10, "320509": 18,
-           "320506": 14, "320507": 8, "320508": 0.3, "320571": 1, "320505": 2.7}
+FARMING = {
+    "320582": 14,
+    "320581": 18,
+    "320585": 14,
+    "320583": 10,
+    "320509": 18,
+    "320506": 14,
+    "320507": 8,
+    "320508": 0.3,
+    "320571": 1,
+    "320505": 2.7,
+}
 FIRST_YEAR = 2021
 GROWTH_PER_YEAR = 0.045  # share points gained per year, on average
 

@@ -78,8 +78,11 @@ class _Feed:
         if self.updated_header is None:
             since = None  # records without 更新时间 cannot be filtered: the whole list, every time
         if since not in self._order:
-            chosen = [r for r in self.records
-                      if since is None or self.updated_header is None or (r.get(self.updated_header) or "") >= since]
+            chosen = [
+                r
+                for r in self.records
+                if since is None or self.updated_header is None or (r.get(self.updated_header) or "") >= since
+            ]
             self._order[since] = sorted(chosen, key=self.sort_key)
         return self._order[since]
 
@@ -162,7 +165,10 @@ class StandinAPI:
         return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}"
 
     def set_faults(
-        self, script: list[str] | None = None, slow_s: float | None = None, shift: int | None = None,
+        self,
+        script: list[str] | None = None,
+        slow_s: float | None = None,
+        shift: int | None = None,
     ) -> None:
         with self.lock:
             if script is not None:
@@ -210,7 +216,7 @@ class StandinAPI:
                     self.shift -= 1
                     feed.shift()
             chosen = feed.ordered(since)
-            items = [dict(r) for r in chosen[(page - 1) * size: page * size]]  # later shifts must not alter it
+            items = [dict(r) for r in chosen[(page - 1) * size : page * size]]  # later shifts must not alter it
             body = {"total": len(chosen), "page": page, "page_size": size, "items": items}
             self.log.append((path, 200))
             return 200, body, None

@@ -25,19 +25,51 @@ from typing import Any
 from standins.uscc import USCC_CHARSET, make_org_code, make_uscc
 
 REGIONS: dict[str, str] = {
-    "320582": "张家港市", "320581": "常熟市", "320585": "太仓市", "320583": "昆山市", "320509": "吴江区",
-    "320506": "吴中区", "320507": "相城区", "320508": "姑苏区", "320571": "苏州工业园区", "320505": "苏州高新区",
+    "320582": "张家港市",
+    "320581": "常熟市",
+    "320585": "太仓市",
+    "320583": "昆山市",
+    "320509": "吴江区",
+    "320506": "吴中区",
+    "320507": "相城区",
+    "320508": "姑苏区",
+    "320571": "苏州工业园区",
+    "320505": "苏州高新区",
 }
 # share of certified enterprises per county-level unit (manufacturing-heavy units hold more)
 REGION_WEIGHTS = {
-    "320583": 17, "320571": 15, "320509": 12, "320582": 10, "320581": 10,
-    "320506": 9, "320505": 9, "320507": 7, "320585": 7, "320508": 4,
+    "320583": 17,
+    "320571": 15,
+    "320509": 12,
+    "320582": 10,
+    "320581": 10,
+    "320506": 9,
+    "320505": 9,
+    "320507": 7,
+    "320585": 7,
+    "320508": 4,
 }
 
 HEADERS: list[str] = [
-    "证书编号", "证书状态", "认证类别", "认证项目代码", "认证项目", "认证依据", "组织名称",
-    "统一社会信用代码/组织机构代码", "组织地址", "行政区划代码", "认证机构名称", "认证机构批准号",
-    "颁证日期", "证书到期日期", "初次获证日期", "是否是子证书", "主认证证书号", "状态变更日期", "覆盖范围",
+    "证书编号",
+    "证书状态",
+    "认证类别",
+    "认证项目代码",
+    "认证项目",
+    "认证依据",
+    "组织名称",
+    "统一社会信用代码/组织机构代码",
+    "组织地址",
+    "行政区划代码",
+    "认证机构名称",
+    "认证机构批准号",
+    "颁证日期",
+    "证书到期日期",
+    "初次获证日期",
+    "是否是子证书",
+    "主认证证书号",
+    "状态变更日期",
+    "覆盖范围",
     "更新时间",
 ]
 
@@ -98,8 +130,26 @@ ENTERPRISES = 12_000
 UNLOCATABLE_SHARE = 0.005
 
 _NAME_HEADS = "华瑞恒信德隆泰康盛达宏远鑫源新天金鼎博创东方中科永安正元凯旋英特合力精工嘉和明辉晨光益丰"
-_NAME_TRADES = ("精密机械", "电子科技", "新材料", "化工", "纺织", "光电", "汽车部件", "环保科技", "食品",
-                "生物医药", "建材", "包装", "物流", "智能装备", "印染", "金属制品", "电器", "塑胶")
+_NAME_TRADES = (
+    "精密机械",
+    "电子科技",
+    "新材料",
+    "化工",
+    "纺织",
+    "光电",
+    "汽车部件",
+    "环保科技",
+    "食品",
+    "生物医药",
+    "建材",
+    "包装",
+    "物流",
+    "智能装备",
+    "印染",
+    "金属制品",
+    "电器",
+    "塑胶",
+)
 _ROADS = ("人民路", "长江路", "东环路", "学士街", "金山路", "太湖路", "解放路", "建设路", "通达路", "工业路")
 
 
@@ -195,6 +245,7 @@ def _start_day(rng: random.Random) -> date:
 
 def _life_events(rng: random.Random, issue: date, expiry: date) -> tuple[list[tuple[date, str, str]], bool]:
     """Status changes during one certificate's life; returns (events, terminated)."""
+
     def after(rate: float) -> date | None:
         days = int(rng.expovariate(rate) * 365.25) + 1
         return issue + timedelta(days=days) if issue + timedelta(days=days) < expiry else None
@@ -245,14 +296,23 @@ def build_population(seed: int = 2022) -> Population:
                         region_code = "320584"  # 吴江市 before it became 吴江区
                     cert_no = f"{body[0]}{issue:%y}{program.letter}{serial:05d}R{recert}{size}{office}"
                     common: dict[str, Any] = dict(
-                        program=program, program_code=code, enterprise=ent, source_region_code=region_code, body=body,
-                        issue_date=issue, expiry_date=expiry, first_issue_date=first, issued_at=issued_at,
-                        events=tuple(events), scope=f"{program.name}范围内的{ent.name[2:-4]}相关活动",
+                        program=program,
+                        program_code=code,
+                        enterprise=ent,
+                        source_region_code=region_code,
+                        body=body,
+                        issue_date=issue,
+                        expiry_date=expiry,
+                        first_issue_date=first,
+                        issued_at=issued_at,
+                        events=tuple(events),
+                        scope=f"{program.name}范围内的{ent.name[2:-4]}相关活动",
                     )
                     certs.append(Certificate(cert_no=cert_no, is_sub=False, parent_cert_no="", **common))
                     for n in range(1, subs + 1):
-                        certs.append(Certificate(cert_no=f"{cert_no}-{n}", is_sub=True, parent_cert_no=cert_no,
-                                                 **common))
+                        certs.append(
+                            Certificate(cert_no=f"{cert_no}-{n}", is_sub=True, parent_cert_no=cert_no, **common)
+                        )
                 if terminated or rng.random() >= program.renewal:
                     break
                 issue = expiry - timedelta(days=rng.randint(1, 20))  # renewed a few days before expiry
@@ -265,9 +325,15 @@ def build_population(seed: int = 2022) -> Population:
 def enterprises_placed_by_uscc(pop: Population, issued_before: date | None = None) -> list[Enterprise]:
     """Enterprises whose valid USCC names their county (other feeds can be joined to them by it),
     optionally only those with a certificate issued before a date; in USCC order."""
-    return sorted({c.enterprise for c in pop.certificates
-                   if c.enterprise.org_id[2:8] == c.enterprise.region
-                   and (issued_before is None or c.issue_date < issued_before)}, key=lambda e: e.org_id)
+    return sorted(
+        {
+            c.enterprise
+            for c in pop.certificates
+            if c.enterprise.org_id[2:8] == c.enterprise.region
+            and (issued_before is None or c.issue_date < issued_before)
+        },
+        key=lambda e: e.org_id,
+    )
 
 
 def status_on(cert: Certificate, day: date) -> str | None:
@@ -287,8 +353,7 @@ def in_force(cert: Certificate, day: date) -> bool:
     definition is dbt's (dbt_project/macros/codes.sql: is_in_force); this is an independent re-statement
     of the same rule from the generator's own model of the data, for the tests to check the warehouse
     against, so a change to one that the other does not follow fails them."""
-    return (cert.issue_date <= day < cert.expiry_date and status_on(cert, day) == "有效"
-            and not cert.is_sub)
+    return cert.issue_date <= day < cert.expiry_date and status_on(cert, day) == "有效" and not cert.is_sub
 
 
 def in_force_counts(pop: Population, day: date, program: str) -> dict[str | None, int]:
@@ -331,8 +396,7 @@ def rows(pop: Population, as_of: date) -> Iterator[dict[str, str]]:
 
 def changed_on(pop: Population, day: date) -> list[str]:
     """Certificate numbers whose row for `day` differs from the row for the day before."""
-    return [c.cert_no for c in pop.certificates
-            if c.issue_date == day or any(when == day for when, _, _ in c.events)]
+    return [c.cert_no for c in pop.certificates if c.issue_date == day or any(when == day for when, _, _ in c.events)]
 
 
 def broken_rows(pop: Population, as_of: date) -> list[tuple[dict[str, str], str]]:
@@ -340,8 +404,14 @@ def broken_rows(pop: Population, as_of: date) -> list[tuple[dict[str, str], str]
 
     Each is a copy of an EMS certificate in force, under its own number, so a row the quarantine
     let through would move T06 and the end-to-end check would see it."""
-    base = next(c for c in pop.certificates if c.program.name == "环境管理体系认证" and in_force(c, as_of)
-                and len(c.enterprise.org_id) == 18 and c.source_region_code)
+    base = next(
+        c
+        for c in pop.certificates
+        if c.program.name == "环境管理体系认证"
+        and in_force(c, as_of)
+        and len(c.enterprise.org_id) == 18
+        and c.source_region_code
+    )
     row = _row(base, as_of)
     uscc = row["统一社会信用代码/组织机构代码"]
     wrong_check = USCC_CHARSET[(USCC_CHARSET.index(uscc[-1]) + 1) % len(USCC_CHARSET)]
@@ -349,8 +419,15 @@ def broken_rows(pop: Population, as_of: date) -> list[tuple[dict[str, str], str]
     row["更新时间"] = f"{as_of} 07:00:00"  # new records of the day: an API fetch from yesterday's watermark sees them
     return [
         ({**row, "证书编号": f"{prefix}1", "统一社会信用代码/组织机构代码": uscc[:-1] + wrong_check}, "org_id"),
-        ({**row, "证书编号": f"{prefix}2", "证书到期日期": row["颁证日期"][:4] + "-01-01",
-          "颁证日期": row["颁证日期"][:4] + "-12-31"}, "date_order"),
+        (
+            {
+                **row,
+                "证书编号": f"{prefix}2",
+                "证书到期日期": row["颁证日期"][:4] + "-01-01",
+                "颁证日期": row["颁证日期"][:4] + "-12-31",
+            },
+            "date_order",
+        ),
         ({**row, "证书编号": f"{prefix}3", "颁证日期": "2024-02-30"}, "date"),
     ]
 

@@ -18,7 +18,9 @@ from standins.uscc import is_valid_uscc, make_uscc
 
 HEADERS: list[str] = ["统一社会信用代码", "企业名称", "列入日期", "列入原因", "作出决定机关", "移出日期"]
 REASONS = (
-    "提交虚假材料取得行政许可", "虚标绿色产品，情节严重", "拒不履行法院判决",
+    "提交虚假材料取得行政许可",
+    "虚标绿色产品，情节严重",
+    "拒不履行法院判决",
     "被列入经营异常名录届满3年仍未履行相关义务",
 )
 FIRST, LAST = date(2018, 1, 1), date(2027, 12, 31)
@@ -43,13 +45,19 @@ class Population:
 
 def build_population(seed: int = 2022) -> Population:
     rng = random.Random(f"credit_blacklist:{seed}")
-    certified = sorted({(c.enterprise.org_id, c.enterprise.name)
-                        for c in certificates.build_population(seed).certificates
-                        if is_valid_uscc(c.enterprise.org_id)})
+    certified = sorted(
+        {
+            (c.enterprise.org_id, c.enterprise.name)
+            for c in certificates.build_population(seed).certificates
+            if is_valid_uscc(c.enterprise.org_id)
+        }
+    )
     firms = rng.sample(certified, FROM_CERTIFIED)
     regions, weights = list(REGION_WEIGHTS), list(REGION_WEIGHTS.values())
-    firms += [(make_uscc(rng.choices(regions, weights)[0], 800_000 + i * 31), f"苏州失信样本{i:03d}有限公司")
-              for i in range(1, OTHERS + 1)]
+    firms += [
+        (make_uscc(rng.choices(regions, weights)[0], 800_000 + i * 31), f"苏州失信样本{i:03d}有限公司")
+        for i in range(1, OTHERS + 1)
+    ]
     span = (LAST - FIRST).days
     entries = []
     for uscc, name in firms:
@@ -67,7 +75,16 @@ def listed_on(pop: Population, day: date) -> set[str]:
 
 def write(as_of: date, out_dir: Path, seed: int = 2022) -> Path:
     pop = build_population(seed)
-    rows = ([e.uscc, e.org_name, e.listed_on.isoformat(), e.reason, e.authority,
-             e.removed_on.isoformat() if e.removed_on and e.removed_on <= as_of else ""]
-            for e in pop.entries if e.listed_on <= as_of)
+    rows = (
+        [
+            e.uscc,
+            e.org_name,
+            e.listed_on.isoformat(),
+            e.reason,
+            e.authority,
+            e.removed_on.isoformat() if e.removed_on and e.removed_on <= as_of else "",
+        ]
+        for e in pop.entries
+        if e.listed_on <= as_of
+    )
     return csvfile.save(out_dir / f"credit_blacklist_{as_of:%Y%m%d}.csv", HEADERS, rows)

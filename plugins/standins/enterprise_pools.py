@@ -19,7 +19,10 @@ from standins import certificates, csvfile
 HEADERS: list[str] = ["统一社会信用代码", "企业名称", "培育库", "所在地区", "入库日期", "出库日期"]
 # (round date, leading added, high-growth added)
 ROUNDS: tuple[tuple[date, int, int], ...] = (
-    (date(2022, 9, 20), 18, 120), (date(2023, 6, 15), 8, 90), (date(2024, 6, 18), 5, 70), (date(2025, 6, 20), 2, 20),
+    (date(2022, 9, 20), 18, 120),
+    (date(2023, 6, 15), 8, 90),
+    (date(2024, 6, 18), 5, 70),
+    (date(2025, 6, 20), 2, 20),
 )
 LEAVE_RATE = 0.04  # members that leave the pool after a while
 
@@ -57,7 +60,16 @@ def in_force_counts(members: list[Member], day: date) -> dict[str, int]:
 
 
 def write(as_of: date, out_dir: Path, seed: int = 2022) -> Path:
-    rows = [[m.uscc, m.name, m.pool, certificates.REGIONS[m.region], m.entered_on.isoformat(),
-             m.left_on.isoformat() if m.left_on and m.left_on <= as_of else ""]
-            for m in build_members(seed) if m.entered_on <= as_of]
+    rows = [
+        [
+            m.uscc,
+            m.name,
+            m.pool,
+            certificates.REGIONS[m.region],
+            m.entered_on.isoformat(),
+            m.left_on.isoformat() if m.left_on and m.left_on <= as_of else "",
+        ]
+        for m in build_members(seed)
+        if m.entered_on <= as_of
+    ]
     return csvfile.save(out_dir / f"培育库名单_{as_of:%Y%m%d}.csv", HEADERS, rows)

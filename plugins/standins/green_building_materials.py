@@ -18,11 +18,28 @@ from standins.certificates import REGION_WEIGHTS, REGIONS
 from standins.uscc import make_uscc
 
 HEADERS: list[str] = [
-    "证书编号", "企业名称", "统一社会信用代码", "产品类别", "产品名称/型号", "认证等级", "认证机构", "发证日期",
-    "有效期至", "证书状态", "生产地址",
+    "证书编号",
+    "企业名称",
+    "统一社会信用代码",
+    "产品类别",
+    "产品名称/型号",
+    "认证等级",
+    "认证机构",
+    "发证日期",
+    "有效期至",
+    "证书状态",
+    "生产地址",
 ]
 CATEGORIES = (
-    "预拌混凝土", "建筑玻璃", "墙体材料", "保温材料", "陶瓷砖", "卫生陶瓷", "防水密封材料", "建筑涂料", "门窗幕墙",
+    "预拌混凝土",
+    "建筑玻璃",
+    "墙体材料",
+    "保温材料",
+    "陶瓷砖",
+    "卫生陶瓷",
+    "防水密封材料",
+    "建筑涂料",
+    "门窗幕墙",
 )
 BODIES = ("中国建材检验认证集团股份有限公司", "中国质量认证中心", "北京国建联信认证中心有限公司")
 GRADES = (("一星级", "★"), ("二星级", "★★"), ("三星级", "★★★"))
@@ -59,19 +76,30 @@ def build_population(seed: int = 2022) -> Population:
     for i in range(1, CERTIFICATES + 1):
         region = rng.choices(regions, weights)[0]
         issue = FIRST + timedelta(days=int(span * rng.random() ** 0.9))
-        expiry = issue.replace(year=issue.year + 5) - timedelta(days=1) if not (
-            issue.month == 2 and issue.day == 29) else date(issue.year + 5, 2, 28)
+        expiry = (
+            issue.replace(year=issue.year + 5) - timedelta(days=1)
+            if not (issue.month == 2 and issue.day == 29)
+            else date(issue.year + 5, 2, 28)
+        )
         revoked = issue + timedelta(days=rng.randint(60, 1500)) if rng.random() < 0.04 else None
         grade = rng.choice(GRADES)[1 if rng.random() < 0.3 else 0]
         category = rng.choice(CATEGORIES)
-        certs.append(Certificate(
-            cert_no=f"GBM{issue:%Y}{i:05d}", org_name=f"苏州{category[:2]}建材{i:03d}有限公司",
-            uscc=make_uscc(region, 900_000 + i * 19), region=region, category=category,
-            model=f"{category}-{rng.choice('ABCDEFGH')}{rng.randint(100, 999)}", grade=grade,
-            body=rng.choice(BODIES), issue_date=issue, expiry_date=expiry,
-            revoked_on=revoked if revoked and revoked < expiry else None,
-            plant_address=f"江苏省苏州市{REGIONS[region]}工业路{rng.randint(1, 300)}号",
-        ))
+        certs.append(
+            Certificate(
+                cert_no=f"GBM{issue:%Y}{i:05d}",
+                org_name=f"苏州{category[:2]}建材{i:03d}有限公司",
+                uscc=make_uscc(region, 900_000 + i * 19),
+                region=region,
+                category=category,
+                model=f"{category}-{rng.choice('ABCDEFGH')}{rng.randint(100, 999)}",
+                grade=grade,
+                body=rng.choice(BODIES),
+                issue_date=issue,
+                expiry_date=expiry,
+                revoked_on=revoked if revoked and revoked < expiry else None,
+                plant_address=f"江苏省苏州市{REGIONS[region]}工业路{rng.randint(1, 300)}号",
+            )
+        )
     return Population(certs)
 
 
@@ -91,9 +119,24 @@ def in_force_counts(pop: Population, day: date) -> dict[str, int]:
 
 def write(as_of: date, out_dir: Path, seed: int = 2022) -> Path:
     pop = build_population(seed)
-    rows = ([c.cert_no, c.org_name, c.uscc, c.category, c.model, c.grade, c.body, c.issue_date.isoformat(),
-             c.expiry_date.isoformat(), status_on(c, as_of), c.plant_address]
-            for c in sorted(pop.certificates, key=lambda c: c.cert_no) if c.issue_date <= as_of)
+    rows = (
+        [
+            c.cert_no,
+            c.org_name,
+            c.uscc,
+            c.category,
+            c.model,
+            c.grade,
+            c.body,
+            c.issue_date.isoformat(),
+            c.expiry_date.isoformat(),
+            status_on(c, as_of),
+            c.plant_address,
+        ]
+        for c in sorted(pop.certificates, key=lambda c: c.cert_no)
+        if c.issue_date <= as_of
+    )
     # this source sends a BOM and Windows line ends
-    return csvfile.save(out_dir / f"绿色建材产品分级认证_{as_of:%Y%m%d}.csv", HEADERS, rows,
-                        encoding="utf-8-sig", lineterminator="\r\n")
+    return csvfile.save(
+        out_dir / f"绿色建材产品分级认证_{as_of:%Y%m%d}.csv", HEADERS, rows, encoding="utf-8-sig", lineterminator="\r\n"
+    )

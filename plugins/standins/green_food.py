@@ -19,16 +19,41 @@ from standins.certificates import REGION_WEIGHTS, REGIONS
 from standins.uscc import make_uscc
 
 HEADERS: list[str] = [
-    "企业名称", "统一社会信用代码", "企业信息码", "产品名称", "产品编号", "核准产量(吨)", "商标", "获证类型",
-    "证书有效期起", "证书有效期止", "所在地区",
+    "企业名称",
+    "统一社会信用代码",
+    "企业信息码",
+    "产品名称",
+    "产品编号",
+    "核准产量(吨)",
+    "商标",
+    "获证类型",
+    "证书有效期起",
+    "证书有效期止",
+    "所在地区",
 ]
 FIRST_GRANT, LAST_GRANT = date(2015, 1, 1), date(2027, 12, 31)
 PRODUCERS = 260
 RENEWAL = 0.75
 KEEP_EXPIRED_DAYS = 365  # the office keeps expired products on the list for a year
 
-_PRODUCTS = ("大米", "碧螺春茶", "太湖大闸蟹", "青虾", "鸡头米", "枇杷", "杨梅", "水蜜桃", "蔬菜", "白鱼",
-             "莼菜", "葡萄", "黄桃", "红茶", "银鱼", "鲜鸡蛋")
+_PRODUCTS = (
+    "大米",
+    "碧螺春茶",
+    "太湖大闸蟹",
+    "青虾",
+    "鸡头米",
+    "枇杷",
+    "杨梅",
+    "水蜜桃",
+    "蔬菜",
+    "白鱼",
+    "莼菜",
+    "葡萄",
+    "黄桃",
+    "红茶",
+    "银鱼",
+    "鲜鸡蛋",
+)
 _HEADS = "阳澄太湖东山西山洞庭金庭光福渭塘沙家浜董浜横泾临湖"
 _KINDS = ("农业发展", "生态农业", "水产养殖", "茶果", "农副产品", "农业科技")
 
@@ -65,8 +90,9 @@ class Population:
 
 
 def _add_years(d: date, years: int) -> date:
-    return d.replace(year=d.year + years) if not (d.month == 2 and d.day == 29) else d.replace(
-        year=d.year + years, day=28)
+    return (
+        d.replace(year=d.year + years) if not (d.month == 2 and d.day == 29) else d.replace(year=d.year + years, day=28)
+    )
 
 
 def build_population(seed: int = 2022) -> Population:
@@ -80,8 +106,9 @@ def build_population(seed: int = 2022) -> Population:
         while name in names:
             name = name.replace("有限公司", f"{len(names) % 9 + 1}号有限公司", 1)
         names.add(name)
-        producers.append(Producer(name, make_uscc(region, 500_000 + i * 13), region,
-                                  f"GF{region}{rng.randint(15, 24):02d}{i:04d}"))
+        producers.append(
+            Producer(name, make_uscc(region, 500_000 + i * 13), region, f"GF{region}{rng.randint(15, 24):02d}{i:04d}")
+        )
     serial = 0
     products: list[Product] = []
     span = (LAST_GRANT - FIRST_GRANT).days
@@ -95,10 +122,19 @@ def build_population(seed: int = 2022) -> Population:
                 serial += 1
                 valid_to = _add_years(start, 3)
                 district = "" if rng.random() < 0.05 else REGIONS[producer.region]
-                products.append(Product(
-                    f"LB-{rng.randint(10, 60):02d}-{start:%y%m}{producer.region[2:4]}{serial:04d}A",
-                    producer, name, output, f"{producer.name[3:5]}牌", grant_type, start, valid_to, district,
-                ))
+                products.append(
+                    Product(
+                        f"LB-{rng.randint(10, 60):02d}-{start:%y%m}{producer.region[2:4]}{serial:04d}A",
+                        producer,
+                        name,
+                        output,
+                        f"{producer.name[3:5]}牌",
+                        grant_type,
+                        start,
+                        valid_to,
+                        district,
+                    )
+                )
                 if rng.random() >= RENEWAL:
                     break
                 start, grant_type = valid_to - timedelta(days=rng.randint(0, 30)), "续展"
@@ -117,14 +153,24 @@ def in_force_counts(pop: Population, day: date) -> dict[str, int]:
 
 
 def listed(pop: Population, as_of: date) -> list[Product]:
-    return [p for p in pop.products
-            if p.valid_from <= as_of and (as_of - p.valid_to).days <= KEEP_EXPIRED_DAYS]
+    return [p for p in pop.products if p.valid_from <= as_of and (as_of - p.valid_to).days <= KEEP_EXPIRED_DAYS]
 
 
 def row(p: Product) -> list[str]:
     output = f"{p.approved_output_t:,}" if p.approved_output_t >= 1000 else str(p.approved_output_t)
-    return [p.producer.name, p.producer.uscc, p.producer.enterprise_code, p.product_name, p.product_code,
-            output, p.brand, p.grant_type, p.valid_from.isoformat(), p.valid_to.isoformat(), p.district_name]
+    return [
+        p.producer.name,
+        p.producer.uscc,
+        p.producer.enterprise_code,
+        p.product_name,
+        p.product_code,
+        output,
+        p.brand,
+        p.grant_type,
+        p.valid_from.isoformat(),
+        p.valid_to.isoformat(),
+        p.district_name,
+    ]
 
 
 def write(as_of: date, out_dir: Path, seed: int = 2022) -> Path:

@@ -32,13 +32,23 @@ LIST_TYPES = (FACTORY, PARK, SUPPLY_CHAIN, DESIGN)
 NATIONAL, PROVINCIAL = "国家级", "省级"
 # (label, announced on, level)
 NATIONAL_BATCHES: tuple[tuple[str, date], ...] = (
-    ("第一批", date(2017, 8, 18)), ("第二批", date(2018, 2, 9)), ("第三批", date(2018, 11, 21)),
-    ("第四批", date(2019, 9, 5)), ("第五批", date(2020, 10, 13)), ("2021", date(2022, 1, 21)),
-    ("2022", date(2023, 1, 18)), ("2023", date(2024, 1, 30)), ("2024", date(2025, 1, 22)),
+    ("第一批", date(2017, 8, 18)),
+    ("第二批", date(2018, 2, 9)),
+    ("第三批", date(2018, 11, 21)),
+    ("第四批", date(2019, 9, 5)),
+    ("第五批", date(2020, 10, 13)),
+    ("2021", date(2022, 1, 21)),
+    ("2022", date(2023, 1, 18)),
+    ("2023", date(2024, 1, 30)),
+    ("2024", date(2025, 1, 22)),
 )
 PROVINCIAL_BATCHES: tuple[tuple[str, date], ...] = (
-    ("2019", date(2019, 12, 30)), ("2020", date(2020, 12, 28)), ("2021", date(2021, 12, 27)),
-    ("2022", date(2022, 12, 26)), ("2023", date(2023, 12, 25)), ("2024", date(2024, 12, 30)),
+    ("2019", date(2019, 12, 30)),
+    ("2020", date(2020, 12, 28)),
+    ("2021", date(2021, 12, 27)),
+    ("2022", date(2022, 12, 26)),
+    ("2023", date(2023, 12, 25)),
+    ("2024", date(2024, 12, 30)),
 )
 OTHER_JIANGSU = ("南京", "无锡", "常州", "南通", "扬州", "镇江", "泰州", "徐州", "盐城", "淮安")
 OTHER_PROVINCES = ("浙江", "广东", "山东", "河北", "安徽", "福建", "湖北", "四川")
@@ -81,8 +91,11 @@ def _variant(name: str, rng: random.Random) -> str:
 
 def _headers(list_type: str, batch_index: int) -> list[str]:
     """The header drift between batches (the same columns under other names)."""
-    name = ("工厂名称", "企业名称", "单位名称")[min(batch_index // 3, 2)] if list_type == FACTORY else (
-        "园区名称" if list_type == PARK else "企业名称")
+    name = (
+        ("工厂名称", "企业名称", "单位名称")[min(batch_index // 3, 2)]
+        if list_type == FACTORY
+        else ("园区名称" if list_type == PARK else "企业名称")
+    )
     region = ("地区", "地 区", "省份")[min(batch_index // 3, 2)]
     assessor = ("第三方评价机构", "第三方机构", "第三方评价机构名称")[min(batch_index // 3, 2)]
     headers = ["序号", region, name, "行业", assessor, "批次", "级别"]
@@ -100,8 +113,9 @@ def build_population(seed: int = 2022) -> Population:
     rng = random.Random(f"green_manufacturing:{seed}")
     # enterprises the certificates feed already knows when the first list comes out: a name can only
     # be matched to an enterprise some feed has sent (a later one stays unmatched until it arrives)
-    enterprises = certificates.enterprises_placed_by_uscc(certificates.build_population(seed),
-                                                          issued_before=NATIONAL_BATCHES[0][1])
+    enterprises = certificates.enterprises_placed_by_uscc(
+        certificates.build_population(seed), issued_before=NATIONAL_BATCHES[0][1]
+    )
     rng.shuffle(enterprises)
     known = iter(enterprises)
     used: set[str] = set()
@@ -133,8 +147,12 @@ def build_population(seed: int = 2022) -> Population:
     entries: list[Entry] = []
     for i, (batch, day) in enumerate(NATIONAL_BATCHES):
         growth = 1 + i * 0.25
-        sizes = ((FACTORY, round(3 * growth), 8, 20), (PARK, 1 if i % 3 == 2 else 0, 1, 3),
-                 (SUPPLY_CHAIN, 1 + i // 3, 2, 6), (DESIGN, 2 + i // 2, 3, 8))  # (Suzhou, rest of Jiangsu, other)
+        sizes = (
+            (FACTORY, round(3 * growth), 8, 20),
+            (PARK, 1 if i % 3 == 2 else 0, 1, 3),
+            (SUPPLY_CHAIN, 1 + i // 3, 2, 6),
+            (DESIGN, 2 + i // 2, 3, 8),
+        )  # (Suzhou, rest of Jiangsu, other)
         for list_type, suzhou, jiangsu, other in sizes:
             for _ in range(suzhou):
                 name, region, key = suzhou_name()
@@ -144,9 +162,14 @@ def build_population(seed: int = 2022) -> Population:
                     if key in used:
                         continue
                 used.add(key)
-                products = [("", "")] if list_type != DESIGN else [
-                    (rng.choice(("家用空调器", "电动机", "光伏组件", "纺织面料")), f"GD-{next(counter):05d}")
-                    for _ in range(rng.randint(1, 3))]
+                products = (
+                    [("", "")]
+                    if list_type != DESIGN
+                    else [
+                        (rng.choice(("家用空调器", "电动机", "光伏组件", "纺织面料")), f"GD-{next(counter):05d}")
+                        for _ in range(rng.randint(1, 3))
+                    ]
+                )
                 for product in products:
                     entries.append(Entry(list_type, NATIONAL, batch, day, name, "江苏", region, key, product))
             for n in range(jiangsu + other):
@@ -161,21 +184,37 @@ def build_population(seed: int = 2022) -> Population:
             name, region, key = suzhou_name()
             if region == "000000":  # the provincial list always names the county
                 region = rng.choice(list(COUNTY_PREFIX.values()))
-            entries.append(Entry(FACTORY, PROVINCIAL, batch, day, name, f"苏州市{certificates.REGIONS[region]}",
-                                 region, key))
+            entries.append(
+                Entry(FACTORY, PROVINCIAL, batch, day, name, f"苏州市{certificates.REGIONS[region]}", region, key)
+            )
         for e in rng.sample([e for e in national_suzhou if e.announced_on < day and e.region != "000000"], 2):
             assert e.region is not None  # national_suzhou: placed in Suzhou
-            entries.append(replace(e, level=PROVINCIAL, batch=batch, announced_on=day,
-                                   region_text=certificates.REGIONS[e.region],
-                                   name=_variant(base_names.get(e.key, e.key), rng)))
+            entries.append(
+                replace(
+                    e,
+                    level=PROVINCIAL,
+                    batch=batch,
+                    announced_on=day,
+                    region_text=certificates.REGIONS[e.region],
+                    name=_variant(base_names.get(e.key, e.key), rng),
+                )
+            )
         for _ in range(4):
             name, place = elsewhere(province=False)
             entries.append(Entry(FACTORY, PROVINCIAL, batch, day, name, f"{place}市", None, name))
     # later national batches withdraw and rename entries of earlier national batches
     on_provincial = {e.key for e in entries if e.level == PROVINCIAL}
     for _batch, day in NATIONAL_BATCHES[6:]:
-        earlier = [j for j, e in enumerate(entries) if e.level == NATIONAL and e.list_type == FACTORY
-                   and e.announced_on < day and not e.withdrawn_on and not e.renamed_to and e.key not in on_provincial]
+        earlier = [
+            j
+            for j, e in enumerate(entries)
+            if e.level == NATIONAL
+            and e.list_type == FACTORY
+            and e.announced_on < day
+            and not e.withdrawn_on
+            and not e.renamed_to
+            and e.key not in on_provincial
+        ]
         for j in rng.sample(earlier, 6):
             text = rng.choice(("移出", "撤销")) + rng.choice((f" {day}", f"（{day:%Y年%-m月%-d日}）"))
             entries[j] = replace(entries[j], withdrawn_on=day, withdrawal_text=text)
@@ -252,6 +291,7 @@ def write(as_of: date, out_dir: Path, seed: int = 2022) -> list[Path]:
                 ws.append(r)
             paths.append(xlsx.save(wb, out_dir / f"{stem}.xlsx", f"{day}T09:00:00Z"))
         else:
-            paths.append(csvfile.save(out_dir / f"{stem}.csv", headers, rows,
-                                      encoding="gb18030" if index % 2 else "utf-8"))
+            paths.append(
+                csvfile.save(out_dir / f"{stem}.csv", headers, rows, encoding="gb18030" if index % 2 else "utf-8")
+            )
     return paths

@@ -77,26 +77,62 @@ BLOCK = 20_000  # chains per unit of work (a worker's CSV text for a block: ~10 
 
 # (city code prefix, province, city, districts (xx02..), county-level cities (xx81..), weight)
 CITIES: tuple[tuple[str, str, str, int, int, float], ...] = (
-    ("3201", "江苏省", "南京", 11, 0, 6), ("3202", "江苏省", "无锡", 5, 2, 6), ("3203", "江苏省", "徐州", 5, 3, 3),
-    ("3204", "江苏省", "常州", 5, 1, 4), ("3206", "江苏省", "南通", 3, 4, 4), ("3207", "江苏省", "连云港", 3, 3, 1.5),
-    ("3208", "江苏省", "淮安", 4, 3, 1.5), ("3209", "江苏省", "盐城", 3, 6, 2), ("3210", "江苏省", "扬州", 3, 3, 2),
-    ("3211", "江苏省", "镇江", 3, 3, 1.5), ("3212", "江苏省", "泰州", 3, 3, 2), ("3213", "江苏省", "宿迁", 2, 3, 1),
-    ("1101", "", "北京", 16, 0, 8), ("1201", "", "天津", 16, 0, 3), ("3101", "", "上海", 16, 0, 9),
-    ("5001", "", "重庆", 26, 0, 3), ("1301", "河北省", "石家庄", 8, 4, 2), ("1401", "山西省", "太原", 6, 3, 1),
-    ("1501", "内蒙古自治区", "呼和浩特", 4, 0, 0.5), ("2101", "辽宁省", "沈阳", 10, 1, 2),
-    ("2102", "辽宁省", "大连", 7, 3, 2), ("2201", "吉林省", "长春", 7, 3, 1), ("2301", "黑龙江省", "哈尔滨", 9, 3, 1.5),
-    ("3301", "浙江省", "杭州", 10, 2, 6), ("3302", "浙江省", "宁波", 6, 3, 5), ("3303", "浙江省", "温州", 4, 4, 3),
-    ("3306", "浙江省", "绍兴", 3, 3, 2), ("3307", "浙江省", "金华", 2, 4, 2), ("3401", "安徽省", "合肥", 4, 1, 3),
-    ("3501", "福建省", "福州", 6, 1, 2), ("3502", "福建省", "厦门", 6, 0, 2), ("3505", "福建省", "泉州", 4, 4, 2),
-    ("3601", "江西省", "南昌", 6, 0, 1.5), ("3701", "山东省", "济南", 10, 0, 3), ("3702", "山东省", "青岛", 7, 3, 4),
-    ("3706", "山东省", "烟台", 4, 4, 2), ("3707", "山东省", "潍坊", 4, 6, 2), ("4101", "河南省", "郑州", 6, 5, 3),
-    ("4201", "湖北省", "武汉", 13, 0, 4), ("4301", "湖南省", "长沙", 6, 2, 3), ("4401", "广东省", "广州", 11, 0, 7),
-    ("4403", "广东省", "深圳", 9, 0, 8), ("4404", "广东省", "珠海", 3, 0, 1.5), ("4406", "广东省", "佛山", 5, 0, 4),
-    ("4413", "广东省", "惠州", 3, 0, 1.5), ("4501", "广西壮族自治区", "南宁", 7, 0, 1.5),
-    ("4601", "海南省", "海口", 4, 0, 0.5), ("5101", "四川省", "成都", 12, 5, 5), ("5201", "贵州省", "贵阳", 6, 1, 1),
-    ("5301", "云南省", "昆明", 7, 1, 1.5), ("5401", "西藏自治区", "拉萨", 2, 0, 0.1),
-    ("6101", "陕西省", "西安", 11, 0, 3), ("6201", "甘肃省", "兰州", 5, 0, 0.5), ("6301", "青海省", "西宁", 4, 0, 0.3),
-    ("6401", "宁夏回族自治区", "银川", 3, 1, 0.3), ("6501", "新疆维吾尔自治区", "乌鲁木齐", 7, 0, 0.5),
+    ("3201", "江苏省", "南京", 11, 0, 6),
+    ("3202", "江苏省", "无锡", 5, 2, 6),
+    ("3203", "江苏省", "徐州", 5, 3, 3),
+    ("3204", "江苏省", "常州", 5, 1, 4),
+    ("3206", "江苏省", "南通", 3, 4, 4),
+    ("3207", "江苏省", "连云港", 3, 3, 1.5),
+    ("3208", "江苏省", "淮安", 4, 3, 1.5),
+    ("3209", "江苏省", "盐城", 3, 6, 2),
+    ("3210", "江苏省", "扬州", 3, 3, 2),
+    ("3211", "江苏省", "镇江", 3, 3, 1.5),
+    ("3212", "江苏省", "泰州", 3, 3, 2),
+    ("3213", "江苏省", "宿迁", 2, 3, 1),
+    ("1101", "", "北京", 16, 0, 8),
+    ("1201", "", "天津", 16, 0, 3),
+    ("3101", "", "上海", 16, 0, 9),
+    ("5001", "", "重庆", 26, 0, 3),
+    ("1301", "河北省", "石家庄", 8, 4, 2),
+    ("1401", "山西省", "太原", 6, 3, 1),
+    ("1501", "内蒙古自治区", "呼和浩特", 4, 0, 0.5),
+    ("2101", "辽宁省", "沈阳", 10, 1, 2),
+    ("2102", "辽宁省", "大连", 7, 3, 2),
+    ("2201", "吉林省", "长春", 7, 3, 1),
+    ("2301", "黑龙江省", "哈尔滨", 9, 3, 1.5),
+    ("3301", "浙江省", "杭州", 10, 2, 6),
+    ("3302", "浙江省", "宁波", 6, 3, 5),
+    ("3303", "浙江省", "温州", 4, 4, 3),
+    ("3306", "浙江省", "绍兴", 3, 3, 2),
+    ("3307", "浙江省", "金华", 2, 4, 2),
+    ("3401", "安徽省", "合肥", 4, 1, 3),
+    ("3501", "福建省", "福州", 6, 1, 2),
+    ("3502", "福建省", "厦门", 6, 0, 2),
+    ("3505", "福建省", "泉州", 4, 4, 2),
+    ("3601", "江西省", "南昌", 6, 0, 1.5),
+    ("3701", "山东省", "济南", 10, 0, 3),
+    ("3702", "山东省", "青岛", 7, 3, 4),
+    ("3706", "山东省", "烟台", 4, 4, 2),
+    ("3707", "山东省", "潍坊", 4, 6, 2),
+    ("4101", "河南省", "郑州", 6, 5, 3),
+    ("4201", "湖北省", "武汉", 13, 0, 4),
+    ("4301", "湖南省", "长沙", 6, 2, 3),
+    ("4401", "广东省", "广州", 11, 0, 7),
+    ("4403", "广东省", "深圳", 9, 0, 8),
+    ("4404", "广东省", "珠海", 3, 0, 1.5),
+    ("4406", "广东省", "佛山", 5, 0, 4),
+    ("4413", "广东省", "惠州", 3, 0, 1.5),
+    ("4501", "广西壮族自治区", "南宁", 7, 0, 1.5),
+    ("4601", "海南省", "海口", 4, 0, 0.5),
+    ("5101", "四川省", "成都", 12, 5, 5),
+    ("5201", "贵州省", "贵阳", 6, 1, 1),
+    ("5301", "云南省", "昆明", 7, 1, 1.5),
+    ("5401", "西藏自治区", "拉萨", 2, 0, 0.1),
+    ("6101", "陕西省", "西安", 11, 0, 3),
+    ("6201", "甘肃省", "兰州", 5, 0, 0.5),
+    ("6301", "青海省", "西宁", 4, 0, 0.3),
+    ("6401", "宁夏回族自治区", "银川", 3, 1, 0.3),
+    ("6501", "新疆维吾尔自治区", "乌鲁木齐", 7, 0, 0.5),
 )
 
 
@@ -185,6 +221,7 @@ def _clock(rng: random.Random) -> str:
 def _life(rng: random.Random, issue: int, expiry: int) -> tuple[tuple[tuple[int, str, str], ...], bool]:
     """certificates._life_events on day ordinals: status changes during one certificate's life
     (the last one ends it: expiry, withdrawal or cancellation); returns (events, terminated)."""
+
     def after(rate: float) -> int | None:
         day = issue + int(rng.expovariate(rate) * 365.25) + 1
         return day if day < expiry else None
@@ -210,6 +247,7 @@ def _life(rng: random.Random, issue: int, expiry: int) -> tuple[tuple[tuple[int,
 
 class Head(NamedTuple):
     """What a chain's certificates share."""
+
     enterprise: int
     program: Program
     program_code: str  # the platform code, left empty on ~20% of chains as the feed does
@@ -218,6 +256,7 @@ class Head(NamedTuple):
 
 class Cert(NamedTuple):
     """A certificate of a chain; days are date ordinals."""
+
     cert_no: str
     is_sub: bool
     parent_cert_no: str
@@ -267,11 +306,43 @@ def chain(seed: int, i: int, chains: int, until: date = CHAIN_END) -> tuple[Head
             end = events[-1][0]
             last = start + (end - 1 - start) // step * step if start < end else start - 1
             cert_no = f"{body[0]}{yy}{letter}{i:07d}R{recert}{size}{office}"
-            certs.append(Cert(cert_no, False, "", issue_day, expiry_day, first_day, issued_at, events,
-                              start, step, last, update_time, no_code, retired))
+            certs.append(
+                Cert(
+                    cert_no,
+                    False,
+                    "",
+                    issue_day,
+                    expiry_day,
+                    first_day,
+                    issued_at,
+                    events,
+                    start,
+                    step,
+                    last,
+                    update_time,
+                    no_code,
+                    retired,
+                )
+            )
             for n in range(1, subs + 1):
-                certs.append(Cert(f"{cert_no}-{n}", True, cert_no, issue_day, expiry_day, first_day, issued_at,
-                                  events, start, step, last, update_time, no_code, retired))
+                certs.append(
+                    Cert(
+                        f"{cert_no}-{n}",
+                        True,
+                        cert_no,
+                        issue_day,
+                        expiry_day,
+                        first_day,
+                        issued_at,
+                        events,
+                        start,
+                        step,
+                        last,
+                        update_time,
+                        no_code,
+                        retired,
+                    )
+                )
         if terminated or rng.random() >= program.renewal:
             break
         issue_day = expiry_day - 1 - int(rng.random() * 20)  # renewed a few days before expiry
@@ -283,8 +354,9 @@ def chain(seed: int, i: int, chains: int, until: date = CHAIN_END) -> tuple[Head
 def changed(cert: Cert, day: int) -> bool:
     """Whether the certificate's row for `day` (an ordinal) differs from the day before's: issued,
     a status event or a record update on that day."""
-    if cert.issue == day or (cert.update_first <= day <= cert.update_last
-                             and (day - cert.update_first) % cert.update_step == 0):
+    if cert.issue == day or (
+        cert.update_first <= day <= cert.update_last and (day - cert.update_first) % cert.update_step == 0
+    ):
         return True
     return any(d == day for d, _, _ in cert.events)
 
@@ -295,9 +367,23 @@ def _shared(seed: int, head: Head) -> tuple[list[str], str, bool]:
     enterprise's region and whether anything places it."""
     name, org_id, address, region, locatable = enterprise(seed, head.enterprise)
     program, body = head.program, head.body
-    scope = f"{program.name}范围内的{name[len(_PLACES[region][1]):-4]}相关活动"
-    return ([program.category, head.program_code, program.name, program.standard, name, org_id, address,
-             body[1], body[2], scope], region, locatable)
+    scope = f"{program.name}范围内的{name[len(_PLACES[region][1]) : -4]}相关活动"
+    return (
+        [
+            program.category,
+            head.program_code,
+            program.name,
+            program.standard,
+            name,
+            org_id,
+            address,
+            body[1],
+            body[2],
+            scope,
+        ],
+        region,
+        locatable,
+    )
 
 
 def source_region_code(cert: Cert, region: str, locatable: bool, source_region_codes: bool = False) -> str:
@@ -326,14 +412,33 @@ def row(seed: int, head: Head, cert: Cert, day: int, source_region_codes: bool =
         if (u, cert.update_time) > (last_day, last_time):
             last_day, last_time = u, cert.update_time
     iso = _ISO
-    return [cert.cert_no, status, *shared[:7], source_region_code(cert, region, locatable, source_region_codes),
-            *shared[7:9], iso[cert.issue - _ISO_BASE], iso[cert.expiry - _ISO_BASE], iso[cert.first_issue - _ISO_BASE],
-            "是" if cert.is_sub else "否", cert.parent_cert_no, iso[status_day - _ISO_BASE], shared[9],
-            f"{iso[last_day - _ISO_BASE]} {last_time}"]
+    return [
+        cert.cert_no,
+        status,
+        *shared[:7],
+        source_region_code(cert, region, locatable, source_region_codes),
+        *shared[7:9],
+        iso[cert.issue - _ISO_BASE],
+        iso[cert.expiry - _ISO_BASE],
+        iso[cert.first_issue - _ISO_BASE],
+        "是" if cert.is_sub else "否",
+        cert.parent_cert_no,
+        iso[status_day - _ISO_BASE],
+        shared[9],
+        f"{iso[last_day - _ISO_BASE]} {last_time}",
+    ]
 
 
-def rows(day: date, seed: int = 2022, chains: int | None = None, delta: bool = False, *,
-         lo: int = 0, hi: int | None = None, source_region_codes: bool = False) -> Iterator[list[str]]:
+def rows(
+    day: date,
+    seed: int = 2022,
+    chains: int | None = None,
+    delta: bool = False,
+    *,
+    lo: int = 0,
+    hi: int | None = None,
+    source_region_codes: bool = False,
+) -> Iterator[list[str]]:
     """The rows of chains [lo, hi) for `day`: every certificate issued up to it (or, with delta,
     only those whose row changed on it), in chain order."""
     chains = CHAINS if chains is None else chains
@@ -365,16 +470,25 @@ def _texts(tasks: list[tuple[date, int, int, bool, int, int, bool]], workers: in
         yield from pool.imap(_block, tasks)  # in order: the bytes do not depend on the workers
 
 
-def write(day: date, path: Path, seed: int = 2022, chains: int | None = None, *, delta: bool = False,
-          workers: int | None = None, source_region_codes: bool = False,
-          on_block: Callable[[int, int], None] | None = None) -> tuple[Path, int]:
+def write(
+    day: date,
+    path: Path,
+    seed: int = 2022,
+    chains: int | None = None,
+    *,
+    delta: bool = False,
+    workers: int | None = None,
+    source_region_codes: bool = False,
+    on_block: Callable[[int, int], None] | None = None,
+) -> tuple[Path, int]:
     """write_full or (delta=True) write_delta, returning the path and the number of rows. Blocks of
     BLOCK chains are turned into CSV text by `workers` processes (default: the CPUs, up to 8);
     `on_block(chains, rows)` is called as each block is written, for progress."""
     chains = CHAINS if chains is None else chains
     workers = min(os.cpu_count() or 1, 8) if workers is None else workers
-    tasks = [(day, seed, chains, delta, lo, min(lo + BLOCK, chains), source_region_codes)
-             for lo in range(0, chains, BLOCK)]
+    tasks = [
+        (day, seed, chains, delta, lo, min(lo + BLOCK, chains), source_region_codes) for lo in range(0, chains, BLOCK)
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
     n = 0
@@ -392,13 +506,27 @@ def write(day: date, path: Path, seed: int = 2022, chains: int | None = None, *,
     return path, n
 
 
-def write_full(as_of: date, path: Path, seed: int = 2022, chains: int | None = None, *,
-               workers: int | None = None, source_region_codes: bool = False) -> Path:
+def write_full(
+    as_of: date,
+    path: Path,
+    seed: int = 2022,
+    chains: int | None = None,
+    *,
+    workers: int | None = None,
+    source_region_codes: bool = False,
+) -> Path:
     """Every certificate issued up to `as_of`, in its state at the end of `as_of`."""
     return write(as_of, path, seed, chains, workers=workers, source_region_codes=source_region_codes)[0]
 
 
-def write_delta(day: date, path: Path, seed: int = 2022, chains: int | None = None, *,
-                workers: int | None = None, source_region_codes: bool = False) -> Path:
+def write_delta(
+    day: date,
+    path: Path,
+    seed: int = 2022,
+    chains: int | None = None,
+    *,
+    workers: int | None = None,
+    source_region_codes: bool = False,
+) -> Path:
     """The rows of write_full(day) that are not in write_full(day - 1): what changed on `day`."""
     return write(day, path, seed, chains, delta=True, workers=workers, source_region_codes=source_region_codes)[0]

@@ -20,11 +20,26 @@ from standins.certificates import REGION_WEIGHTS, REGIONS
 from standins.uscc import make_uscc
 
 HEADERS: list[str] = [
-    "证书编号", "认证类别", "获证组织名称", "统一社会信用代码", "产品名称", "产品数量(吨)", "是否转换期",
-    "认证机构名称", "发证日期", "证书有效期至", "证书状态", "基地地址", "更新时间",
+    "证书编号",
+    "认证类别",
+    "获证组织名称",
+    "统一社会信用代码",
+    "产品名称",
+    "产品数量(吨)",
+    "是否转换期",
+    "认证机构名称",
+    "发证日期",
+    "证书有效期至",
+    "证书状态",
+    "基地地址",
+    "更新时间",
 ]
-BODIES = (("001", "中国质量认证中心"), ("228", "南京国环有机产品认证中心有限公司"),
-          ("196", "中绿华夏有机产品认证中心"), ("241", "杭州万泰认证有限公司"))
+BODIES = (
+    ("001", "中国质量认证中心"),
+    ("228", "南京国环有机产品认证中心有限公司"),
+    ("196", "中绿华夏有机产品认证中心"),
+    ("241", "杭州万泰认证有限公司"),
+)
 FIRST, LAST = date(2014, 1, 1), date(2027, 12, 31)
 OPERATORS = 560
 RENEWAL = 0.93
@@ -82,10 +97,18 @@ def build_population(seed: int = 2022) -> Population:
             status_events.append((expiry, "过期"))
             main_no = f"{body[0]}OP{issue:%y}{serials[body[0]]:05d}"
             common: dict[str, Any] = dict(
-                kind=kind, org_name=name, uscc=uscc, region=region, product_name=products,
-                output_t=f"{rng.randint(5, 900)}", in_conversion=kind == "生产" and year < CONVERSION_YEARS,
-                body_name=body[1], issue_date=issue, expiry_date=expiry,
-                site_address=f"江苏省苏州市{REGIONS[region]}{rng.choice(_NAMES)}村", events=tuple(status_events),
+                kind=kind,
+                org_name=name,
+                uscc=uscc,
+                region=region,
+                product_name=products,
+                output_t=f"{rng.randint(5, 900)}",
+                in_conversion=kind == "生产" and year < CONVERSION_YEARS,
+                body_name=body[1],
+                issue_date=issue,
+                expiry_date=expiry,
+                site_address=f"江苏省苏州市{REGIONS[region]}{rng.choice(_NAMES)}村",
+                events=tuple(status_events),
             )
             certs.append(Certificate(cert_no=main_no, is_sub=False, **common))
             certs.extend(Certificate(cert_no=f"{main_no}-{n}", is_sub=True, **common) for n in range(1, sites + 1))
@@ -108,8 +131,12 @@ def in_force(cert: Certificate, day: date) -> bool:
     """The oracle's re-statement of dbt's is_in_force (issued <= D < expiry, 有效 on D, main certificate;
     certificates.in_force says why it is not the definition), then T03's own rule: a conversion-period
     certificate is not an organic certificate."""
-    return (cert.issue_date <= day < cert.expiry_date and status_on(cert, day) == "有效"
-            and not cert.is_sub and not cert.in_conversion)
+    return (
+        cert.issue_date <= day < cert.expiry_date
+        and status_on(cert, day) == "有效"
+        and not cert.is_sub
+        and not cert.in_conversion
+    )
 
 
 def in_force_counts(pop: Population, day: date) -> dict[str, int]:
@@ -119,9 +146,21 @@ def in_force_counts(pop: Population, day: date) -> dict[str, int]:
 def _row(c: Certificate, as_of: date) -> list[str]:
     past = [when for when, _ in c.events if when <= as_of]
     updated = max(past) if past else c.issue_date
-    return [c.cert_no, c.kind, c.org_name, c.uscc, c.product_name, c.output_t, "是" if c.in_conversion else "否",
-            c.body_name, c.issue_date.isoformat(), c.expiry_date.isoformat(), status_on(c, as_of),
-            c.site_address, f"{updated.isoformat()} 09:30:00"]
+    return [
+        c.cert_no,
+        c.kind,
+        c.org_name,
+        c.uscc,
+        c.product_name,
+        c.output_t,
+        "是" if c.in_conversion else "否",
+        c.body_name,
+        c.issue_date.isoformat(),
+        c.expiry_date.isoformat(),
+        status_on(c, as_of),
+        c.site_address,
+        f"{updated.isoformat()} 09:30:00",
+    ]
 
 
 def write(as_of: date, out_dir: Path, seed: int = 2022) -> Path:

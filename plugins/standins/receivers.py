@@ -126,9 +126,19 @@ class SmtpReceiver(_Served):
 
     def connection(self, to: list[str], from_email: str = "greencert@example.invalid") -> dict[str, Any]:
         """The Airflow connection (JSON form of AIRFLOW_CONN_*) pointing at this receiver."""
-        return {"conn_type": "smtp", "host": self.host, "port": self.port,
-                "extra": {"from_email": from_email, "to": to, "disable_ssl": True, "disable_tls": True,
-                          "timeout": 10, "retry_limit": 0}}
+        return {
+            "conn_type": "smtp",
+            "host": self.host,
+            "port": self.port,
+            "extra": {
+                "from_email": from_email,
+                "to": to,
+                "disable_ssl": True,
+                "disable_tls": True,
+                "timeout": 10,
+                "retry_limit": 0,
+            },
+        }
 
 
 class WebhookReceiver(_Served):
@@ -149,8 +159,9 @@ class WebhookReceiver(_Served):
                     payload = json.loads(body.decode("utf-8"))
                 except ValueError:
                     payload = None
-                receiver.messages.append({"path": self.path, "json": payload,
-                                          "content_type": self.headers.get("Content-Type")})
+                receiver.messages.append(
+                    {"path": self.path, "json": payload, "content_type": self.headers.get("Content-Type")}
+                )
                 out = json.dumps(receiver.answer).encode()
                 self.send_response(200 if payload is not None else 400)
                 self.send_header("Content-Type", "application/json")
@@ -164,5 +175,10 @@ class WebhookReceiver(_Served):
 
     def connection(self, endpoint: str = "/robot/send?access_token=standin") -> dict[str, Any]:
         """The Airflow HTTP connection (JSON form of AIRFLOW_CONN_*) pointing at this receiver."""
-        return {"conn_type": "http", "host": self.host, "port": self.port, "schema": "http",
-                "extra": {"endpoint": endpoint, "timeout": 5}}
+        return {
+            "conn_type": "http",
+            "host": self.host,
+            "port": self.port,
+            "schema": "http",
+            "extra": {"endpoint": endpoint, "timeout": 5},
+        }

@@ -36,9 +36,15 @@ def main(argv: list[str]) -> dict[str, bool]:
     for batch_id in batches:
         if docs:  # run_raw_gate's steps, with the Data Docs rebuilt
             row_rules.quarantine_batch(feed, url, batch_id)
-            outcome = gx_run.validate(url, raw_suite.suite_name(feed), query=row_rules.clean_rows_query(feed, batch_id),
-                                      target=batch_id, run_id=run_id, expectations=raw_suite.expectations(feed),
-                                      data_docs=True)
+            outcome = gx_run.validate(
+                url,
+                raw_suite.suite_name(feed),
+                query=row_rules.clean_rows_query(feed, batch_id),
+                target=batch_id,
+                run_id=run_id,
+                expectations=raw_suite.expectations(feed),
+                data_docs=True,
+            )
             mark(url, batch_id, "accepted" if outcome.success else "rejected")
             outcomes[batch_id] = outcome.success
         else:

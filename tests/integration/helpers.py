@@ -21,17 +21,23 @@ HEADERS = [c.headers[0] for c in feeds.get("certificates").columns]
 
 def cert(cert_no: str, **fields: str) -> dict[str, str]:
     row = {
-        "证书编号": cert_no, "证书状态": "有效", "认证类别": "管理体系认证", "认证项目": "环境管理体系认证",
-        "组织名称": f"苏州{cert_no}有限公司", "认证机构名称": "中国质量认证中心",
-        "认证机构批准号": "CNCA-R-2002-001", "颁证日期": "2024-01-10", "证书到期日期": "2027-01-09",
-        "是否是子证书": "否", "更新时间": "2024-01-10 09:00:00",
+        "证书编号": cert_no,
+        "证书状态": "有效",
+        "认证类别": "管理体系认证",
+        "认证项目": "环境管理体系认证",
+        "组织名称": f"苏州{cert_no}有限公司",
+        "认证机构名称": "中国质量认证中心",
+        "认证机构批准号": "CNCA-R-2002-001",
+        "颁证日期": "2024-01-10",
+        "证书到期日期": "2027-01-09",
+        "是否是子证书": "否",
+        "更新时间": "2024-01-10 09:00:00",
     }
     row.update(fields)
     return row
 
 
-def write_csv(path: Path, rows: list[dict[str, str]], headers: list[str] = HEADERS,
-              encoding: str = "utf-8") -> Path:
+def write_csv(path: Path, rows: list[dict[str, str]], headers: list[str] = HEADERS, encoding: str = "utf-8") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding=encoding) as fh:
         writer = csv.DictWriter(fh, fieldnames=headers, extrasaction="ignore")
@@ -51,8 +57,13 @@ def admin_url_for(database: str) -> str:
     return roles._swap_db(warehouse.admin_url(), database)
 
 
-def write_xlsx(path: Path, rows: list[dict[str, str]], headers: list[str] = HEADERS,
-               title_rows: tuple[str, ...] = (), total_row: bool = False) -> Path:
+def write_xlsx(
+    path: Path,
+    rows: list[dict[str, str]],
+    headers: list[str] = HEADERS,
+    title_rows: tuple[str, ...] = (),
+    total_row: bool = False,
+) -> Path:
     """An XLSX list as the provincial offices publish them: title rows, header, rows, 合计."""
     from openpyxl import Workbook
 
@@ -106,11 +117,26 @@ def render_in_chromium(page: Path, tmp: Path) -> dict:
     copy.write_text(page.read_text(encoding="utf-8").replace("</body>", _MEASURE + "</body>"), encoding="utf-8")
     # flags: a closed network and root (CI) — no sandbox, no background fetches, a throwaway profile
     out = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp / 'chromium-profile'}", "--window-size=1200,3000", "--virtual-time-budget=5000",
-         "--dump-dom", copy.as_uri()],
-        capture_output=True, text=True, timeout=120, check=True,
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp / 'chromium-profile'}",
+            "--window-size=1200,3000",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            copy.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     ).stdout
     found = re.search(r'<pre id="greencert-measure">(.*?)</pre>', out, re.S)
     assert found, f"the page did not finish loading in Chromium:\n{out[:2000]}"

@@ -98,8 +98,9 @@ class _XComsFromTheDb:
         from airflow.utils.session import create_session
 
         with create_session() as session:
-            row = session.scalars(XComModel.get_many(run_id=self._ti.run_id, dag_ids=self._ti.dag_id,
-                                                     task_ids=task_ids, key=key, limit=1)).first()
+            row = session.scalars(
+                XComModel.get_many(run_id=self._ti.run_id, dag_ids=self._ti.dag_id, task_ids=task_ids, key=key, limit=1)
+            ).first()
             return XComModel.deserialize_value(row) if row is not None else None
 
 
@@ -168,12 +169,21 @@ def handle_deadlines(run_ids: list[str]) -> tuple[list[dict], list[dict]]:
 
     with create_session() as session:
         deadlines = session.scalars(
-            select(Deadline).join(Deadline.dagrun).where(DagRun.run_id.in_(run_ids))
+            select(Deadline)
+            .join(Deadline.dagrun)
+            .where(DagRun.run_id.in_(run_ids))
             .options(selectinload(Deadline.dagrun), selectinload(Deadline.callback))
         ).all()
-        recorded = [{"dag_id": d.dagrun.dag_id, "run_id": d.dagrun.run_id, "run_state": str(d.dagrun.state),
-                     "logical_date": d.dagrun.logical_date.isoformat(), "deadline_time": d.deadline_time.isoformat()}
-                    for d in deadlines]
+        recorded = [
+            {
+                "dag_id": d.dagrun.dag_id,
+                "run_id": d.dagrun.run_id,
+                "run_state": str(d.dagrun.state),
+                "logical_date": d.dagrun.logical_date.isoformat(),
+                "deadline_time": d.deadline_time.isoformat(),
+            }
+            for d in deadlines
+        ]
         # the scheduler's loop: a deadline that passed and was not handled yet → handle_miss queues its
         # callback as a trigger
         now = datetime.now(ZoneInfo("UTC"))
@@ -182,9 +192,17 @@ def handle_deadlines(run_ids: list[str]) -> tuple[list[dict], list[dict]]:
                 deadline.handle_miss(session)
         session.flush()
         # the triggerer's part: each trigger built as the triggerer builds it (class path, stored kwargs)
-        queued = [(d.dagrun.run_id, d.callback.id, d.callback.trigger.id, d.callback.trigger.classpath,
-                   d.callback.trigger.kwargs)
-                  for d in deadlines if d.callback is not None and d.callback.trigger is not None]
+        queued = [
+            (
+                d.dagrun.run_id,
+                d.callback.id,
+                d.callback.trigger.id,
+                d.callback.trigger.classpath,
+                d.callback.trigger.kwargs,
+            )
+            for d in deadlines
+            if d.callback is not None and d.callback.trigger is not None
+        ]
 
     async def run(trigger: BaseTrigger) -> list[dict]:
         return [event.payload async for event in trigger.run()]
@@ -201,9 +219,15 @@ def handle_deadlines(run_ids: list[str]) -> tuple[list[dict], list[dict]]:
         with create_session() as session:
             stored = session.get(Callback, callback_id)
             state = getattr(stored.state, "value", stored.state)
-            events.append({"run_id": run_id, "classpath": classpath,
-                           "callback": getattr(trigger, "callback_path", None), "payloads": payloads,
-                           "stored": {"state": state, "output": stored.output}})
+            events.append(
+                {
+                    "run_id": run_id,
+                    "classpath": classpath,
+                    "callback": getattr(trigger, "callback_path", None),
+                    "payloads": payloads,
+                    "stored": {"state": state, "output": stored.output},
+                }
+            )
     return recorded, events
 
 
@@ -211,6 +235,14 @@ if __name__ == "__main__":
     fails_day, publishes_day, rerun_day = (date.fromisoformat(a) for a in sys.argv[1:4])
     runs = run_dags({FAILS: fails_day, PUBLISHES: publishes_day}, rerun_day)
     recorded, events = handle_deadlines([run_id for run_id, _ in runs.values()])
-    print(json.dumps({"states": {dag_id: state for dag_id, (_, state) in runs.items()},
-                      "run_ids": {dag_id: run_id for dag_id, (run_id, _) in runs.items()},
-                      "deadlines": recorded, "events": events}, default=str))
+    print(
+        json.dumps(
+            {
+                "states": {dag_id: state for dag_id, (_, state) in runs.items()},
+                "run_ids": {dag_id: run_id for dag_id, (run_id, _) in runs.items()},
+                "deadlines": recorded,
+                "events": events,
+            },
+            default=str,
+        )
+    )

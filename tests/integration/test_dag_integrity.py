@@ -57,10 +57,13 @@ def swallowed_by_html(markdown: str) -> list[str]:
 
 
 def test_swallowed_by_html_finds_bare_tags_only() -> None:
-    assert swallowed_by_html("into build_<date>; reports/<date>/ and <b>x</b>") == ["<date>", "<date>", "<b>",
-                                                                                   "</b>"]
-    assert swallowed_by_html("`build_<date>`, ``a <b> c``, &lt;date&gt;, <https://x.cn/a>, a < b > c,\n"
-                             "```\nreports/<date>/\n```\n") == []
+    assert swallowed_by_html("into build_<date>; reports/<date>/ and <b>x</b>") == ["<date>", "<date>", "<b>", "</b>"]
+    assert (
+        swallowed_by_html(
+            "`build_<date>`, ``a <b> c``, &lt;date&gt;, <https://x.cn/a>, a < b > c,\n```\nreports/<date>/\n```\n"
+        )
+        == []
+    )
 
 
 def test_doc_md_has_no_word_the_ui_would_swallow(dagbag) -> None:
@@ -130,8 +133,11 @@ def test_the_nights_dbt_is_one_build_watched_per_model(dagbag) -> None:
     assert producer.upstream_task_ids == {"prepare_build"}
     manifest = json.loads((settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
     # an ephemeral model (base_<feed>__accepted_rows) is no node dbt builds: inlined where it is read
-    nodes = {uid for uid, n in manifest["nodes"].items() if n["resource_type"] in ("model", "seed", "snapshot")
-             and n["config"]["materialized"] != "ephemeral"}
+    nodes = {
+        uid
+        for uid, n in manifest["nodes"].items()
+        if n["resource_type"] in ("model", "seed", "snapshot") and n["config"]["materialized"] != "ephemeral"
+    }
     tests = [t for t in dbt if type(t).__name__ == "DbtTestWatcherOperator" or t.task_id.endswith("_test")]
     sensors = {t.model_unique_id for t in dbt if t is not producer and t not in tests and hasattr(t, "model_unique_id")}
     assert sensors == nodes
@@ -151,7 +157,10 @@ def test_the_nights_dbt_leaves_the_unit_tests_to_ci(dagbag) -> None:
     manifest = json.loads((settings.DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
     unit_tests = manifest["unit_tests"]
     assert {u["model"] for u in unit_tests.values()} >= {
-        "fct_target_progress", "int_certificates_in_force", "int_certificates_located"}
+        "fct_target_progress",
+        "int_certificates_in_force",
+        "int_certificates_located",
+    }
     dag = dagbag.dags["greencert_nightly"]
     dbt = [t for t in dag.tasks if t.task_id.startswith("dbt.")]
     names = {u["name"] for u in unit_tests.values()} | {e["name"] for e in manifest["exposures"].values()}
@@ -190,7 +199,10 @@ def test_the_nights_sensors_start_in_the_triggerer(dagbag) -> None:
         row = Trigger(classpath=args.trigger_cls, kwargs=args.trigger_kwargs)
         trigger = dbt_watch.NodeTrigger(**{k: smart_decode_trigger_kwargs(v) for k, v in row.kwargs.items()})
         assert (trigger.model_unique_id, trigger.producer_task_id, trigger.is_test_sensor) == (
-            sensor.model_unique_id, nightly.BUILD_TASK, sensor.is_test_sensor)
+            sensor.model_unique_id,
+            nightly.BUILD_TASK,
+            sensor.is_test_sensor,
+        )
         # it starts with the night, and waits for what its node reads only when the build did not build it
         assert served.get_task(task_id).trigger_rule == "always"
         assert set(trigger.waits_for) >= sensor.upstream_task_ids
@@ -205,6 +217,7 @@ def test_the_nights_sensors_start_in_the_triggerer(dagbag) -> None:
             if task_id not in seen:
                 seen.add(task_id)
                 todo.extend(waits.get(task_id, ()))
+
     def trigger_of(task_id: str) -> dbt_watch.NodeTrigger:
         kwargs = Trigger(classpath=dbt_watch.TRIGGER, kwargs=started[task_id].trigger_kwargs).kwargs
         return dbt_watch.NodeTrigger(**{k: smart_decode_trigger_kwargs(v) for k, v in kwargs.items()})
@@ -235,8 +248,10 @@ def test_nightly_notifies_its_success_and_alerts_when_not_published_by_seven(dag
     assert alert.callback.path == "greencert.notify.callbacks.nightly_deadline_missed"
 
     timetable = coerce_to_core_timetable(dag.timetable)
-    run = timetable.next_dagrun_info(last_automated_data_interval=None, restriction=TimeRestriction(
-        earliest=datetime(2025, 6, 30, tzinfo=UTC), latest=None, catchup=True))
+    run = timetable.next_dagrun_info(
+        last_automated_data_interval=None,
+        restriction=TimeRestriction(earliest=datetime(2025, 6, 30, tzinfo=UTC), latest=None, catchup=True),
+    )
     shanghai = ZoneInfo(settings.TIMEZONE)
     assert run.logical_date.astimezone(shanghai) == datetime(2025, 6, 30, 23, 30, tzinfo=shanghai)
     assert (run.logical_date + alert.interval).astimezone(shanghai) == datetime(2025, 7, 1, 7, 0, tzinfo=shanghai)

@@ -48,11 +48,28 @@ def test_validations_side_by_side_all_succeed_and_are_recorded(urls, tmp_path) -
     ready, start = tmp_path / "ready", tmp_path / "start"
     ready.mkdir()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(settings.ROOT), str(settings.ROOT / "plugins")]))
-    procs = {name: subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.gx_worker", name, str(ready), str(start), urls["loader"],
-         f"side-by-side-{name}", *(["--data-docs"] if name == "w0" else []), *ids],
-        cwd=settings.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for name, ids in batches.items()}
+    procs = {
+        name: subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.integration.gx_worker",
+                name,
+                str(ready),
+                str(start),
+                urls["loader"],
+                f"side-by-side-{name}",
+                *(["--data-docs"] if name == "w0" else []),
+                *ids,
+            ],
+            cwd=settings.ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, ids in batches.items()
+    }
     try:
         deadline = time.monotonic() + 900  # a loaded machine imports GX slowly
         while len(list(ready.iterdir())) < WORKERS:  # every worker has GX imported: start them together
@@ -118,8 +135,14 @@ def test_a_validation_logs_its_summary_and_failures_not_gx_chatter(urls, tmp_pat
     (batch,) = land_new_files(feed, urls["loader"], AS_OF, dropbox=drop, landing=tmp_path / "landing")
     load_batch(feed, urls["loader"], batch)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(settings.ROOT), str(settings.ROOT / "plugins")]))
-    proc = subprocess.run([sys.executable, "-c", QUIET, urls["loader"], batch.batch_id], cwd=settings.ROOT,
-                          env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-c", QUIET, urls["loader"], batch.batch_id],
+        cwd=settings.ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     gx_lines = [r for r in result["records"] if r[0].startswith("great_expectations")]

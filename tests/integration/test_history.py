@@ -43,73 +43,129 @@ EMS = {"认证项目": "环境管理体系认证"}  # program → T06
 
 
 def _r(status: str, updated: str, changed: str = "") -> dict[str, str]:
-    return cert("R", **EMS, **{"行政区划代码": "320506", "颁证日期": "2023-03-01", "证书到期日期": "2026-02-28",
-                               "证书状态": status, "状态变更日期": changed, "更新时间": updated})
+    return cert(
+        "R",
+        **EMS,
+        **{
+            "行政区划代码": "320506",
+            "颁证日期": "2023-03-01",
+            "证书到期日期": "2026-02-28",
+            "证书状态": status,
+            "状态变更日期": changed,
+            "更新时间": updated,
+        },
+    )
 
 
 def _x(status: str, updated: str, changed: str = "") -> dict[str, str]:
-    return cert("X", **EMS, **{"行政区划代码": "320506", "颁证日期": "2023-05-01", "证书到期日期": "2026-04-30",
-                               "证书状态": status, "状态变更日期": changed, "更新时间": updated})
+    return cert(
+        "X",
+        **EMS,
+        **{
+            "行政区划代码": "320506",
+            "颁证日期": "2023-05-01",
+            "证书到期日期": "2026-04-30",
+            "证书状态": status,
+            "状态变更日期": changed,
+            "更新时间": updated,
+        },
+    )
 
 
 def _w(status: str, updated: str) -> dict[str, str]:
-    return cert("W", **EMS, **{"行政区划代码": "320509", "颁证日期": "2021-12-01", "证书到期日期": "2024-11-30",
-                               "证书状态": status, "更新时间": updated})
+    return cert(
+        "W",
+        **EMS,
+        **{
+            "行政区划代码": "320509",
+            "颁证日期": "2021-12-01",
+            "证书到期日期": "2024-11-30",
+            "证书状态": status,
+            "更新时间": updated,
+        },
+    )
 
 
 def _e(status: str, updated: str) -> dict[str, str]:
-    return cert("E", **EMS, **{"行政区划代码": "320506", "颁证日期": "2021-06-30", "证书到期日期": "2024-06-29",
-                               "证书状态": status, "更新时间": updated})
+    return cert(
+        "E",
+        **EMS,
+        **{
+            "行政区划代码": "320506",
+            "颁证日期": "2021-06-30",
+            "证书到期日期": "2024-06-29",
+            "证书状态": status,
+            "更新时间": updated,
+        },
+    )
 
 
 def _y(status: str, updated: str, changed: str = "") -> dict[str, str]:
-    return cert("Y", **EMS, **{"行政区划代码": "320583", "颁证日期": "2022-03-01", "证书到期日期": "2025-02-28",
-                               "证书状态": status, "状态变更日期": changed, "更新时间": updated})
+    return cert(
+        "Y",
+        **EMS,
+        **{
+            "行政区划代码": "320583",
+            "颁证日期": "2022-03-01",
+            "证书到期日期": "2025-02-28",
+            "证书状态": status,
+            "状态变更日期": changed,
+            "更新时间": updated,
+        },
+    )
 
 
-F = cert("F", **EMS, **{"行政区划代码": "320571", "颁证日期": "2024-07-01", "证书到期日期": "2027-06-30",
-                        "更新时间": "2024-07-01 09:00:00"})
+F = cert(
+    "F",
+    **EMS,
+    **{
+        "行政区划代码": "320571",
+        "颁证日期": "2024-07-01",
+        "证书到期日期": "2027-06-30",
+        "更新时间": "2024-07-01 09:00:00",
+    },
+)
 
 LOAD_1 = date(2024, 6, 30)
 LOAD_2 = date(2024, 9, 30)
 LOAD_3 = date(2025, 1, 31)
 LOADS: dict[date, list[dict[str, str]]] = {
     LOAD_1: [
-        _r("有效", "2024-01-01 09:00:00"),                        # in force on 2024-06-30
-        _x("有效", "2023-05-01 09:00:00"),                        # in force on 2024-06-30
-        _w("有效", "2021-12-01 09:00:00"),                        # in force until 2024-11-30
-        _e("有效", "2021-06-30 09:00:00"),                        # expired 2024-06-29, the day before: out
-        _y("有效", "2022-03-01 09:00:00"),                        # in force, as far as we know today
+        _r("有效", "2024-01-01 09:00:00"),  # in force on 2024-06-30
+        _x("有效", "2023-05-01 09:00:00"),  # in force on 2024-06-30
+        _w("有效", "2021-12-01 09:00:00"),  # in force until 2024-11-30
+        _e("有效", "2021-06-30 09:00:00"),  # expired 2024-06-29, the day before: out
+        _y("有效", "2022-03-01 09:00:00"),  # in force, as far as we know today
     ],
     LOAD_2: [
-        _r("暂停", "2024-07-15 10:00:00", "2024-07-15"),          # suspended from 2024-07-15
-        _x("暂停", "2024-08-20 11:00:00", "2024-08-20"),          # suspended from 2024-08-20
-        _w("有效", "2021-12-01 09:00:00"),                        # unchanged
-        _e("过期", "2024-06-29 00:05:00"),                        # the source catches up with the expiry
-        _y("暂停", "2024-06-20 15:00:00", "2024-06-20"),          # suspended 2024-06-20, reported late
-        F,                                                        # new, issued 2024-07-01
+        _r("暂停", "2024-07-15 10:00:00", "2024-07-15"),  # suspended from 2024-07-15
+        _x("暂停", "2024-08-20 11:00:00", "2024-08-20"),  # suspended from 2024-08-20
+        _w("有效", "2021-12-01 09:00:00"),  # unchanged
+        _e("过期", "2024-06-29 00:05:00"),  # the source catches up with the expiry
+        _y("暂停", "2024-06-20 15:00:00", "2024-06-20"),  # suspended 2024-06-20, reported late
+        F,  # new, issued 2024-07-01
     ],
     LOAD_3: [
-        _r("有效", "2024-10-20 14:30:00", "2024-10-20"),          # reinstated from 2024-10-20
-        _x("撤销", "2024-11-05 16:00:00", "2024-11-05"),          # withdrawn from 2024-11-05
-        _w("过期", "2024-11-30 00:05:00"),                        # expired 2024-11-30
-        _e("过期", "2024-06-29 00:05:00"),                        # unchanged
-        _y("暂停", "2024-06-20 15:00:00", "2024-06-20"),          # unchanged
-        F,                                                        # unchanged
+        _r("有效", "2024-10-20 14:30:00", "2024-10-20"),  # reinstated from 2024-10-20
+        _x("撤销", "2024-11-05 16:00:00", "2024-11-05"),  # withdrawn from 2024-11-05
+        _w("过期", "2024-11-30 00:05:00"),  # expired 2024-11-30
+        _e("过期", "2024-06-29 00:05:00"),  # unchanged
+        _y("暂停", "2024-06-20 15:00:00", "2024-06-20"),  # unchanged
+        F,  # unchanged
     ],
 }
 
 # What each load's own nightly build publishes for its own date (what was known then):
 AT_LOAD = {
-    LOAD_1: {"R", "X", "W", "Y"},   # E expired; Y's suspension not known yet; F not issued
-    LOAD_2: {"W", "F"},             # R and X suspended, Y suspended, E expired
-    LOAD_3: {"R", "F"},             # R reinstated, X withdrawn, W expired
+    LOAD_1: {"R", "X", "W", "Y"},  # E expired; Y's suspension not known yet; F not issued
+    LOAD_2: {"W", "F"},  # R and X suspended, Y suspended, E expired
+    LOAD_3: {"R", "F"},  # R reinstated, X withdrawn, W expired
 }
 # Past dates asked after all three loads (what we know now about how things stood then):
 PAST = {
     date(2024, 6, 30): {"R", "X", "W"},  # R counted (suspended only later); Y was already suspended; F not issued
-    date(2024, 8, 1): {"X", "W", "F"},   # R suspended (07-15); X not yet (08-20); F issued 07-01
-    date(2024, 12, 31): {"R", "F"},      # R reinstated (10-20); X withdrawn (11-05); W expired (11-30)
+    date(2024, 8, 1): {"X", "W", "F"},  # R suspended (07-15); X not yet (08-20); F issued 07-01
+    date(2024, 12, 31): {"R", "F"},  # R reinstated (10-20); X withdrawn (11-05); W expired (11-30)
 }
 REGION = {"R": "320506", "X": "320506", "W": "320509", "E": "320506", "Y": "320583", "F": "320571"}
 # the same, as T06 progress rows per region (every other county shows 0)
@@ -133,10 +189,10 @@ def ts(text: str) -> datetime:
 
 @dataclass(frozen=True)
 class History:
-    url: str                                   # the transformer's
-    at_load: dict[date, str]                   # load date -> its nightly build schema
-    past: dict[date, str]                      # past date -> the build schema answering it afterwards
-    r_versions_after_load: dict[date, int]     # how many versions of R the snapshot held after each load
+    url: str  # the transformer's
+    at_load: dict[date, str]  # load date -> its nightly build schema
+    past: dict[date, str]  # past date -> the build schema answering it afterwards
+    r_versions_after_load: dict[date, int]  # how many versions of R the snapshot held after each load
     snapshot_after_loads: list[tuple]
     snapshot_after_rebuilds: list[tuple]
     relanded: list
@@ -144,15 +200,18 @@ class History:
 
 def _snapshot(url: str) -> list[tuple]:
     with psycopg.connect(url) as conn:
-        return conn.execute(f"select cert_no, status, updated_at, dbt_valid_to, dbt_scd_id from {SNAPSHOT} "
-                            "order by cert_no, updated_at").fetchall()
+        return conn.execute(
+            f"select cert_no, status, updated_at, dbt_valid_to, dbt_scd_id from {SNAPSHOT} order by cert_no, updated_at"
+        ).fetchall()
 
 
 def _build(url: str, schema: str, as_of: date) -> str:
     prepare_build(url, schema)
     # seeds, snapshots and models; the dbt tests run in test_dbt_build (here they would only cost time)
-    subprocesses.dbt(["build", "--exclude-resource-type", "test", "--vars", f"{{as_of_date: '{as_of}'}}"],
-                environment.dbt_env(url, schema))
+    subprocesses.dbt(
+        ["build", "--exclude-resource-type", "test", "--vars", f"{{as_of_date: '{as_of}'}}"],
+        environment.dbt_env(url, schema),
+    )
     return schema
 
 
@@ -185,8 +244,9 @@ def history(fresh_database, tmp_path_factory) -> History:
 
 def _t06(history: History, schema: str) -> tuple[dict[str, int], int, date]:
     with psycopg.connect(history.url) as conn:
-        rows = conn.execute(f"select region_code, actual_value, as_of_date from {schema}.fct_target_progress "
-                            "where target_id = 'T06'").fetchall()
+        rows = conn.execute(
+            f"select region_code, actual_value, as_of_date from {schema}.fct_target_progress where target_id = 'T06'"
+        ).fetchall()
     regions = {r: int(v) for r, v, _ in rows if r != "320500" and v}
     (city,) = [int(v) for r, v, _ in rows if r == "320500"]
     (as_of,) = {d for _, _, d in rows}

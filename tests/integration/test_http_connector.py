@@ -54,10 +54,12 @@ def land(feed: str, urls, api: StandinAPI, tmp_path: Path, policy: RetryPolicy =
 
 def state(urls, feed: str):
     with psycopg.connect(urls["loader"]) as conn:
-        batches = conn.execute("select batch_id, source_file from raw.landing_manifest where feed = %s "
-                               "order by landed_at", (feed,)).fetchall()
-        mark = conn.execute("select updated_at, boundary_keys from raw.source_watermarks where feed = %s",
-                            (feed,)).fetchone()
+        batches = conn.execute(
+            "select batch_id, source_file from raw.landing_manifest where feed = %s order by landed_at", (feed,)
+        ).fetchall()
+        mark = conn.execute(
+            "select updated_at, boundary_keys from raw.source_watermarks where feed = %s", (feed,)
+        ).fetchone()
     return batches, mark
 
 
@@ -75,8 +77,9 @@ def test_first_fetch_takes_everything_the_next_exactly_what_changed(api, urls, t
     assert run_raw_gate(feeds.get("certificates"), urls["loader"], batch_id, run_id="http").success
     _, (mark, boundary) = state(urls, "certificates")
     with psycopg.connect(urls["loader"]) as conn:  # the watermark moves as far as the rows accepted
-        set_aside = {r for (r,) in conn.execute("select source_row from dq.quarantine where batch_id = %s",
-                                                 (batch_id,))}
+        set_aside = {
+            r for (r,) in conn.execute("select source_row from dq.quarantine where batch_id = %s", (batch_id,))
+        }
     accepted = [r for i, r in enumerate(landed, start=2) if i not in set_aside]
     top = max(r["更新时间"] for r in accepted)
     assert str(mark) == top and sorted(boundary) == sorted(r["证书编号"] for r in accepted if r["更新时间"] == top)
@@ -100,12 +103,16 @@ def test_first_fetch_takes_everything_the_next_exactly_what_changed(api, urls, t
 def test_429_500_and_a_page_that_times_out_are_retried(api, urls, tmp_path) -> None:
     source = read(organic.write(AS_OF, api.store / "organic"))
     # faults set the way a drill sets them on a running server
-    control = urllib.request.Request(f"{api.base}/_faults", method="POST", data=json.dumps(
-        {"script": ["429", "500", "slow", "ok", "503"], "slow_s": 6}).encode())
+    control = urllib.request.Request(
+        f"{api.base}/_faults",
+        method="POST",
+        data=json.dumps({"script": ["429", "500", "slow", "ok", "503"], "slow_s": 6}).encode(),
+    )
     with urllib.request.urlopen(control) as answer:
         assert json.load(answer)["script"] == ["429", "500", "slow", "ok", "503"]
-    batch_id, fetched = land("organic", urls, api, tmp_path, RetryPolicy(attempts=4, backoff_s=0.01, timeout_s=2),
-                             page_size=100)
+    batch_id, fetched = land(
+        "organic", urls, api, tmp_path, RetryPolicy(attempts=4, backoff_s=0.01, timeout_s=2), page_size=100
+    )
     assert fetched.retries == 4  # 429, 500 and the timeout on page 1; 503 on page 2
     assert [s for _, s in api.log if s != 200] == [429, 500, 503]
     (batch,) = batches_by_id(urls["loader"], [batch_id])
@@ -121,7 +128,9 @@ def test_retries_spent_fail_naming_the_feed_and_url_and_land_nothing(api, urls, 
         land("organic", urls, api, tmp_path, policy)
     assert re.fullmatch(
         rf"feed organic: GET {api.base}/organic\?page=1&page_size=500 failed 3 times \(last: {last}.*\); "
-        r"nothing landed, the watermark stays", str(err.value)), str(err.value)
+        r"nothing landed, the watermark stays",
+        str(err.value),
+    ), str(err.value)
     assert state(urls, "organic") == ([], None)
     # the source recovers: the next run takes everything
     assert land("organic", urls, api, tmp_path)[0] is not None

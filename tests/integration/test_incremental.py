@@ -45,8 +45,9 @@ class Warehouse:
 
     def deliver(self, day: date, rows: list[dict[str, str]]) -> str:
         write_csv(self.tmp / "drop" / f"certificates_{day:%Y%m%d}.csv", rows)
-        (batch,) = land_new_files(FEED, self.urls["loader"], day, dropbox=self.tmp / "drop",
-                                  landing=self.tmp / "landing")
+        (batch,) = land_new_files(
+            FEED, self.urls["loader"], day, dropbox=self.tmp / "drop", landing=self.tmp / "landing"
+        )
         load_batch(FEED, self.urls["loader"], batch)
         assert run_raw_gate(FEED, self.urls["loader"], batch.batch_id, run_id=f"incremental-{day}").success
         return batch.batch_id
@@ -55,9 +56,18 @@ class Warehouse:
         self.builds += 1
         schema = f"build_incremental_{self.builds}"
         prepare_build(self.urls["transformer"], schema)
-        subprocesses.dbt(["build", "--exclude-resource-type", "test", "--select", "stg_certificates__certificates",
-                     "int_certificate_status_versions", "snp_certificates__status"],
-                    environment.dbt_env(self.urls["transformer"], schema))
+        subprocesses.dbt(
+            [
+                "build",
+                "--exclude-resource-type",
+                "test",
+                "--select",
+                "stg_certificates__certificates",
+                "int_certificate_status_versions",
+                "snp_certificates__status",
+            ],
+            environment.dbt_env(self.urls["transformer"], schema),
+        )
 
     def query(self, sql: str) -> list[tuple]:
         with psycopg.connect(self.urls["transformer"]) as conn:
@@ -68,12 +78,18 @@ class Warehouse:
         return {c: (s, n, b) for c, s, n, b in rows}
 
     def taken(self, model: str) -> list[str]:
-        return [b for (b,) in self.query(f"select batch_id from staging.batches_taken where model = '{model}' "
-                                         "order by taken_at, batch_id")]
+        return [
+            b
+            for (b,) in self.query(
+                f"select batch_id from staging.batches_taken where model = '{model}' order by taken_at, batch_id"
+            )
+        ]
 
     def versions(self) -> set[tuple[str, str, str]]:
-        return {(c, s, str(u)) for c, s, u in self.query(
-            "select cert_no, status, updated_at from snapshots.snp_certificates__status")}
+        return {
+            (c, s, str(u))
+            for c, s, u in self.query("select cert_no, status, updated_at from snapshots.snp_certificates__status")
+        }
 
 
 @pytest.fixture
@@ -96,8 +112,12 @@ def test_a_build_reads_only_new_batches_keeps_the_newer_version_and_starts_over_
     assert wh.staging() == {"X": ("暂停", "苏州X有限公司", b), "Y": ("有效", "苏州Y有限公司", a)}
     assert wh.taken("stg_certificates__certificates") == [a, b] == wh.taken("snp_certificates__status")
     # the history holds every version sent, the late older one included
-    assert wh.versions() == {("X", "有效", "2024-01-01 09:00:00"), ("X", "暂停", "2024-08-01 09:00:00"),
-                             ("Y", "有效", "2024-03-01 09:00:00"), ("Y", "撤销", "2023-01-01 09:00:00")}
+    assert wh.versions() == {
+        ("X", "有效", "2024-01-01 09:00:00"),
+        ("X", "暂停", "2024-08-01 09:00:00"),
+        ("Y", "有效", "2024-03-01 09:00:00"),
+        ("Y", "撤销", "2023-01-01 09:00:00"),
+    }
 
     before = (wh.staging(), wh.versions())
     wh.build()  # nothing new: nothing changes

@@ -42,11 +42,16 @@ def test_generated_file_loads_every_row_tagged(role_urls, dirs) -> None:
     with psycopg.connect(role_urls["loader"]) as conn:
         n, rows_min, rows_max, files = conn.execute(
             "select count(*), min(source_row), max(source_row), array_agg(distinct source_file) "
-            "from raw.certificates where batch_id = %s", (batch.batch_id,)).fetchone()
-        row8 = conn.execute("select cert_no, org_name, status from raw.certificates "
-                            "where batch_id = %s and source_row = 8", (batch.batch_id,)).fetchone()
-        manifest = conn.execute("select status, rows, sha256 from raw.landing_manifest where batch_id = %s",
-                                (batch.batch_id,)).fetchone()
+            "from raw.certificates where batch_id = %s",
+            (batch.batch_id,),
+        ).fetchone()
+        row8 = conn.execute(
+            "select cert_no, org_name, status from raw.certificates where batch_id = %s and source_row = 8",
+            (batch.batch_id,),
+        ).fetchone()
+        manifest = conn.execute(
+            "select status, rows, sha256 from raw.landing_manifest where batch_id = %s", (batch.batch_id,)
+        ).fetchone()
     assert (n, rows_min, rows_max, files) == (len(source), 2, len(source) + 1, [path.name])  # header = row 1
     assert row8 == (source[6]["证书编号"], source[6]["组织名称"], source[6]["证书状态"])
     assert manifest == ("loaded", len(source), batch.sha256)
@@ -63,20 +68,24 @@ def test_gb18030_and_header_alias(role_urls, dirs) -> None:
     (batch,) = land(role_urls, dirs)
     load_batch(FEED, role_urls["loader"], batch)
     with psycopg.connect(role_urls["loader"]) as conn:
-        got = conn.execute("select org_name, org_id from raw.certificates where batch_id = %s",
-                           (batch.batch_id,)).fetchone()
+        got = conn.execute(
+            "select org_name, org_id from raw.certificates where batch_id = %s", (batch.batch_id,)
+        ).fetchone()
     assert got == ("苏州市吴中区甪直镇䶮记食品有限公司", "000000000")
 
 
 def test_xlsx_with_title_rows_and_a_total_row(role_urls, dirs) -> None:
     rows = [cert("X1", **{"颁证日期": "2024-01-10"}), cert("X2")]
-    write_xlsx(dirs[0] / "名录.xlsx", rows, title_rows=("江苏省认证证书名录", "统计截至：2025年6月30日"),
-               total_row=True)
+    write_xlsx(
+        dirs[0] / "名录.xlsx", rows, title_rows=("江苏省认证证书名录", "统计截至：2025年6月30日"), total_row=True
+    )
     (batch,) = land(role_urls, dirs)
     assert load_batch(FEED, role_urls["loader"], batch).rows == 2  # the 合计 row is not data
     with psycopg.connect(role_urls["loader"]) as conn:
-        got = conn.execute("select source_row, cert_no, issue_date from raw.certificates "
-                           "where batch_id = %s order by source_row", (batch.batch_id,)).fetchall()
+        got = conn.execute(
+            "select source_row, cert_no, issue_date from raw.certificates where batch_id = %s order by source_row",
+            (batch.batch_id,),
+        ).fetchall()
     assert got == [(4, "X1", "2024-01-10"), (5, "X2", "2024-01-10")]  # rows as the sheet numbers them
 
 
@@ -93,10 +102,12 @@ def test_missing_required_column_refuses_the_batch_and_names_it(role_urls, dirs)
     with pytest.raises(BatchRejected, match=r"broken\.csv: missing required column 证书编号 \(cert_no\)"):
         load_batch(FEED, role_urls["loader"], batch)
     with psycopg.connect(role_urls["loader"]) as conn:
-        status, reason = conn.execute("select status, reason from raw.landing_manifest where batch_id = %s",
-                                      (batch.batch_id,)).fetchone()
-        rows = conn.execute("select count(*) from raw.certificates where batch_id = %s",
-                            (batch.batch_id,)).fetchone()[0]
+        status, reason = conn.execute(
+            "select status, reason from raw.landing_manifest where batch_id = %s", (batch.batch_id,)
+        ).fetchone()
+        rows = conn.execute("select count(*) from raw.certificates where batch_id = %s", (batch.batch_id,)).fetchone()[
+            0
+        ]
     assert status == "rejected" and "证书编号" in reason and rows == 0
 
 
@@ -184,7 +195,7 @@ def reference_rows(path: Path) -> list[tuple]:
     at = max(range(min(10, len(recs))), key=lambda i: named(recs[i][1]))
     cols = {FEED.column_for_header(h).name: i for i, h in enumerate(recs[at][1]) if FEED.column_for_header(h)}
     out = []
-    for n, cells in recs[at + 1:]:
+    for n, cells in recs[at + 1 :]:
         if not is_blank_or_total(cells):
             cells = cells + [""] * (max(cols.values()) + 1 - len(cells))
             out.append((n, *(cells[cols[c]] or None for c in EDGE_COLUMNS)))
@@ -193,16 +204,20 @@ def reference_rows(path: Path) -> list[tuple]:
 
 def loaded_rows(urls, batch_id: str) -> list[tuple]:
     with psycopg.connect(urls["loader"]) as conn:
-        return conn.execute(f"select source_row, {', '.join(EDGE_COLUMNS)} from raw.certificates "
-                            "where batch_id = %s order by source_row", (batch_id,)).fetchall()
+        return conn.execute(
+            f"select source_row, {', '.join(EDGE_COLUMNS)} from raw.certificates "
+            "where batch_id = %s order by source_row",
+            (batch_id,),
+        ).fetchall()
 
 
 @pytest.mark.parametrize("block_bytes", [1 << 20, 64])
 @pytest.mark.parametrize("unknown_column", [False, True])
 @pytest.mark.parametrize("eol", ["\n", "\r\n"])
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
-def test_csv_edges_load_exactly_as_the_reference_reader_reads_them(role_urls, dirs, monkeypatch, encoding, eol,
-                                                                   unknown_column, block_bytes) -> None:
+def test_csv_edges_load_exactly_as_the_reference_reader_reads_them(
+    role_urls, dirs, monkeypatch, encoding, eol, unknown_column, block_bytes
+) -> None:
     """Plain lines go to COPY as they are and everything else record by record (a block size of
     64 bytes mixes the two in one file); GB18030 is found after a first try as UTF-8; either way
     the rows, their numbers and their NULLs are the reference reader's."""
@@ -235,8 +250,7 @@ def test_bare_cr_line_breaks_read_as_the_reference_reads_them(role_urls, dirs, m
 
 
 @pytest.mark.parametrize("bad", [b"P50\xff", b'"P50\xff"'])
-def test_a_bad_byte_past_the_first_block_refuses_the_batch_and_loads_nothing(role_urls, dirs, monkeypatch,
-                                                                             bad) -> None:
+def test_a_bad_byte_past_the_first_block_refuses_the_batch_and_loads_nothing(role_urls, dirs, monkeypatch, bad) -> None:
     """A byte that is neither UTF-8 nor GB18030 deep in the file, in a plain block (checked by
     PostgreSQL's COPY) or in a quoted record (decoded by Python, half-way through the COPY), still
     refuses the batch, with the reason, and no row stays."""
@@ -246,13 +260,14 @@ def test_a_bad_byte_past_the_first_block_refuses_the_batch_and_loads_nothing(rol
     dirs[0].mkdir(parents=True)
     text = edge_file("\n", False, plain_rows=60, tag=f"late {bad!r}").encode()
     at = text.index(b"P50,")
-    (dirs[0] / "late_garbage.csv").write_bytes(text[:at] + bad + text[at + 3:])
+    (dirs[0] / "late_garbage.csv").write_bytes(text[:at] + bad + text[at + 3 :])
     (batch,) = land(role_urls, dirs)
     with pytest.raises(BatchRejected, match=r"late_garbage\.csv: neither UTF-8 nor GB18030"):
         load_batch(FEED, role_urls["loader"], batch)
     with psycopg.connect(role_urls["loader"]) as conn:
-        status = conn.execute("select status from raw.landing_manifest where batch_id = %s",
-                              (batch.batch_id,)).fetchone()[0]
+        status = conn.execute(
+            "select status from raw.landing_manifest where batch_id = %s", (batch.batch_id,)
+        ).fetchone()[0]
     assert status == "rejected" and loaded_rows(role_urls, batch.batch_id) == []
 
 

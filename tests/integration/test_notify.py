@@ -69,8 +69,10 @@ def urls(fresh_database) -> dict[str, str]:
             actual_value numeric, comparator text, target_value numeric, percent_of_target numeric,
             trajectory_value numeric, progress_status text, unit_zh text)""")
         for target, status in statuses.items():
-            conn.execute("insert into bi.target_progress values (%s, '320500', %s, '（一）', %s, 1, '≥', 2, 50, 1,"
-                         " %s, '家')", (PUBLISHED_DAY, target, f"指标{target}", status))
+            conn.execute(
+                "insert into bi.target_progress values (%s, '320500', %s, '（一）', %s, 1, '≥', 2, 50, 1, %s, '家')",
+                (PUBLISHED_DAY, target, f"指标{target}", status),
+            )
     return urls
 
 
@@ -81,8 +83,13 @@ def closed_port() -> int:
 
 
 def failure_context() -> dict:
-    ti = SimpleNamespace(dag_id="greencert_nightly", task_id="audit", run_id="scheduled__2025-06-30T15:30:00+00:00",
-                         try_number=2, log_url=LOG_URL)
+    ti = SimpleNamespace(
+        dag_id="greencert_nightly",
+        task_id="audit",
+        run_id="scheduled__2025-06-30T15:30:00+00:00",
+        try_number=2,
+        log_url=LOG_URL,
+    )
     return {"ti": ti, "exception": RuntimeError("mart gate failed, nothing published:\nT06 city total fell 40%")}
 
 
@@ -148,9 +155,14 @@ def deadline_context(day: date, run_type: str = "scheduled") -> dict:
     """What Airflow passes a DeadlineAlert callback (Deadline.handle_miss): the run as the REST API shows it."""
     logical = datetime.combine(day, RUNS_AT, SHANGHAI)
     return {
-        "dag_run": {"dag_id": "greencert_nightly", "dag_run_id": f"{run_type}__{logical.isoformat()}",
-                    "logical_date": logical.astimezone(ZoneInfo("UTC")).isoformat(), "run_type": run_type,
-                    "state": "running", "conf": {}},
+        "dag_run": {
+            "dag_id": "greencert_nightly",
+            "dag_run_id": f"{run_type}__{logical.isoformat()}",
+            "logical_date": logical.astimezone(ZoneInfo("UTC")).isoformat(),
+            "run_type": run_type,
+            "state": "running",
+            "conf": {},
+        },
         "deadline": {"id": "x", "deadline_time": (logical + timedelta(hours=7, minutes=30)).isoformat()},
     }
 
@@ -180,25 +192,39 @@ def probe_run(urls, smtp, webhook, tmp_path_factory) -> dict:
     (dags / "probe.py").write_text(PROBE_DAGS)
     home = settings.VAR / "airflow_notify"
     env = environment.airflow_env(urls)
-    env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
-        "AIRFLOW__API__BASE_URL": "http://airflow.greencert.invalid:8080",
-        SMTP_ENV: json.dumps(smtp.connection(TO)),
-        WEBHOOK_ENV: json.dumps(webhook.connection()),
-        "PYTHONPATH": os.pathsep.join([str(settings.ROOT), str(settings.ROOT / "plugins"),
-                                       os.environ.get("PYTHONPATH", "")]),
-    })
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+            "AIRFLOW__API__BASE_URL": "http://airflow.greencert.invalid:8080",
+            SMTP_ENV: json.dumps(smtp.connection(TO)),
+            WEBHOOK_ENV: json.dumps(webhook.connection()),
+            "PYTHONPATH": os.pathsep.join(
+                [str(settings.ROOT), str(settings.ROOT / "plugins"), os.environ.get("PYTHONPATH", "")]
+            ),
+        }
+    )
     marker = home / f".migrated-{version('apache-airflow')}"
     if not marker.exists():
         home.mkdir(parents=True, exist_ok=True)
         subprocesses.airflow(["db", "migrate"], env, capture=True)
         marker.touch()
-    proc = subprocess.run([sys.executable, "-m", "tests.integration.notify_probe", LATE_DAY.isoformat(),
-                           PUBLISHED_DAY.isoformat(), RERUN_DAY.isoformat()],
-                          env=env, cwd=settings.ROOT, text=True, capture_output=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.notify_probe",
+            LATE_DAY.isoformat(),
+            PUBLISHED_DAY.isoformat(),
+            RERUN_DAY.isoformat(),
+        ],
+        env=env,
+        cwd=settings.ROOT,
+        text=True,
+        capture_output=True,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return {"result": json.loads(proc.stdout.strip().splitlines()[-1]), "log": proc.stdout + proc.stderr}
 
@@ -206,8 +232,11 @@ def probe_run(urls, smtp, webhook, tmp_path_factory) -> dict:
 def test_a_real_failed_task_notifies(probe_run, smtp, webhook) -> None:
     assert probe_run["result"]["states"][FAILS] == "failed"
     run_id = probe_run["result"]["run_ids"][FAILS]
-    [hook] = [m for m in webhook.messages if "FAILED" in m["json"]["markdown"]["title"]
-              and run_id in m["json"]["markdown"]["text"]]
+    [hook] = [
+        m
+        for m in webhook.messages
+        if "FAILED" in m["json"]["markdown"]["title"] and run_id in m["json"]["markdown"]["text"]
+    ]
     assert hook["json"]["markdown"]["title"] == f"[greencert] FAILED {FAILS}.audit"
     text = hook["json"]["markdown"]["text"]
     assert "RuntimeError: probe: the mart gate refused T06 (苏州 city total fell 40%)" in text
@@ -232,10 +261,12 @@ def test_airflow_raises_the_deadline_alert_of_a_night_not_published(probe_run, s
     # Airflow recorded the deadline 07:00 Asia/Shanghai after the 23:30 logical date
     [deadline] = [d for d in result["deadlines"] if d["run_id"] == result["run_ids"][FAILS]]
     assert deadline["dag_id"] == FAILS
-    assert datetime.fromisoformat(deadline["logical_date"]).astimezone(SHANGHAI) == datetime(2025, 6, 30, 23, 30,
-                                                                                              tzinfo=SHANGHAI)
-    assert datetime.fromisoformat(deadline["deadline_time"]).astimezone(SHANGHAI) == datetime(2025, 7, 1, 7, 0,
-                                                                                               tzinfo=SHANGHAI)
+    assert datetime.fromisoformat(deadline["logical_date"]).astimezone(SHANGHAI) == datetime(
+        2025, 6, 30, 23, 30, tzinfo=SHANGHAI
+    )
+    assert datetime.fromisoformat(deadline["deadline_time"]).astimezone(SHANGHAI) == datetime(
+        2025, 7, 1, 7, 0, tzinfo=SHANGHAI
+    )
     # the scheduler queued the callback as a trigger; the triggerer's CallbackTrigger awaited it
     [event] = [e for e in result["events"] if e["run_id"] == result["run_ids"][FAILS]]
     assert event["callback"] == "greencert.notify.callbacks.nightly_deadline_missed"
@@ -256,11 +287,13 @@ def test_no_deadline_alert_for_a_past_date_rerun_by_hand(probe_run, smtp, webhoo
     run_id = result["run_ids"][RERUN]
     assert result["states"][RERUN] == "failed"
     [deadline] = [d for d in result["deadlines"] if d["run_id"] == run_id]
-    assert datetime.fromisoformat(deadline["deadline_time"]).astimezone(SHANGHAI) == datetime(2025, 6, 29, 7, 0,
-                                                                                               tzinfo=SHANGHAI)
+    assert datetime.fromisoformat(deadline["deadline_time"]).astimezone(SHANGHAI) == datetime(
+        2025, 6, 29, 7, 0, tzinfo=SHANGHAI
+    )
     [event] = [e for e in result["events"] if e["run_id"] == run_id]
-    assert event["stored"] == {"state": "success",
-                               "output": "no alert: the run was created after its deadline 2025-06-29 07:00 "
-                                         "Asia/Shanghai"}
+    assert event["stored"] == {
+        "state": "success",
+        "output": "no alert: the run was created after its deadline 2025-06-29 07:00 Asia/Shanghai",
+    }
     assert not [m for m in webhook.messages if "not published by 2025-06-29" in m["json"]["markdown"]["title"]]
     assert not [m for m in smtp.messages if "not published by 2025-06-29" in m.subject]

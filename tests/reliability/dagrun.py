@@ -26,8 +26,15 @@ class Run:
     failure: Exception | None  # what `validate` raised: the run's failure, with its message
 
 
-def run_ingest(feed: Feed, urls: dict[str, str], monkeypatch: pytest.MonkeyPatch, dropbox: Path, landing: Path,
-               day: date, api_base: str = "http://127.0.0.1:9") -> Run:
+def run_ingest(
+    feed: Feed,
+    urls: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    dropbox: Path,
+    landing: Path,
+    day: date,
+    api_base: str = "http://127.0.0.1:9",
+) -> Run:
     from airflow.sdk.exceptions import AirflowFailException
 
     from greencert.extract import files, http
@@ -36,8 +43,9 @@ def run_ingest(feed: Feed, urls: dict[str, str], monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(ingest, "conninfo", lambda conn_id: urls["loader"])
     monkeypatch.setattr(ingest, "as_of", lambda context: day)
     monkeypatch.setattr(ingest, "http_base", lambda conn_id: api_base)
-    monkeypatch.setattr(files, "take_drop_folder", functools.partial(files.take_drop_folder, dropbox=dropbox,
-                                                                     landing=landing))
+    monkeypatch.setattr(
+        files, "take_drop_folder", functools.partial(files.take_drop_folder, dropbox=dropbox, landing=landing)
+    )
     monkeypatch.setattr(http, "land_from_api", functools.partial(http.land_from_api, landing=landing, policy=FAST))
     dag = ingest.build(feed)
     landed = dag.get_task("land").python_callable()

@@ -87,8 +87,10 @@ def copy_night(database: str) -> dict[str, str]:
     with psycopg.connect(admin_url_for(NIGHT), autocommit=True) as conn:
         conn.execute(f'drop database if exists "{database}" with (force)')
         # this process's pooled GX connections to the night would block the copy
-        conn.execute("select pg_terminate_backend(pid) from pg_stat_activity "
-                     "where datname = %s and pid <> pg_backend_pid()", (NIGHT,))
+        conn.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity where datname = %s and pid <> pg_backend_pid()",
+            (NIGHT,),
+        )
         conn.execute(f'create database "{database}" template "{NIGHT}"')
     # a database's own privileges (connect, create) are not copied: production's grants, again
     return roles.bootstrap(warehouse.admin_url(), database)
@@ -97,8 +99,9 @@ def copy_night(database: str) -> dict[str, str]:
 def t06(urls: dict[str, str]) -> dict[str, int]:
     """T06 (EMS certificates) as BI sees it: worked out by hand in test_dbt_build (EXPECTED_T06)."""
     with psycopg.connect(urls["bi_reader"]) as conn:
-        rows = conn.execute("select region_code, actual_value from bi.target_progress "
-                            "where target_id = 'T06' and actual_value > 0").fetchall()
+        rows = conn.execute(
+            "select region_code, actual_value from bi.target_progress where target_id = 'T06' and actual_value > 0"
+        ).fetchall()
     return {r: int(v) for r, v in rows}
 
 
@@ -111,7 +114,8 @@ def checksums(database: str, schemas: tuple[str, ...] = PUBLISHED_SCHEMAS) -> di
             """select n.nspname, c.relname, c.relkind, pg_get_viewdef(c.oid) from pg_class c
                join pg_namespace n on n.oid = c.relnamespace
                where n.nspname = any(%s) and c.relkind in ('r', 'v', 'm', 'p') order by 1, 2""",
-            (list(schemas),)).fetchall()
+            (list(schemas),),
+        ).fetchall()
         for schema, name, kind, viewdef in relations:
             rows = sorted(r[0] for r in conn.execute(f'select md5(t::text) from "{schema}"."{name}" t'))
             digest = hashlib.sha256("".join(rows).encode()).hexdigest()
@@ -121,8 +125,11 @@ def checksums(database: str, schemas: tuple[str, ...] = PUBLISHED_SCHEMAS) -> di
 
 def history_dates(database: str) -> dict[date, int]:
     with psycopg.connect(admin_url_for(database)) as conn:
-        return dict(conn.execute("select snapshot_date, count(*) from history.target_progress_history "
-                                 "group by 1 order by 1").fetchall())
+        return dict(
+            conn.execute(
+                "select snapshot_date, count(*) from history.target_progress_history group by 1 order by 1"
+            ).fetchall()
+        )
 
 
 def wait_for(what: str, probe: Callable[[], object], timeout_s: float = 120, every_s: float = 0.02) -> object:
@@ -142,7 +149,9 @@ def sessions(database: str, where: str = "true", args: tuple = ()) -> list[tuple
         return conn.execute(
             f"""select pid, usename, state, wait_event_type, query from pg_stat_activity
                 where datname = %s and pid <> pg_backend_pid() and backend_type = 'client backend'
-                  and ({where})""", (database, *args)).fetchall()
+                  and ({where})""",
+            (database, *args),
+        ).fetchall()
 
 
 def pids(database: str, role: str) -> set[int]:
@@ -152,6 +161,7 @@ def pids(database: str, role: str) -> set[int]:
 def wait_until_gone(database: str, role: str, before: set[int]) -> None:
     """A killed client's server sessions (the role's, except those open `before` it started, such as
     this process's own pooled GX connections) end, rolling back, once the server notices: wait for that."""
+
     def left() -> list[tuple]:
         return [s for s in sessions(database, "usename = %s", (role,)) if s[0] not in before]
 
@@ -173,17 +183,25 @@ def spawn(argv: list[str], env: dict[str, str], cwd: Path | None = None) -> subp
 def child(code: str, urls: dict[str, str]) -> subprocess.Popen:
     """Python `code` in a child process with this session's settings. The code may use `loader` and
     `transformer` (the role URLs, passed in its environment)."""
-    env = dict(os.environ, PYTHONPATH=str(settings.ROOT / "plugins"), GREENCERT_VAR=str(settings.VAR),
-               GREENCERT_PG_PORT=str(settings.PG_PORT), FAULT_LOADER_URL=urls["loader"],
-               FAULT_TRANSFORMER_URL=urls["transformer"])
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(settings.ROOT / "plugins"),
+        GREENCERT_VAR=str(settings.VAR),
+        GREENCERT_PG_PORT=str(settings.PG_PORT),
+        FAULT_LOADER_URL=urls["loader"],
+        FAULT_TRANSFORMER_URL=urls["transformer"],
+    )
     prelude = "import os\nloader, transformer = os.environ['FAULT_LOADER_URL'], os.environ['FAULT_TRANSFORMER_URL']\n"
     return spawn([sys.executable, "-c", prelude + textwrap.dedent(code)], env)
 
 
 def dbt_child(urls: dict[str, str], schema: str, day: date = D) -> subprocess.Popen:
     """The nightly's dbt step (`dbt build` into `schema`) as a process of its own."""
-    return spawn([str(subprocesses.DBT_BIN), *dbt_build_args(day)], environment.dbt_env(urls["transformer"], schema),
-                 cwd=settings.DBT_PROJECT_DIR)
+    return spawn(
+        [str(subprocesses.DBT_BIN), *dbt_build_args(day)],
+        environment.dbt_env(urls["transformer"], schema),
+        cwd=settings.DBT_PROJECT_DIR,
+    )
 
 
 def output(proc: subprocess.Popen) -> str:
@@ -209,27 +227,42 @@ def copy_build(urls: dict[str, str], schema: str, day: date, t09: int | None = N
     T09 number, so two builds of one date can be told apart."""
     prepare_build(urls["transformer"], schema)
     with psycopg.connect(urls["transformer"]) as conn:
-        tables = [r[0] for r in conn.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts'")]
+        tables = [
+            r[0] for r in conn.execute("select table_name from information_schema.tables where table_schema = 'marts'")
+        ]
         for table in tables:
             conn.execute(f'create table "{schema}"."{table}" as table marts."{table}"')
-            if conn.execute("select 1 from information_schema.columns where table_schema = %s "
-                            "and table_name = %s and column_name = 'as_of_date'", (schema, table)).fetchone():
+            if conn.execute(
+                "select 1 from information_schema.columns where table_schema = %s "
+                "and table_name = %s and column_name = 'as_of_date'",
+                (schema, table),
+            ).fetchone():
                 conn.execute(f'update "{schema}"."{table}" set as_of_date = %s', (day,))
         for view in BI_VIEWS:  # the bi views, as dbt builds them into a build (models/bi): over its tables
             definition = conn.execute("select pg_get_viewdef(%s::regclass)", (f"bi.{view.name}",)).fetchone()[0]
             conn.execute(f'create view "{schema}"."{view.model}" as ' + definition.replace("marts.", f'"{schema}".'))
-            conn.execute(sql.SQL("comment on view {} is {}").format(
-                sql.Identifier(schema, view.model), sql.Literal(view.comment)))
+            conn.execute(
+                sql.SQL("comment on view {} is {}").format(
+                    sql.Identifier(schema, view.model), sql.Literal(view.comment)
+                )
+            )
             for column, comment in conn.execute(
-                    "select attname, col_description(attrelid, attnum) from pg_attribute "
-                    "where attrelid = %s::regclass and attnum > 0", (f"bi.{view.name}",)).fetchall():
+                "select attname, col_description(attrelid, attnum) from pg_attribute "
+                "where attrelid = %s::regclass and attnum > 0",
+                (f"bi.{view.name}",),
+            ).fetchall():
                 if comment:
-                    conn.execute(sql.SQL("comment on column {} is {}").format(
-                        sql.Identifier(schema, view.model, column), sql.Literal(comment)))
+                    conn.execute(
+                        sql.SQL("comment on column {} is {}").format(
+                            sql.Identifier(schema, view.model, column), sql.Literal(comment)
+                        )
+                    )
         if t09 is not None:
-            conn.execute(f"update {schema}.fct_target_progress set actual_value = %s, numerator_value = %s "
-                         "where target_id = 'T09' and region_code = '320500'", (t09, t09))
+            conn.execute(
+                f"update {schema}.fct_target_progress set actual_value = %s, numerator_value = %s "
+                "where target_id = 'T09' and region_code = '320500'",
+                (t09, t09),
+            )
     return schema
 
 
@@ -250,16 +283,22 @@ def named(url: str, name: str) -> str:
 
 def waiting_on_advisory(database: str, application_name: str) -> bool:
     with psycopg.connect(admin_url_for(database)) as conn:
-        return bool(conn.execute(
-            """select 1 from pg_locks l join pg_stat_activity a on a.pid = l.pid
+        return bool(
+            conn.execute(
+                """select 1 from pg_locks l join pg_stat_activity a on a.pid = l.pid
                where a.datname = %s and a.application_name = %s and l.locktype = 'advisory' and not l.granted""",
-            (database, application_name)).fetchone())
+                (database, application_name),
+            ).fetchone()
+        )
 
 
 def holding_advisory_waiting_on_history(database: str, application_name: str) -> bool:
     with psycopg.connect(admin_url_for(database)) as conn:
-        return bool(conn.execute(
-            """select 1 from pg_locks l join pg_stat_activity a on a.pid = l.pid
+        return bool(
+            conn.execute(
+                """select 1 from pg_locks l join pg_stat_activity a on a.pid = l.pid
                where a.datname = %s and a.application_name = %s and l.locktype = 'advisory' and l.granted
                  and a.wait_event_type = 'Lock' and a.query like '%%target_progress_history%%'""",
-            (database, application_name)).fetchone())
+                (database, application_name),
+            ).fetchone()
+        )

@@ -46,8 +46,7 @@ class Hostile:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     def __enter__(self) -> Hostile:
         self._thread.start()
@@ -67,8 +66,12 @@ class Source(Hostile):
 
     def _serve(self, handler: BaseHTTPRequestHandler, page: int, query: dict[str, str]) -> None:
         since = query.get("updated_since")
-        rows = sorted((r for r in self.records if since is None or r["更新时间"].replace(" ", "T") >= since),
-                      key=lambda r: (r["更新时间"], r["证书编号"]))
+        rows = sorted(
+            (r for r in self.records if since is None or r["更新时间"].replace(" ", "T") >= since),
+            key=lambda r: (r["更新时间"], r["证书编号"]),
+        )
         size = int(query.get("page_size", "500"))
-        send_json(handler, {"total": len(rows), "page": page, "page_size": size,
-                            "items": rows[(page - 1) * size:page * size]})
+        send_json(
+            handler,
+            {"total": len(rows), "page": page, "page_size": size, "items": rows[(page - 1) * size : page * size]},
+        )

@@ -37,8 +37,9 @@ from .faults import D, checksums, copy_build, copy_night, history_dates
 DB = "greencert_bi_block"
 BI = roles.role_name("bi_reader")
 # the night as BI reads it: two views in one statement (bi.regions is one the idle session below holds)
-NIGHT_QUERY = ("select array_agg(distinct as_of_date), count(*) + 0 * (select count(*) from bi.regions) "
-               "from bi.target_progress")
+NIGHT_QUERY = (
+    "select array_agg(distinct as_of_date), count(*) + 0 * (select count(*) from bi.regions) from bi.target_progress"
+)
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +56,17 @@ def test_each_role_has_its_connection_limit_and_the_server_keeps_slots_for_the_w
     with psycopg.connect(admin_url_for(DB)) as conn:
         # the warehouse's roles; not Airflow's metadata role, which the stack tests create in the same
         # server (serve/stack.py; its connections are Airflow's pools)
-        limits = dict(conn.execute("select rolname::text, rolconnlimit from pg_roles where rolname like 'greencert_%%' "
-                                   "and rolcanlogin and rolname <> %s", (METADATA_ROLE,)).fetchall())
-        reserved, max_conn, superuser = (int(conn.execute(f"show {s}").fetchone()[0]) for s in (
-            "reserved_connections", "max_connections", "superuser_reserved_connections"))
+        limits = dict(
+            conn.execute(
+                "select rolname::text, rolconnlimit from pg_roles where rolname like 'greencert_%%' "
+                "and rolcanlogin and rolname <> %s",
+                (METADATA_ROLE,),
+            ).fetchall()
+        )
+        reserved, max_conn, superuser = (
+            int(conn.execute(f"show {s}").fetchone()[0])
+            for s in ("reserved_connections", "max_connections", "superuser_reserved_connections")
+        )
     assert limits == {roles.role_name(r): n for r, n in settings.CONNECTION_LIMITS.items()}
     assert reserved == settings.PG_RESERVED_CONNECTIONS > 0
     # every role at its limit at once still leaves the reserved and the superuser's slots free
@@ -79,8 +87,10 @@ def test_bi_beyond_its_limit_is_refused_and_the_loader_and_transformer_still_wor
             assert conn.execute("select count(*) from raw.certificates").fetchone()[0] > 0
         with psycopg.connect(urls["transformer"]) as conn:
             assert conn.execute("select count(*) from marts.fct_target_progress").fetchone()[0] > 0
-            conn.execute("insert into dq.validation_runs (run_id, suite, target, expectation, success) "
-                         "values ('bi-limit', 'probe', 'probe', 'probe', true)")
+            conn.execute(
+                "insert into dq.validation_runs (run_id, suite, target, expectation, success) "
+                "values ('bi-limit', 'probe', 'probe', 'probe', true)"
+            )
     finally:
         for conn in held:
             conn.close()
@@ -90,11 +100,13 @@ def test_bi_beyond_its_limit_is_refused_and_the_loader_and_transformer_still_wor
 def test_bi_sessions_default_to_timeouts_and_the_warehouse_roles_do_not(urls) -> None:
     names = ("statement_timeout", "idle_in_transaction_session_timeout", "lock_timeout")
     with psycopg.connect(urls["bi_reader"]) as conn:
-        got = tuple(conn.execute(f"select setting::int, unit from pg_settings where name = '{n}'").fetchone()
-                    for n in names)
-        normal = conn.execute("select " + ", ".join(["extract(epoch from %s::interval)::int * 1000"] * 3),
-                              (settings.BI_STATEMENT_TIMEOUT, settings.BI_IDLE_IN_TRANSACTION_TIMEOUT,
-                               settings.BI_LOCK_TIMEOUT)).fetchone()
+        got = tuple(
+            conn.execute(f"select setting::int, unit from pg_settings where name = '{n}'").fetchone() for n in names
+        )
+        normal = conn.execute(
+            "select " + ", ".join(["extract(epoch from %s::interval)::int * 1000"] * 3),
+            (settings.BI_STATEMENT_TIMEOUT, settings.BI_IDLE_IN_TRANSACTION_TIMEOUT, settings.BI_LOCK_TIMEOUT),
+        ).fetchone()
     assert tuple(v for v, _ in got) == normal and all(v > 0 for v in normal) and {u for _, u in got} == {"ms"}
     for role in ("loader", "transformer"):
         with psycopg.connect(urls[role]) as conn:
@@ -124,8 +136,12 @@ class Reader(threading.Thread):
 
 def _history_of(database: str, day) -> str:
     with psycopg.connect(admin_url_for(database)) as conn:
-        return "".join(r[0] for r in conn.execute(
-            "select md5(h::text) from history.target_progress_history h where snapshot_date = %s order by 1", (day,)))
+        return "".join(
+            r[0]
+            for r in conn.execute(
+                "select md5(h::text) from history.target_progress_history h where snapshot_date = %s order by 1", (day,)
+            )
+        )
 
 
 def test_a_publish_succeeds_while_bi_sessions_hold_reads_and_bi_sees_one_night_whole(urls) -> None:
@@ -146,8 +162,11 @@ def test_a_publish_succeeds_while_bi_sessions_hold_reads_and_bi_sees_one_night_w
     def long_query() -> None:
         with psycopg.connect(urls["bi_reader"], autocommit=True) as conn:
             try:
-                long_result.append(conn.execute("select pg_sleep(2), (select array_agg(distinct as_of_date) "
-                                                "from bi.target_progress)").fetchone()[1])
+                long_result.append(
+                    conn.execute(
+                        "select pg_sleep(2), (select array_agg(distinct as_of_date) from bi.target_progress)"
+                    ).fetchone()[1]
+                )
             except psycopg.Error as exc:  # pragma: no cover
                 long_result.append(exc)
 
@@ -163,8 +182,10 @@ def test_a_publish_succeeds_while_bi_sessions_hold_reads_and_bi_sees_one_night_w
     reader.stop.set()
     reader.join(30)
     slow.join(30)
-    print(f"publish under BI reads: {elapsed:.2f} s (lock wait {done.lock_wait_s:.2f} s); {len(reader.seen)} BI reads, "
-          f"slowest {reader.slowest:.2f} s")
+    print(
+        f"publish under BI reads: {elapsed:.2f} s (lock wait {done.lock_wait_s:.2f} s); {len(reader.seen)} BI reads, "
+        f"slowest {reader.slowest:.2f} s"
+    )
     assert done.schema == "marts" and done.bi_sessions_ended == 0
     assert 1.5 < elapsed < 10, elapsed  # it waited for BI's reads to end (the idle one at its 3 s timeout)
     assert long_result == [[D]]  # the long query finished on the old night

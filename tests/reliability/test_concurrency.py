@@ -77,15 +77,24 @@ def _one_after_the_other(urls, first: tuple[str, object], second: tuple[str, obj
 
 def _history(urls, day) -> dict[tuple[str, str], object]:
     with psycopg.connect(urls["transformer"]) as conn:
-        return {(t, r): v for t, r, v in conn.execute(
-            "select target_id, region_code, actual_value from history.target_progress_history "
-            "where snapshot_date = %s", (day,))}
+        return {
+            (t, r): v
+            for t, r, v in conn.execute(
+                "select target_id, region_code, actual_value from history.target_progress_history "
+                "where snapshot_date = %s",
+                (day,),
+            )
+        }
 
 
 def _fct(urls, schema) -> dict[tuple[str, str], object]:
     with psycopg.connect(urls["transformer"]) as conn:
-        return {(t, r): v for t, r, v in conn.execute(
-            f"select target_id, region_code, actual_value from {schema}.fct_target_progress")}
+        return {
+            (t, r): v
+            for t, r, v in conn.execute(
+                f"select target_id, region_code, actual_value from {schema}.fct_target_progress"
+            )
+        }
 
 
 def test_two_publishes_of_one_date_at_once_one_waits_and_nothing_doubles(urls) -> None:
@@ -119,20 +128,27 @@ def test_two_dates_at_once_the_later_date_stays_published_and_each_date_has_its_
 def test_two_loads_of_one_batch_at_once_load_it_once(urls, tmp_path) -> None:
     rows = [cert(f"CONC{i:05d}", **{"行政区划代码": "320505", "认证项目": "质量管理体系认证"}) for i in range(5000)]
     write_csv(tmp_path / "drop" / "并发.csv", rows)
-    (batch,) = [b for b in land_new_files(CERTS, urls["loader"], D, dropbox=tmp_path / "drop",
-                                          landing=tmp_path / "landing") if b.source_file == "并发.csv"]
+    (batch,) = [
+        b
+        for b in land_new_files(CERTS, urls["loader"], D, dropbox=tmp_path / "drop", landing=tmp_path / "landing")
+        if b.source_file == "并发.csv"
+    ]
     with psycopg.connect(admin_url_for(DB)) as hold:  # both loads start, then wait on raw.certificates
         # a mode that conflicts with the load's own (share row exclusive, raw.ensure_table), not with reads
         hold.execute("lock table raw.certificates in row exclusive mode")
         loads = [Run(load_batch, CERTS, named(urls["loader"], f"load_{i}"), batch) for i in (1, 2)]
-        wait_for("both loads to be under way", lambda: len(sessions(
-            DB, "application_name like 'load_%%' and wait_event_type = 'Lock'")) == 2)
+        wait_for(
+            "both loads to be under way",
+            lambda: len(sessions(DB, "application_name like 'load_%%' and wait_event_type = 'Lock'")) == 2,
+        )
     assert [load.outcome().rows for load in loads] == [5000, 5000]
     with psycopg.connect(urls["loader"]) as conn:
-        count = conn.execute("select count(*), count(distinct source_row) from raw.certificates where batch_id = %s",
-                             (batch.batch_id,)).fetchone()
-        manifest = conn.execute("select status, rows from raw.landing_manifest where batch_id = %s",
-                                (batch.batch_id,)).fetchone()
+        count = conn.execute(
+            "select count(*), count(distinct source_row) from raw.certificates where batch_id = %s", (batch.batch_id,)
+        ).fetchone()
+        manifest = conn.execute(
+            "select status, rows from raw.landing_manifest where batch_id = %s", (batch.batch_id,)
+        ).fetchone()
     assert count == (5000, 5000)
     assert manifest == ("loaded", 5000)
 
@@ -145,4 +161,5 @@ def test_one_nightly_and_one_ingest_run_per_feed_at_a_time() -> None:
     assert dag.max_active_runs == 1
     assert "audit" in dag.get_task("publish").upstream_task_ids  # publish only after the audit
     assert {f.name: ingest.build(f).max_active_runs for f in feeds.registry().values()} == {
-        name: 1 for name in feeds.registry()}
+        name: 1 for name in feeds.registry()
+    }

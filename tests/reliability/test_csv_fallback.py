@@ -45,7 +45,8 @@ def accepted(urls) -> dict[str, int]:
 
 
 def test_api_down_the_file_sent_by_hand_lands_and_loads_and_the_run_names_the_api_error(
-        urls, tmp_path, monkeypatch) -> None:
+    urls, tmp_path, monkeypatch
+) -> None:
     drop = tmp_path / "drop"
     write_csv(drop / "certificates_by_hand.csv", [cert("H1"), cert("H2"), cert("H3")])
     base = closed_port()
@@ -53,9 +54,11 @@ def test_api_down_the_file_sent_by_hand_lands_and_loads_and_the_run_names_the_ap
     assert accepted(urls) == {"certificates_by_hand.csv": 3}
     assert run.failure is not None
     message = str(run.failure)
-    assert message.startswith("feed certificates:\nthe API fetch failed (the drop folder was still taken): "
-                              f"SourceUnavailable: feed certificates: GET {base}/certificates?page=1&page_size=500 "
-                              "failed 2 times"), message
+    assert message.startswith(
+        "feed certificates:\nthe API fetch failed (the drop folder was still taken): "
+        f"SourceUnavailable: feed certificates: GET {base}/certificates?page=1&page_size=500 "
+        "failed 2 times"
+    ), message
     with psycopg.connect(urls["loader"]) as conn:  # a file sent by hand does not move the API's watermark
         assert conn.execute("select count(*) from raw.source_watermarks").fetchone() == (0,)
 

@@ -63,14 +63,19 @@ def taken(drop: files.DropFolder) -> list[str]:
     return sorted(b.source_file for b in drop.batches)
 
 
-@pytest.mark.parametrize("make, why", [
-    (lambda box: (box["drop"] / "pgpass.csv").symlink_to(box["secret"]), "a symbolic link, not a regular file"),
-    (lambda box: (box["drop"] / "secrets.csv").symlink_to(box["secrets"], target_is_directory=True),
-     "a symbolic link, not a regular file"),
-    (lambda box: os.link(box["secret"], box["drop"] / "hard.csv"), "a file with 2 hard links"),
-    (lambda box: os.mkfifo(box["drop"] / "fifo.csv"), "a FIFO (named pipe), not a regular file"),
-    (lambda box: (box["drop"] / "folder.csv").mkdir(), "a directory, not a regular file"),
-])
+@pytest.mark.parametrize(
+    "make, why",
+    [
+        (lambda box: (box["drop"] / "pgpass.csv").symlink_to(box["secret"]), "a symbolic link, not a regular file"),
+        (
+            lambda box: (box["drop"] / "secrets.csv").symlink_to(box["secrets"], target_is_directory=True),
+            "a symbolic link, not a regular file",
+        ),
+        (lambda box: os.link(box["secret"], box["drop"] / "hard.csv"), "a file with 2 hard links"),
+        (lambda box: os.mkfifo(box["drop"] / "fifo.csv"), "a FIFO (named pipe), not a regular file"),
+        (lambda box: (box["drop"] / "folder.csv").mkdir(), "a directory, not a regular file"),
+    ],
+)
 def test_nothing_but_a_regular_file_inside_the_folder_is_read(urls, box, make, why) -> None:
     make(box)
     name = next(p.name for p in box["drop"].iterdir() if p.name != "good.csv")

@@ -31,16 +31,20 @@ from .hostile import Hostile, Source, send_json
 
 CERTS = feeds.get("certificates")
 FAST = RetryPolicy(attempts=2, backoff_s=0.01, timeout_s=2)
-SMALL = Bounds(max_pages=20, max_response_bytes=256 << 10, max_fetch_bytes=2 << 20, max_records=5000,
-               max_fetch_s=3)
+SMALL = Bounds(max_pages=20, max_response_bytes=256 << 10, max_fetch_bytes=2 << 20, max_records=5000, max_fetch_s=3)
 
 
 def items(page: int, n: int, pad: int = 0) -> list[dict[str, str]]:
     return [cert(f"P{page:06d}N{i:04d}", **({"覆盖范围": "x" * pad} if pad else {})) for i in range(n)]
 
 
-def refused(answer, kind: type[SourceError] = SourceError, bounds: Bounds = SMALL, page_size: int = 10,
-            policy: RetryPolicy = FAST) -> tuple[str, Hostile, float]:
+def refused(
+    answer,
+    kind: type[SourceError] = SourceError,
+    bounds: Bounds = SMALL,
+    page_size: int = 10,
+    policy: RetryPolicy = FAST,
+) -> tuple[str, Hostile, float]:
     with Hostile(answer) as server:
         started = time.monotonic()
         with pytest.raises(SourceError) as err:
@@ -55,35 +59,47 @@ def refused(answer, kind: type[SourceError] = SourceError, bounds: Bounds = SMAL
 
 def test_pages_that_never_end_stop_at_the_page_bound() -> None:
     # every page full, the total always one page ahead: the stream the connector paged 15,796 times
-    message, server, took = refused(lambda h, page, q: send_json(h, {"total": (page + 1) * 10, "page": page,
-                                                                   "page_size": 10, "items": items(page, 10)}),
-                                    SourceTooLarge)
+    message, server, took = refused(
+        lambda h, page, q: send_json(
+            h, {"total": (page + 1) * 10, "page": page, "page_size": 10, "items": items(page, 10)}
+        ),
+        SourceTooLarge,
+    )
     assert "more than 20 page requests (GREENCERT_HTTP_MAX_PAGES)" in message
     assert len(server.requests) == 20 and took < 3
 
 
 def test_a_growing_total_of_fat_records_stops_at_the_fetch_byte_bound() -> None:
     # the 1.1 GB in 20 s: each page ~60 KB, under the page bound; the fetch adds them up
-    message, server, _ = refused(lambda h, page, q: send_json(h, {"total": page * 10 + 10, "page": page,
-                                                                "page_size": 10, "items": items(page, 10, 6000)}),
-                                 SourceTooLarge, Bounds(max_pages=1000, max_response_bytes=1 << 20,
-                                                        max_fetch_bytes=1 << 20, max_records=10 ** 6, max_fetch_s=10))
+    message, server, _ = refused(
+        lambda h, page, q: send_json(
+            h, {"total": page * 10 + 10, "page": page, "page_size": 10, "items": items(page, 10, 6000)}
+        ),
+        SourceTooLarge,
+        Bounds(max_pages=1000, max_response_bytes=1 << 20, max_fetch_bytes=1 << 20, max_records=10**6, max_fetch_s=10),
+    )
     assert "the pages add up to more than 1048576 bytes (GREENCERT_HTTP_MAX_FETCH_BYTES)" in message
     assert len(server.requests) <= 20
 
 
 def test_a_claimed_total_the_pages_do_not_hold_is_a_source_error() -> None:
     # 1,000,000 claimed, 3 records sent, then empty pages
-    message, server, _ = refused(lambda h, page, q: send_json(h, {"total": 1_000_000, "page": page, "page_size": 10,
-                                                                "items": items(page, 3) if page == 1 else []}),
-                                 SourceInconsistent, Bounds(max_records=1_000_000))
+    message, server, _ = refused(
+        lambda h, page, q: send_json(
+            h, {"total": 1_000_000, "page": page, "page_size": 10, "items": items(page, 3) if page == 1 else []}
+        ),
+        SourceInconsistent,
+        Bounds(max_records=1_000_000),
+    )
     assert "every page claims a total of 1000000 records but the pages held 3" in message
     assert len(server.requests) == 2
 
 
 def test_a_total_past_the_record_bound_is_refused_at_the_first_page() -> None:
-    message, server, _ = refused(lambda h, page, q: send_json(h, {"total": 10 ** 9, "page": page, "page_size": 10,
-                                                                "items": items(page, 10)}), SourceTooLarge)
+    message, server, _ = refused(
+        lambda h, page, q: send_json(h, {"total": 10**9, "page": page, "page_size": 10, "items": items(page, 10)}),
+        SourceTooLarge,
+    )
     assert "claims a total of 1000000000 records" in message and "GREENCERT_HTTP_MAX_RECORDS" in message
     assert len(server.requests) == 1
 
@@ -136,18 +152,21 @@ def test_not_json_is_a_source_error_after_its_retries() -> None:
     assert "failed 2 times (last: JSONDecodeError" in message and len(server.requests) == 2
 
 
-@pytest.mark.parametrize("body, why", [
-    ([1, 2, 3], "a JSON list, not an object"),
-    ({"items": []}, "no 'total'"),
-    ({"total": 3}, "no 'items'"),
-    ({"total": "3", "items": []}, "'total' is '3', not a count"),
-    ({"total": -1, "items": []}, "'total' is -1, not a count"),
-    ({"total": True, "items": []}, "'total' is True, not a count"),
-    ({"total": 1, "items": {"证书编号": "A"}}, "'items' is a dict, not a list"),
-    ({"total": 2, "items": [cert("A"), "B"]}, "item 2 is a str, not an object"),
-    ({"total": 1, "items": [{**cert("A"), "组织名称": {"$ne": 1}}]}, "item 1: '组织名称' is a dict, not a value"),
-    ({"total": 1, "items": [{**cert("A"), "证书编号": ["A", "B"]}]}, "item 1: '证书编号' is a list, not a value"),
-])
+@pytest.mark.parametrize(
+    "body, why",
+    [
+        ([1, 2, 3], "a JSON list, not an object"),
+        ({"items": []}, "no 'total'"),
+        ({"total": 3}, "no 'items'"),
+        ({"total": "3", "items": []}, "'total' is '3', not a count"),
+        ({"total": -1, "items": []}, "'total' is -1, not a count"),
+        ({"total": True, "items": []}, "'total' is True, not a count"),
+        ({"total": 1, "items": {"证书编号": "A"}}, "'items' is a dict, not a list"),
+        ({"total": 2, "items": [cert("A"), "B"]}, "item 2 is a str, not an object"),
+        ({"total": 1, "items": [{**cert("A"), "组织名称": {"$ne": 1}}]}, "item 1: '组织名称' is a dict, not a value"),
+        ({"total": 1, "items": [{**cert("A"), "证书编号": ["A", "B"]}]}, "item 1: '证书编号' is a list, not a value"),
+    ],
+)
 def test_a_wrong_shape_is_a_clear_source_error_at_once(body, why) -> None:
     message, server, _ = refused(lambda h, page, q: send_json(h, body), SourceMalformed)
     assert f"the answer is not the API's {{total, page, page_size, items}} JSON: {why}" in message
@@ -156,6 +175,7 @@ def test_a_wrong_shape_is_a_clear_source_error_at_once(body, why) -> None:
 
 def test_a_redirect_off_the_configured_origin_is_refused_unfollowed() -> None:
     with Source([cert("A")]) as elsewhere:  # another port: another origin
+
         def redirect(h, page, q) -> None:
             h.send_response(302)
             h.send_header("Location", f"{elsewhere.base}/certificates?page={page}")
@@ -201,8 +221,11 @@ def test_a_hostile_night_changes_nothing_published(night, tmp_path, monkeypatch)
     (tmp_path / "pgpass").write_text("greencert_loader:secret\n")
     (drop / "pgpass.csv").symlink_to(tmp_path / "pgpass")
     monkeypatch.setattr(Bounds.__init__, "__defaults__", tuple(SMALL.__dict__.values()))  # small bounds, by default
-    with Hostile(lambda h, page, q: send_json(h, {"total": (page + 1) * 10, "page": page, "page_size": 10,
-                                                  "items": items(page, 10)})) as api:
+    with Hostile(
+        lambda h, page, q: send_json(
+            h, {"total": (page + 1) * 10, "page": page, "page_size": 10, "items": items(page, 10)}
+        )
+    ) as api:
         run = run_ingest(CERTS, urls, monkeypatch, drop, tmp_path / "landing", date(2025, 6, 30), api.base)
     message = str(run.failure)
     assert "SourceTooLarge" in message and "GREENCERT_HTTP_MAX_PAGES" in message, message

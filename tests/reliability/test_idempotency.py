@@ -34,15 +34,19 @@ def urls(night):
 def _batch_state(urls, batch_id: str) -> dict[str, object]:
     """The batch's raw rows, quarantine entries and manifest row (less the load and quarantine times)."""
     with psycopg.connect(urls["loader"]) as conn:
+
         def rows(query: str) -> list:
             return sorted(r[0] for r in conn.execute(query, (batch_id,)))
 
         return {
             "raw": rows("select md5((to_jsonb(t) - 'loaded_at')::text) from raw.certificates t where batch_id = %s"),
-            "quarantine": rows("select md5((to_jsonb(t) - 'quarantined_at')::text) from dq.quarantine t "
-                               "where batch_id = %s"),
-            "manifest": rows("select (batch_id, feed, source_file, sha256, logical_date, status, rows)::text "
-                             "from raw.landing_manifest where batch_id = %s"),
+            "quarantine": rows(
+                "select md5((to_jsonb(t) - 'quarantined_at')::text) from dq.quarantine t where batch_id = %s"
+            ),
+            "manifest": rows(
+                "select (batch_id, feed, source_file, sha256, logical_date, status, rows)::text "
+                "from raw.landing_manifest where batch_id = %s"
+            ),
         }
 
 
@@ -51,16 +55,20 @@ def test_the_same_file_landed_loaded_and_gated_twice_leaves_the_same_rows(urls, 
     rows[7]["颁证日期"] = "2024-13-45"  # an impossible date: quarantined, twice the same
     drop, landing = tmp_path / "drop", tmp_path / "landing"
     write_csv(drop / "重跑.csv", rows)
-    (batch,) = [b for b in land_new_files(CERTS, urls["loader"], D, dropbox=drop, landing=landing)
-                if b.source_file == "重跑.csv"]
+    (batch,) = [
+        b
+        for b in land_new_files(CERTS, urls["loader"], D, dropbox=drop, landing=landing)
+        if b.source_file == "重跑.csv"
+    ]
     assert load_batch(CERTS, urls["loader"], batch).rows == 50
     assert run_raw_gate(CERTS, urls["loader"], batch.batch_id, run_id="once").success
     once = _batch_state(urls, batch.batch_id)
     assert len(once["raw"]) == 50 and len(once["quarantine"]) == 1 and "accepted" in once["manifest"][0]
 
     # landing the same file again is a no-op (nothing new, nothing pending)
-    assert batch.batch_id not in {b.batch_id for b in land_new_files(CERTS, urls["loader"], D, dropbox=drop,
-                                                                      landing=landing)}
+    assert batch.batch_id not in {
+        b.batch_id for b in land_new_files(CERTS, urls["loader"], D, dropbox=drop, landing=landing)
+    }
     # the load and the gate run again on the same batch (a retried task)
     assert load_batch(CERTS, urls["loader"], batch).rows == 50
     assert run_raw_gate(CERTS, urls["loader"], batch.batch_id, run_id="twice").success

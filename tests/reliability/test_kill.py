@@ -85,19 +85,29 @@ def test_kill_inside_the_publish_transaction_changes_nothing(warehouse) -> None:
     before = pids(DB, role_name("transformer"))
     with psycopg.connect(admin_url_for(DB)) as hold:
         hold.execute("lock table history.target_progress_history in share mode")
-        publisher = child(f"""
+        publisher = child(
+            f"""
             from datetime import date
             from greencert.publish.swap import publish
             publish(transformer, {schema!r}, date.fromisoformat({D.isoformat()!r}))
-        """, urls)
-        (pid,) = wait_for("publish to wait on the history table", lambda: [
-            p for p, *_ in sessions(DB, "wait_event_type = 'Lock' and query like '%%target_progress_history%%'")])
+        """,
+            urls,
+        )
+        (pid,) = wait_for(
+            "publish to wait on the history table",
+            lambda: [
+                p for p, *_ in sessions(DB, "wait_event_type = 'Lock' and query like '%%target_progress_history%%'")
+            ],
+        )
         with psycopg.connect(admin_url_for(DB)) as conn:
-            held = conn.execute("select count(*) from pg_locks where pid = %s and locktype = 'advisory' and granted",
-                                (pid,)).fetchone()[0]
-            renamed = conn.execute("select count(*) from pg_locks l join pg_class c on c.oid = l.relation "
-                                   "where l.pid = %s and l.mode = 'AccessExclusiveLock' and l.granted", (pid,)
-                                   ).fetchone()[0]
+            held = conn.execute(
+                "select count(*) from pg_locks where pid = %s and locktype = 'advisory' and granted", (pid,)
+            ).fetchone()[0]
+            renamed = conn.execute(
+                "select count(*) from pg_locks l join pg_class c on c.oid = l.relation "
+                "where l.pid = %s and l.mode = 'AccessExclusiveLock' and l.granted",
+                (pid,),
+            ).fetchone()[0]
         assert held == 1 and renamed > 0  # mid-transaction: the lock, and marts/bi being swapped
         kill9(publisher)
     wait_until_gone(DB, role_name("transformer"), before)
@@ -120,13 +130,16 @@ def test_kill_during_copy_loads_nothing_and_the_next_run_loads_all(warehouse) ->
     batches = land_new_files(CERTS, urls["loader"], D, dropbox=drop, landing=tmp / "landing")
     (batch,) = [b for b in batches if b.source_file == "证书_大批量.csv"]
     before = pids(DB, role_name("loader"))
-    loader = child(f"""
+    loader = child(
+        f"""
         from greencert import feeds
         from greencert.load.copy_batch import load_batch
         from greencert.load.manifest import batches_by_id
         (batch,) = batches_by_id(loader, [{batch.batch_id!r}])
         load_batch(feeds.get("certificates"), loader, batch)
-    """, urls)
+    """,
+        urls,
+    )
     # rows are streaming into raw.certificates (COPY's progress, as the server counts it), watched on
     # one open connection (a COPY of BIG rows lasts well under a second on a quiet machine)
     with psycopg.connect(admin_url_for(DB), autocommit=True) as watch:
@@ -142,8 +155,11 @@ def test_kill_during_copy_loads_nothing_and_the_next_run_loads_all(warehouse) ->
     assert checksums(DB) == published
 
     # the next run: landing finds nothing new but returns the batch still pending; it loads whole
-    (pending,) = [b for b in land_new_files(CERTS, urls["loader"], D, dropbox=drop, landing=tmp / "landing")
-                  if b.batch_id == batch.batch_id]
+    (pending,) = [
+        b
+        for b in land_new_files(CERTS, urls["loader"], D, dropbox=drop, landing=tmp / "landing")
+        if b.batch_id == batch.batch_id
+    ]
     assert load_batch(CERTS, urls["loader"], pending).rows == BIG
     assert _raw_rows(urls, batch.batch_id) == BIG
     assert _manifest(urls, batch.batch_id) == ("loaded", BIG)
@@ -154,16 +170,23 @@ def test_kill_during_copy_loads_nothing_and_the_next_run_loads_all(warehouse) ->
 
 
 def _sessions(watch: psycopg.Connection) -> list[tuple]:
-    return watch.execute("select usename, state, wait_event_type, wait_event, left(query, 80) "
-                         "from pg_stat_activity where datname = current_database()").fetchall()
+    return watch.execute(
+        "select usename, state, wait_event_type, wait_event, left(query, 80) "
+        "from pg_stat_activity where datname = current_database()"
+    ).fetchall()
 
 
 def _copying(watch: psycopg.Connection, loader: subprocess.Popen) -> bool:
     if loader.poll() is not None:  # it ended (or failed) before it was seen copying: say how
-        raise AssertionError(f"the loader ended ({loader.returncode}) before its COPY was seen:\n{output(loader)}\n"
-                             f"sessions: {_sessions(watch)}")
-    return bool(watch.execute("select 1 from pg_stat_progress_copy where datname = current_database() "
-                              "and tuples_processed > 0").fetchone())
+        raise AssertionError(
+            f"the loader ended ({loader.returncode}) before its COPY was seen:\n{output(loader)}\n"
+            f"sessions: {_sessions(watch)}"
+        )
+    return bool(
+        watch.execute(
+            "select 1 from pg_stat_progress_copy where datname = current_database() and tuples_processed > 0"
+        ).fetchone()
+    )
 
 
 def _raw_rows(urls: dict[str, str], batch_id: str) -> int:
@@ -178,5 +201,6 @@ def _manifest(urls: dict[str, str], batch_id: str) -> tuple:
 
 def _relations(urls: dict[str, str], schema: str) -> int:
     with psycopg.connect(urls["transformer"]) as conn:
-        return conn.execute("select count(*) from pg_class where relnamespace = to_regnamespace(%s)",
-                            (schema,)).fetchone()[0]
+        return conn.execute(
+            "select count(*) from pg_class where relnamespace = to_regnamespace(%s)", (schema,)
+        ).fetchone()[0]

@@ -26,8 +26,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 # a value that says where the secret comes from, not what it is
-REFERENCE = re.compile(r"^(\$\{[^}]*\}|\$[A-Z_][A-Z0-9_]*|\{[^}]*\}|\{\{.*|%\(?\w*\)?s|<[^>]*>|…|\.\.\.|\*+|x+|)$",
-                       re.I)  # ${VAR}, $VAR, {field}, a Jinja template, %s, <placeholder>, …, ***, xxx, empty
+REFERENCE = re.compile(
+    r"^(\$\{[^}]*\}|\$[A-Z_][A-Z0-9_]*|\{[^}]*\}|\{\{.*|%\(?\w*\)?s|<[^>]*>|…|\.\.\.|\*+|x+|)$", re.I
+)  # ${VAR}, $VAR, {field}, a Jinja template, %s, <placeholder>, …, ***, xxx, empty
 QUOTED = r"""(?P<q>["'])(?P<value>[^"'\n]*)(?P=q)"""
 
 PATTERNS: dict[str, re.Pattern[str]] = {
@@ -43,10 +44,12 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     # password = "…" / "password": "…" / password: '…' (any language), PASSWORD=… / PASSWORD: … (env, YAML)
     "password assignment": re.compile(
         rf"""(?i)\b\w*(?:pass(?:word|wd)?|pwd)\w*["']?\s*[:=]\s*(?:{QUOTED}|(?P<bare>[^\s"'#,;{{}}()\[\]]+)\s*(?:#.*)?$)""",
-        re.M),
+        re.M,
+    ),
     "secret assigned": re.compile(
         rf"""(?i)\b\w*(?:secret|token|api_?key|access_?key|private_?key|signing_?key|fernet_?key)\w*["']?\s*[:=]\s*"""
-        rf"""{QUOTED}"""),
+        rf"""{QUOTED}"""
+    ),
 }
 # these may be assigned anything short or plain; a password literal is always flagged
 HIGH_ENTROPY = {"secret assigned"}
@@ -102,9 +105,11 @@ class Allowed:
 
 
 ALLOWED = [
-    Allowed("tests/unit/test_compose.py", ":pw@",
-            "made-up role URLs (password 'pw') given to environment.airflow_env to compare its connections with "
-            "compose's"),
+    Allowed(
+        "tests/unit/test_compose.py",
+        ":pw@",
+        "made-up role URLs (password 'pw') given to environment.airflow_env to compare its connections with compose's",
+    ),
 ]
 
 
@@ -143,8 +148,10 @@ def test_every_allowlist_entry_is_still_needed() -> None:
 
 def test_no_secret_file_is_tracked() -> None:
     names = [p.relative_to(ROOT).as_posix() for p in tracked_files()]
-    secret_file = re.compile(r"(^|/)(\.env(\..+)?|pgpass|\.pgpass|id_(rsa|dsa|ecdsa|ed25519)|.*\.(pem|key|p12|pfx))$"
-                             r"|(^|/)var/")
+    secret_file = re.compile(
+        r"(^|/)(\.env(\..+)?|pgpass|\.pgpass|id_(rsa|dsa|ecdsa|ed25519)|.*\.(pem|key|p12|pfx))$"
+        r"|(^|/)var/"
+    )
     assert [n for n in names if secret_file.search(n) and not n.endswith(".env.example")] == []
 
 
@@ -158,8 +165,11 @@ PLANTED = [  # (kind, text)
     ("Slack webhook", "url = 'https://hooks.slack.com/services/§T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX'\n"),
     ("Google API key", "key=AIza§SyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q\n"),
     ("DingTalk robot token", '"endpoint": "/robot/send?access_token=§' + "0f" * 32 + '"\n'),
-    ("JWT", "Authorization: Bearer eyJ§hbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0"
-            ".dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U\n"),
+    (
+        "JWT",
+        "Authorization: Bearer eyJ§hbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0"
+        ".dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U\n",
+    ),
     ("URL with credentials", "WAREHOUSE_URL=postgresql:§//postgres:hunter2@db:5432/postgres\n"),
 ]
 PLANTED_ASSIGNMENTS = [  # (line, kind)
@@ -188,7 +198,7 @@ NOT_SECRETS = [
     'token = "abc"\n',  # short, low entropy: a name, not a secret
     "secret_file = SECRETS_FILE\n",
     "password: '<the one in .env>'\n",
-    "sha256 = \"3f786850e387550fdab836ed7e6dc881de23001b\"\n",  # a digest, not assigned to a secret name
+    'sha256 = "3f786850e387550fdab836ed7e6dc881de23001b"\n',  # a digest, not assigned to a secret name
     '"GREENCERT_DBT_PASSWORD": "{{ " + conn + ".password }}",\n',  # a template Airflow fills in at run time
 ]
 

@@ -40,11 +40,28 @@ ROOT = Path(__file__).resolve().parents[2]
 DATABASE = "greencert_privilege"
 BUILD = "build_20990101"
 # a table in each of the transformer's schemas, as a night leaves them
-TRANSFORMER_TABLES = {"marts": "marts.probe", "bi": "bi.probe", "history": "history.target_progress_history",
-                      "staging": "staging.batches_taken", "snapshots": "snapshots.probe", BUILD: f"{BUILD}.probe"}
-PREDEFINED_ROLES = ("pg_read_all_data", "pg_write_all_data", "pg_read_server_files", "pg_write_server_files",
-                    "pg_execute_server_program", "pg_read_all_settings", "pg_read_all_stats", "pg_monitor",
-                    "pg_signal_backend", "pg_create_subscription", "pg_maintain", "pg_use_reserved_connections")
+TRANSFORMER_TABLES = {
+    "marts": "marts.probe",
+    "bi": "bi.probe",
+    "history": "history.target_progress_history",
+    "staging": "staging.batches_taken",
+    "snapshots": "snapshots.probe",
+    BUILD: f"{BUILD}.probe",
+}
+PREDEFINED_ROLES = (
+    "pg_read_all_data",
+    "pg_write_all_data",
+    "pg_read_server_files",
+    "pg_write_server_files",
+    "pg_execute_server_program",
+    "pg_read_all_settings",
+    "pg_read_all_stats",
+    "pg_monitor",
+    "pg_signal_backend",
+    "pg_create_subscription",
+    "pg_maintain",
+    "pg_use_reserved_connections",
+)
 
 
 @pytest.fixture(scope="module")
@@ -78,10 +95,16 @@ def test_the_loader_cannot_touch_the_transformers_schemas(urls) -> None:
     probes = []
     for schema, table in TRANSFORMER_TABLES.items():
         probes += [
-            f"create table {schema}.loader_probe (x int)", f"create view {schema}.loader_probe as select 1 as x",
-            f"alter table {table} add column loader_probe int", f"drop table {table}",
-            f"insert into {table} default values", f"delete from {table}", f"truncate {table}",
-            f"select * from {table}", f"alter schema {schema} rename to loader_probe", f"drop schema {schema} cascade",
+            f"create table {schema}.loader_probe (x int)",
+            f"create view {schema}.loader_probe as select 1 as x",
+            f"alter table {table} add column loader_probe int",
+            f"drop table {table}",
+            f"insert into {table} default values",
+            f"delete from {table}",
+            f"truncate {table}",
+            f"select * from {table}",
+            f"alter schema {schema} rename to loader_probe",
+            f"drop schema {schema} cascade",
         ]
     probes += ["create schema build_20990102", "create schema marts_probe"]
     assert allowed(urls["loader"], probes) == []
@@ -96,26 +119,43 @@ def test_the_loader_writes_raw_and_dq(urls) -> None:
         " values ('certificates', 'probe', 'f.csv', 2, 'required', 'probe')",
         "insert into dq.explained_drops (target_id, as_of_date, explanation) values ('T06', '2025-06-30', 'probe')",
         # a new feed's raw table: made by raw.ensure_table as greencert_owner (the loader owns no table)
-        "select raw.ensure_table('loader_probe', array['x'])", "select util.clean_text(' x ')",
+        "select raw.ensure_table('loader_probe', array['x'])",
+        "select util.clean_text(' x ')",
     ]
     assert allowed(urls["loader"], work) == work
 
 
 def test_the_transformer_reads_raw_and_dq_and_writes_only_its_gate_results_there(urls) -> None:
     t = urls["transformer"]
-    work = ["select * from raw.certificates", "select * from raw.landing_manifest", "select * from dq.quarantine",
-            "select * from dq.explained_drops", "select util.parse_date('2025-06-30')",
-            "insert into dq.validation_runs (run_id, suite, target, expectation, success)"
-            " values ('probe', 'probe', 'probe', 'probe', true)"]  # the mart gate's record
+    work = [
+        "select * from raw.certificates",
+        "select * from raw.landing_manifest",
+        "select * from dq.quarantine",
+        "select * from dq.explained_drops",
+        "select util.parse_date('2025-06-30')",
+        "insert into dq.validation_runs (run_id, suite, target, expectation, success)"
+        " values ('probe', 'probe', 'probe', 'probe', true)",
+    ]  # the mart gate's record
     assert allowed(t, work) == work
     writes = []
-    for table in ("raw.certificates", "raw.landing_manifest", "raw.source_watermarks", "dq.quarantine",
-                  "dq.validation_runs", "dq.explained_drops"):
-        writes += [f"delete from {table}", f"truncate {table}", f"drop table {table}",
-                   f"alter table {table} add column probe int"]
+    for table in (
+        "raw.certificates",
+        "raw.landing_manifest",
+        "raw.source_watermarks",
+        "dq.quarantine",
+        "dq.validation_runs",
+        "dq.explained_drops",
+    ):
+        writes += [
+            f"delete from {table}",
+            f"truncate {table}",
+            f"drop table {table}",
+            f"alter table {table} add column probe int",
+        ]
     writes += [
         "insert into raw.certificates (batch_id, source_file, source_row) values ('probe', 'f.csv', 2)",
-        "update raw.certificates set status = '有效'", "update raw.landing_manifest set status = 'accepted'",
+        "update raw.certificates set status = '有效'",
+        "update raw.landing_manifest set status = 'accepted'",
         "insert into raw.landing_manifest (batch_id, feed, source_file, landed_path, sha256, size_bytes, logical_date)"
         " values ('probe', 'certificates', 'f.csv', '/x', 'probe', 1, '2025-06-30')",
         # a quarantine entry would hide a row from staging; an explained drop would wave through the
@@ -124,7 +164,9 @@ def test_the_transformer_reads_raw_and_dq_and_writes_only_its_gate_results_there
         " values ('certificates', 'probe', 'f.csv', 2, 'required', 'probe')",
         "insert into dq.explained_drops (target_id, as_of_date, explanation) values ('T06', '2025-06-30', 'probe')",
         "update dq.validation_runs set success = true",
-        "create table raw.probe (x int)", "create table dq.probe (x int)", "create table public.probe (x int)",
+        "create table raw.probe (x int)",
+        "create table dq.probe (x int)",
+        "create table public.probe (x int)",
         "create function util.probe() returns int language sql as 'select 1'",
         "create or replace function util.clean_text(value text) returns text language sql as 'select value'",
     ]
@@ -133,17 +175,32 @@ def test_the_transformer_reads_raw_and_dq_and_writes_only_its_gate_results_there
 
 def test_the_transformer_cannot_read_credentials_or_raise_itself(urls) -> None:
     t = urls["transformer"]
-    assert allowed(t, [
-        "select rolpassword from pg_authid", "select * from pg_shadow", "select * from pg_user_mapping",
-        "select subconninfo from pg_subscription",
-        "create role probe login password 'x'", "alter role greencert_loader password 'x'",
-        "alter role greencert_transformer superuser", "alter role greencert_transformer createrole",
-        "grant greencert_loader to greencert_transformer", "set role greencert_loader",
-        "set session authorization greencert_loader", "create database probe",
-        "select pg_read_file('/etc/passwd')", "select pg_ls_dir('.')", "copy raw.certificates from program 'id'",
-        "copy (select 1) to '/tmp/greencert_probe'", "select lo_import('/etc/passwd')",
-        "alter system set log_statement = 'all'",
-    ]) == []
+    assert (
+        allowed(
+            t,
+            [
+                "select rolpassword from pg_authid",
+                "select * from pg_shadow",
+                "select * from pg_user_mapping",
+                "select subconninfo from pg_subscription",
+                "create role probe login password 'x'",
+                "alter role greencert_loader password 'x'",
+                "alter role greencert_transformer superuser",
+                "alter role greencert_transformer createrole",
+                "grant greencert_loader to greencert_transformer",
+                "set role greencert_loader",
+                "set session authorization greencert_loader",
+                "create database probe",
+                "select pg_read_file('/etc/passwd')",
+                "select pg_ls_dir('.')",
+                "copy raw.certificates from program 'id'",
+                "copy (select 1) to '/tmp/greencert_probe'",
+                "select lo_import('/etc/passwd')",
+                "alter system set log_statement = 'all'",
+            ],
+        )
+        == []
+    )
     with psycopg.connect(t) as conn:
         # the catalogs anyone may read show passwords masked
         assert {r[0] for r in conn.execute("select rolpassword from pg_roles")} <= {"********", None}
@@ -159,7 +216,8 @@ def test_nothing_the_transformer_can_read_holds_a_credential(urls) -> None:
             """select c.table_schema, c.table_name, c.column_name from information_schema.columns c
                where c.table_schema not in ('pg_catalog', 'information_schema')
                  and has_table_privilege(format('%I.%I', c.table_schema, c.table_name), 'select')
-               order by 1, 2, 3""").fetchall()
+               order by 1, 2, 3"""
+        ).fetchall()
     assert {(s, t) for s, t, _ in readable} >= {("raw", "certificates"), ("dq", "quarantine")}
     secret = re.compile(r"pass(word|wd)?|secret|token|credential|api_?key|private|conninfo", re.I)
     assert [r for r in readable if secret.search(r[2])] == []
@@ -168,9 +226,11 @@ def test_nothing_the_transformer_can_read_holds_a_credential(urls) -> None:
 def test_no_role_is_a_member_of_a_powerful_predefined_role(urls) -> None:
     for role in roles.ROLES:
         with psycopg.connect(urls[role]) as conn:
-            member = conn.execute("""select rolname::text from pg_roles where rolname = any(%s)
+            member = conn.execute(
+                """select rolname::text from pg_roles where rolname = any(%s)
                                      and pg_has_role(current_user, oid, 'member')""",
-                                  (list(PREDEFINED_ROLES),)).fetchall()
+                (list(PREDEFINED_ROLES),),
+            ).fetchall()
         # the server's reserved connection slots are the loader's and the transformer's (BI cannot
         # take the last ones: tests/reliability/test_bi_cannot_block.py), nothing more
         expected = [("pg_use_reserved_connections",)] if role in ("loader", "transformer") else []
@@ -185,8 +245,9 @@ def test_other_sessions_statements_are_hidden(urls) -> None:
         admin.execute("select 'greencert-admin-probe'")
         for role in roles.ROLES:
             with psycopg.connect(urls[role]) as conn:
-                seen = conn.execute("select count(*) from pg_stat_activity where query like %s",
-                                    ("%greencert-admin-probe%",)).fetchone()[0]
+                seen = conn.execute(
+                    "select count(*) from pg_stat_activity where query like %s", ("%greencert-admin-probe%",)
+                ).fetchone()[0]
             assert seen == 0, role
 
 
@@ -194,7 +255,8 @@ def _attributes(url: str) -> tuple:
     with psycopg.connect(url) as conn:
         return conn.execute(
             """select current_user::text, rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls
-               from pg_roles where rolname = current_user""").fetchone()
+               from pg_roles where rolname = current_user"""
+        ).fetchone()
 
 
 @pytest.mark.parametrize("role", roles.ROLES)
@@ -225,13 +287,16 @@ def test_no_dag_connects_as_a_superuser(urls) -> None:
     assert postgres == {f"AIRFLOW_CONN_{c.upper()}" for c in used}
     # read back through Airflow the way the tasks read them (connections.conninfo), in a process of its own
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "plugins"), env.get("PYTHONPATH", "")])
-    script = ("import json; from greencert.connections import conninfo; "
-              f"print(json.dumps({{c: conninfo(c) for c in {sorted(used)!r}}}))")
+    script = (
+        "import json; from greencert.connections import conninfo; "
+        f"print(json.dumps({{c: conninfo(c) for c in {sorted(used)!r}}}))"
+    )
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert {c: _attributes(url) for c, url in got.items()} == {
         connections.LOADER_CONN: ("greencert_loader", False, False, False, False, False),
-        connections.TRANSFORMER_CONN: ("greencert_transformer", False, False, False, False, False)}
+        connections.TRANSFORMER_CONN: ("greencert_transformer", False, False, False, False, False),
+    }
 
 
 def test_the_servers_dags_log_in_as_the_same_roles() -> None:
@@ -247,8 +312,13 @@ def test_the_servers_dags_log_in_as_the_same_roles() -> None:
                 assert not any(k.startswith(("AIRFLOW_CONN_", "GREENCERT_", "WAREHOUSE_URL")) for k in env), name
             continue
         assert "WAREHOUSE_URL" not in env, name
-        logins = {k: json.loads(re.sub(r"\$\{[^}]*\}", "x", v))["login"] for k, v in env.items()
-                  if k.startswith("AIRFLOW_CONN_") and '"postgres"' in v}
-        assert logins == {"AIRFLOW_CONN_GREENCERT_LOADER": "greencert_loader",
-                          "AIRFLOW_CONN_GREENCERT_TRANSFORMER": "greencert_transformer"}, name
+        logins = {
+            k: json.loads(re.sub(r"\$\{[^}]*\}", "x", v))["login"]
+            for k, v in env.items()
+            if k.startswith("AIRFLOW_CONN_") and '"postgres"' in v
+        }
+        assert logins == {
+            "AIRFLOW_CONN_GREENCERT_LOADER": "greencert_loader",
+            "AIRFLOW_CONN_GREENCERT_TRANSFORMER": "greencert_transformer",
+        }, name
     assert compose["services"]["greencert-init"]["command"][-1].endswith("greencert setup --warehouse-only")

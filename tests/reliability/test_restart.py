@@ -40,8 +40,9 @@ from .faults import (
 DB = "greencert_restart"
 T06_PUBLISHED = {**EXPECTED_T06, "320500": sum(EXPECTED_T06.values())}
 
-pytestmark = pytest.mark.skipif(bool(os.environ.get("WAREHOUSE_URL")),
-                                reason="restarts the tests' embedded PostgreSQL (none with WAREHOUSE_URL)")
+pytestmark = pytest.mark.skipif(
+    bool(os.environ.get("WAREHOUSE_URL")), reason="restarts the tests' embedded PostgreSQL (none with WAREHOUSE_URL)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +66,7 @@ def wait_ready(url: str, timeout_s: float = 30) -> None:
 def restart():
     """Stop the embedded server (`fast`: sessions ended, or `immediate`: a crash, no checkpoint) and
     start it again; whatever happens, it runs again when the test ends."""
+
     def stop(mode: str = "fast") -> None:
         bin_path, user = server._pg()
         server._run(bin_path, user, "pg_ctl", "-w", "-D", str(server.settings.PGDATA), "-m", mode, "stop")
@@ -105,13 +107,18 @@ def test_a_crash_inside_the_publish_transaction_rolls_it_back(urls, restart) -> 
     schema = build(urls)
     hold = psycopg.connect(admin_url_for(DB))
     hold.execute("lock table history.target_progress_history in share mode")
-    publisher = child(f"""
+    publisher = child(
+        f"""
         from datetime import date
         from greencert.publish.swap import publish
         publish(transformer, {schema!r}, date.fromisoformat({D.isoformat()!r}))
-    """, urls)
-    wait_for("publish to wait on the history table", lambda: sessions(
-        DB, "usename = %s and wait_event_type = 'Lock'", (role_name("transformer"),)))
+    """,
+        urls,
+    )
+    wait_for(
+        "publish to wait on the history table",
+        lambda: sessions(DB, "usename = %s and wait_event_type = 'Lock'", (role_name("transformer"),)),
+    )
     stop("immediate")
     hold.close()
     assert publisher.wait(timeout=60) != 0

@@ -31,19 +31,29 @@ from ..integration.helpers import admin_url_for
 from .faults import CERTS, D, audit_and_publish, build, checksums, copy_night, t06
 
 DB = "greencert_role_isolation"
-OTHER = {"loader": ("transformer", "bi_reader"), "transformer": ("loader", "bi_reader"),
-         "bi_reader": ("loader", "transformer")}
+OTHER = {
+    "loader": ("transformer", "bi_reader"),
+    "transformer": ("loader", "bi_reader"),
+    "bi_reader": ("loader", "transformer"),
+}
 # what each role's code reads of another's: the tables it could attach code to
 READ_BY_OTHERS = {
     "loader": ("raw.certificates", "raw.landing_manifest", "dq.quarantine", "dq.explained_drops"),
-    "transformer": ("raw.certificates", "dq.validation_runs", "marts.fct_target_progress",
-                    "history.target_progress_history"),
+    "transformer": (
+        "raw.certificates",
+        "dq.validation_runs",
+        "marts.fct_target_progress",
+        "history.target_progress_history",
+    ),
     "bi_reader": ("history.target_progress_history", "marts.fct_target_progress", "raw.certificates"),
 }
 # the bi views BI reads, the transformer's: the other two roles cannot redefine them
-VIEW_PROBES = ("create or replace view bi.target_progress as select 1 as x",
-               "alter view bi.target_progress owner to current_user", "alter view bi.target_progress rename to probe",
-               "create rule probe as on insert to bi.target_progress do instead nothing")
+VIEW_PROBES = (
+    "create or replace view bi.target_progress as select 1 as x",
+    "alter view bi.target_progress owner to current_user",
+    "alter view bi.target_progress rename to probe",
+    "create rule probe as on insert to bi.target_progress do instead nothing",
+)
 SHADOW = "returns text language plpgsql as $$ begin raise exception 'hijacked: % ran a shadow', current_user; end $$"
 
 
@@ -68,8 +78,10 @@ def attempt(url: str, statement: str) -> str:
 
 def _manifest_and_drops(database: str) -> tuple[list, list]:
     with psycopg.connect(admin_url_for(database)) as conn:
-        manifest = conn.execute("select batch_id, feed, source_file, sha256, logical_date, status, reason, rows "
-                                "from raw.landing_manifest order by 1").fetchall()
+        manifest = conn.execute(
+            "select batch_id, feed, source_file, sha256, logical_date, status, reason, rows "
+            "from raw.landing_manifest order by 1"
+        ).fetchall()
         drops = conn.execute("select * from dq.explained_drops order by 1, 2").fetchall()
     return manifest, drops
 
@@ -89,11 +101,18 @@ def test_every_project_function_binds_its_names_or_pins_its_search_path(urls) ->
                       coalesce(array_to_string(p.proconfig, ';'), '')
                from pg_proc p join pg_namespace n on n.oid = p.pronamespace
                where n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%'
-               order by 1""").fetchall()
-    assert {f for f, *_ in functions} >= {"util.parse_date(text)", "util.clean_text(text)",
-                                         "raw.ensure_table(text,text[])"}
-    unpinned = [f for f, bound, _, config in functions
-                if not bound and f"search_path={roles.SEARCH_PATH.replace(' ', '')}" not in config.replace(' ', '')]
+               order by 1"""
+        ).fetchall()
+    assert {f for f, *_ in functions} >= {
+        "util.parse_date(text)",
+        "util.clean_text(text)",
+        "raw.ensure_table(text,text[])",
+    }
+    unpinned = [
+        f
+        for f, bound, _, config in functions
+        if not bound and f"search_path={roles.SEARCH_PATH.replace(' ', '')}" not in config.replace(" ", "")
+    ]
     assert unpinned == []
     assert [f for f, _, definer, _ in functions if definer] == ["raw.ensure_table(text,text[])"]
 
@@ -118,25 +137,42 @@ def test_no_role_can_plant_a_shadow_that_another_role_resolves(urls) -> None:
             schema = roles.role_name(victim)
             outcomes[attacker, f"create schema {schema}"] = attempt(urls[attacker], f"create schema {schema}")
             if outcomes[attacker, f"create schema {schema}"] == "created":
-                probes += [f"create function {schema}.to_char(date, text) {SHADOW}",
-                           f"create table {schema}.landing_manifest (batch_id text)"]
-        probes += [f"create function public.to_char(date, text) {SHADOW}",
-                   "create table public.landing_manifest (x int)", f"create function util.to_char(date, text) {SHADOW}",
-                   "create or replace function util.parse_date(value text) returns date language sql "
-                   "as 'select null::date'",
-                   f"create function raw.to_char(date, text) {SHADOW}",
-                   f"create function dq.to_char(date, text) {SHADOW}",
-                   "create view raw.landing_manifest_v as select 1 as x", "create temp table landing_manifest (x int)",
-                   f"create function pg_temp.to_char(date, text) {SHADOW}"]
+                probes += [
+                    f"create function {schema}.to_char(date, text) {SHADOW}",
+                    f"create table {schema}.landing_manifest (batch_id text)",
+                ]
+        probes += [
+            f"create function public.to_char(date, text) {SHADOW}",
+            "create table public.landing_manifest (x int)",
+            f"create function util.to_char(date, text) {SHADOW}",
+            "create or replace function util.parse_date(value text) returns date language sql as 'select null::date'",
+            f"create function raw.to_char(date, text) {SHADOW}",
+            f"create function dq.to_char(date, text) {SHADOW}",
+            "create view raw.landing_manifest_v as select 1 as x",
+            "create temp table landing_manifest (x int)",
+            f"create function pg_temp.to_char(date, text) {SHADOW}",
+        ]
         for probe in probes:
             outcomes[attacker, probe] = attempt(urls[attacker], probe)
     created = sorted(k for k, v in outcomes.items() if v == "created")
     # only the transformer may create schemas (its build_* schemas) and temp objects (its own session's)
     assert {a for a, _ in created} <= {"transformer"}
     assert ("transformer", f"create function {roles.role_name('loader')}.to_char(date, text) {SHADOW}") in created
-    assert not [p for a, p in created if p.startswith(("create function public", "create function util",
-                                                       "create or replace", "create function raw", "create function dq",
-                                                       "create view raw", "create table public"))]
+    assert not [
+        p
+        for a, p in created
+        if p.startswith(
+            (
+                "create function public",
+                "create function util",
+                "create or replace",
+                "create function raw",
+                "create function dq",
+                "create view raw",
+                "create table public",
+            )
+        )
+    ]
     # the loader's and BI's code: to_char(date, text) is pg_catalog's, the tables are the real ones
     for victim in ("loader", "bi_reader"):
         with psycopg.connect(urls[victim]) as conn:
@@ -172,23 +208,29 @@ def test_no_role_can_attach_code_to_a_table_another_role_reads(urls, attacker) -
         if attacker == "transformer" and table.startswith(("marts.", "history.")):
             continue
         assert {p: attempt(urls[attacker], p) for p in _attachments(table)} == dict.fromkeys(
-            _attachments(table), "denied"), (attacker, table)
+            _attachments(table), "denied"
+        ), (attacker, table)
     if attacker != "transformer":
         assert {p: attempt(urls[attacker], p) for p in VIEW_PROBES} == dict.fromkeys(VIEW_PROBES, "denied")
 
 
 def test_raw_and_dq_belong_to_the_owner_and_the_loader_writes_rows_only(urls) -> None:
     with psycopg.connect(admin_url_for(DB)) as conn:
-        owners = set(conn.execute(
-            """select pg_get_userbyid(c.relowner)::text from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        owners = set(
+            conn.execute(
+                """select pg_get_userbyid(c.relowner)::text from pg_class c
+               join pg_namespace n on n.oid = c.relnamespace
                where n.nspname in ('raw', 'dq') union select pg_get_userbyid(nspowner)::text from pg_namespace
-               where nspname in ('raw', 'dq')""").fetchall())
+               where nspname in ('raw', 'dq')"""
+            ).fetchall()
+        )
         assert owners == {(roles.OWNER,)}
         login = conn.execute("select rolcanlogin from pg_roles where rolname = %s", (roles.OWNER,)).fetchone()
         assert login == (False,)
         privileges = conn.execute(
             """select distinct privilege_type from information_schema.table_privileges
-               where grantee = 'greencert_loader' and table_schema in ('raw', 'dq') order by 1""").fetchall()
+               where grantee = 'greencert_loader' and table_schema in ('raw', 'dq') order by 1"""
+        ).fetchall()
     assert [p for (p,) in privileges] == ["DELETE", "INSERT", "SELECT", "UPDATE"]
 
 
@@ -197,8 +239,12 @@ def test_an_older_warehouses_loader_owned_tables_are_handed_to_the_owner(urls) -
         conn.execute("alter table raw.certificates owner to greencert_loader")
     roles.bootstrap(warehouse.admin_url(), DB)
     with psycopg.connect(admin_url_for(DB)) as conn:
-        assert conn.execute("select pg_get_userbyid(relowner)::text from pg_class "
-                            "where oid = 'raw.certificates'::regclass").fetchone()[0] == roles.OWNER
+        assert (
+            conn.execute(
+                "select pg_get_userbyid(relowner)::text from pg_class where oid = 'raw.certificates'::regclass"
+            ).fetchone()[0]
+            == roles.OWNER
+        )
 
 
 def test_code_the_transformer_puts_before_bi_runs_as_a_role_with_nothing_to_gain(urls) -> None:
@@ -210,19 +256,35 @@ def test_code_the_transformer_puts_before_bi_runs_as_a_role_with_nothing_to_gain
         with psycopg.connect(urls["bi_reader"]) as conn:
             assert conn.execute("select who from bi.probe_whoami").fetchone()[0] == "greencert_bi_reader"
             # nothing to gain as bi_reader: no write, no create, no temp, no membership, reads bi only
-            assert conn.execute(
-                """select count(*) from information_schema.table_privileges
-                   where grantee = 'greencert_bi_reader' and privilege_type <> 'SELECT'""").fetchone()[0] == 0
-            assert conn.execute(
-                """select count(*) from information_schema.table_privileges
+            assert (
+                conn.execute(
+                    """select count(*) from information_schema.table_privileges
+                   where grantee = 'greencert_bi_reader' and privilege_type <> 'SELECT'"""
+                ).fetchone()[0]
+                == 0
+            )
+            assert (
+                conn.execute(
+                    """select count(*) from information_schema.table_privileges
                    where grantee in ('greencert_bi_reader', 'PUBLIC') and privilege_type = 'SELECT'
-                     and table_schema not in ('bi', 'pg_catalog', 'information_schema')""").fetchone()[0] == 0
-            assert conn.execute(
-                """select bool_or(has_schema_privilege(oid, 'create')) or has_database_privilege(current_database(),
+                     and table_schema not in ('bi', 'pg_catalog', 'information_schema')"""
+                ).fetchone()[0]
+                == 0
+            )
+            assert (
+                conn.execute(
+                    """select bool_or(has_schema_privilege(oid, 'create')) or has_database_privilege(current_database(),
                        'create') or has_database_privilege(current_database(), 'temporary')
-                   from pg_namespace""").fetchone()[0] is False
-            assert conn.execute("select count(*) from pg_auth_members where member = 'greencert_bi_reader'::regrole"
-                                ).fetchone()[0] == 0
+                   from pg_namespace"""
+                ).fetchone()[0]
+                is False
+            )
+            assert (
+                conn.execute(
+                    "select count(*) from pg_auth_members where member = 'greencert_bi_reader'::regrole"
+                ).fetchone()[0]
+                == 0
+            )
     finally:
         with psycopg.connect(urls["transformer"]) as conn:
             conn.execute("drop view bi.probe_whoami")
@@ -235,15 +297,23 @@ def test_the_real_path_runs_through_every_planted_trick_and_publishes_byte_for_b
     reads: nothing runs a shadow, and every published row is as before."""
     before, manifest_before = checksums(DB), _manifest_and_drops(DB)
     with psycopg.connect(urls["transformer"]) as conn:  # the shadows are still in place
-        assert conn.execute("select count(*) from pg_proc where proname = 'to_char' and pronamespace = "
-                            "'greencert_loader'::regnamespace").fetchone()[0] == 1
+        assert (
+            conn.execute(
+                "select count(*) from pg_proc where proname = 'to_char' and pronamespace = "
+                "'greencert_loader'::regnamespace"
+            ).fetchone()[0]
+            == 1
+        )
     with psycopg.connect(urls["loader"]) as conn:
         (batch_id,) = conn.execute("select batch_id from raw.landing_manifest where feed = 'certificates'").fetchone()
     from greencert.extract.landing import Batch
 
     with psycopg.connect(admin_url_for(DB)) as conn:
-        row = conn.execute("select batch_id, feed, source_file, landed_path, sha256, logical_date "
-                           "from raw.landing_manifest where batch_id = %s", (batch_id,)).fetchone()
+        row = conn.execute(
+            "select batch_id, feed, source_file, landed_path, sha256, logical_date "
+            "from raw.landing_manifest where batch_id = %s",
+            (batch_id,),
+        ).fetchone()
     batch = _batch(Batch, row)
     load_batch(CERTS, urls["loader"], batch)
     assert run_raw_gate(CERTS, urls["loader"], batch_id, run_id="isolation").success
@@ -262,4 +332,3 @@ def _batch(cls, row):
     values["landed_path"] = Path(values["landed_path"])
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: v for k, v in values.items() if k in names})
-

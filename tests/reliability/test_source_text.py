@@ -60,14 +60,25 @@ HOSTILE = [
 ]
 # the free-text columns of a certificate (no check, no vocabulary): a row with hostile text in
 # each passes every rule and reaches the marts
-FREE_TEXT = ["认证类别", "认证项目", "认证依据", "组织名称", "组织地址", "认证机构名称", "认证机构批准号", "覆盖范围",
-             "主认证证书号"]
+FREE_TEXT = [
+    "认证类别",
+    "认证项目",
+    "认证依据",
+    "组织名称",
+    "组织地址",
+    "认证机构名称",
+    "认证机构批准号",
+    "覆盖范围",
+    "主认证证书号",
+]
 # (file name, rows): hostile names; the empty one is refused with its name in the reason
 NAMES = {
     "<img src=x onerror=alert(9)>.csv": [cert("N1")],
     '=HYPERLINK("http:evil","x")+cmd|\' C calc\'!A0.csv': [],
-    "\x1b[31mred\x1b]8;;http:evil\x07link\x1b]8;;\x07 \u202egpj.csv": [cert("N2", **{"证书状态": "\x1b[2J"}),
-                                                                      cert("N2B")],
+    "\x1b[31mred\x1b]8;;http:evil\x07link\x1b]8;;\x07 \u202egpj.csv": [
+        cert("N2", **{"证书状态": "\x1b[2J"}),
+        cert("N2B"),
+    ],
     "two\r\nlines\x08.csv": [cert("N3")],
 }
 BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F)}
@@ -75,8 +86,9 @@ RAW_TERMINAL = {"\x1b", "\x07", "\x08", "\r", "\x9b", "\x7f", *BIDI}
 
 
 def _hostile_rows() -> list[dict[str, str]]:
-    rows = [cert(f"H{i}", **dict.fromkeys(FREE_TEXT, text), **{"行政区划代码": "320583"})
-            for i, text in enumerate(HOSTILE)]
+    rows = [
+        cert(f"H{i}", **dict.fromkeys(FREE_TEXT, text), **{"行政区划代码": "320583"}) for i, text in enumerate(HOSTILE)
+    ]
     # and the same text where a rule reads it: quarantined, so the listing shows the values
     rows += [cert(f"Q{i}", **{"证书状态": text}) for i, text in enumerate(HOSTILE)]
     rows += [cert(f"R{i}", **{"行政区划代码": text, "颁证日期": text}) for i, text in enumerate(HOSTILE[:4])]
@@ -113,8 +125,11 @@ def night(fresh_database, tmp_path_factory):
 
 def test_every_file_went_its_way(night) -> None:
     _, _, fates = night
-    assert fates == {"certs.csv": "accepted", **{name: "accepted" for name, rows in NAMES.items() if rows},
-                     **{name: fates[name] for name, rows in NAMES.items() if not rows}}
+    assert fates == {
+        "certs.csv": "accepted",
+        **{name: "accepted" for name, rows in NAMES.items() if rows},
+        **{name: fates[name] for name, rows in NAMES.items() if not rows},
+    }
     (empty,) = [name for name, rows in NAMES.items() if not rows]
     assert fates[empty].startswith("refused: ") and "empty file" in fates[empty]
 
@@ -176,16 +191,31 @@ def test_the_workbook_opens_and_no_cell_runs(night) -> None:
 
 def test_the_quarantine_command_prints_no_escape_sequence_or_line_break_from_a_value(night) -> None:
     env = {**os.environ, "GREENCERT_DB": DB}
-    out = subprocess.run([sys.executable, "-m", "greencert.cli", "quarantine", "--date", D.isoformat(),
-                          "--feed", "certificates", "--limit", "1000"], env=env, capture_output=True,
-                         check=True, timeout=300).stdout.decode("utf-8")
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "greencert.cli",
+            "quarantine",
+            "--date",
+            D.isoformat(),
+            "--feed",
+            "certificates",
+            "--limit",
+            "1000",
+        ],
+        env=env,
+        capture_output=True,
+        check=True,
+        timeout=300,
+    ).stdout.decode("utf-8")
     assert not {ch for ch in out if ch in RAW_TERMINAL}, "a raw control or bidi character reached the terminal"
     assert not {ch for ch in out if is_unsafe(ch) and ch != "\n"}
     lines = out.splitlines()
     assert len(lines) == out.count("\n") + (not out.endswith("\n"))  # no line break but \n
     n = int(re.search(r"Quarantined rows: (\d+) rule breaks", out).group(1))
     at = lines.index(next(line for line in lines if line.startswith("Quarantined rows:")))
-    breaks = lines[at + 1:]
+    breaks = lines[at + 1 :]
     assert len(breaks) == n and all(line.startswith("  certificates ") for line in breaks)  # one line each
     batch_lines = [line for line in lines[:at] if re.match(r"  \d{4}-\d\d-\d\d  certificates", line)]
     assert len(batch_lines) == len(NAMES) + 1
@@ -198,10 +228,16 @@ def test_gx_data_docs_render_a_script_cell_as_text(night) -> None:
     urls, _, _ = night
     values = ", ".join(f"({sql.Literal(v).as_string()})" for v in HOSTILE[:3])
     outcome = gx_run.validate(
-        urls["loader"], "raw.source_text_probe", target="source_text_probe", run_id="source-text-docs",
-        query=f"select * from (values {values}) as t (status)", data_docs=True,
-        expectations=[{"type": "expect_column_values_to_be_in_set",
-                       "kwargs": {"column": "status", "value_set": ["有效"]}}])
+        urls["loader"],
+        "raw.source_text_probe",
+        target="source_text_probe",
+        run_id="source-text-docs",
+        query=f"select * from (values {values}) as t (status)",
+        data_docs=True,
+        expectations=[
+            {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "status", "value_set": ["有效"]}}
+        ],
+    )
     (check,) = outcome.checks
     assert not check.success and "<script>alert(1)</script>" in check.observed  # dq keeps what was read
     site = gx_run.data_docs_index().parent
@@ -228,7 +264,7 @@ def test_no_export_crashes_on_any_text_a_source_can_send(tmp_path) -> None:
     \\x01–\\x1f, DEL, C1, bidi, markup, formulas): the page renders, the workbook writes and opens."""
     from ..unit.test_report import data
 
-    every = "".join(chr(c) for c in (*range(1, 0x20), 0x7f, 0x9b, 0x202e, 0x2066, 0xfffe)) + " ".join(HOSTILE)
+    every = "".join(chr(c) for c in (*range(1, 0x20), 0x7F, 0x9B, 0x202E, 0x2066, 0xFFFE)) + " ".join(HOSTILE)
     base = data()
     evil = dataclasses.replace(
         base,
@@ -236,7 +272,8 @@ def test_no_export_crashes_on_any_text_a_source_can_send(tmp_path) -> None:
         regions=[dataclasses.replace(r, name_zh=r.name_zh + every[:5], name_en=every) for r in base.regions],
         batches=[{**b, "source_file": every, "reason": every} for b in base.batches],
         quarantine_rules=[("certificates", every, 1)],
-        mart_checks=[{**c, "observed": every} for c in base.mart_checks])
+        mart_checks=[{**c, "observed": every} for c in base.mart_checks],
+    )
     page = html.render(evil)
     parsed = _Tags()
     parsed.feed(page)

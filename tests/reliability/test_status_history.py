@@ -58,8 +58,13 @@ FILES: dict[date, list[tuple[str, list[dict[str, str]]]]] = {
     DAY3: [("d3a.csv", [c("A", "有效"), c("D", "暂停")]), ("d3b.csv", [c("D", "有效")])],
     DAY4: [("d4a.csv", [c("E", "暂停")]), ("d4b.csv", [c("E", "有效")])],
 }
-IN_FORCE = {DAY1: {"A", "B", "D"}, DAY2: {"B", "D"}, DAY3: {"A", "B", "D"}, DAY4: {"A", "B", "D", "E"},
-            PAST: {"A", "B", "C", "D", "E"}}
+IN_FORCE = {
+    DAY1: {"A", "B", "D"},
+    DAY2: {"B", "D"},
+    DAY3: {"A", "B", "D"},
+    DAY4: {"A", "B", "D", "E"},
+    PAST: {"A", "B", "C", "D", "E"},
+}
 
 
 @dataclass
@@ -78,8 +83,10 @@ def _snapshot(url: str) -> list[tuple]:
 
 def _build(url: str, schema: str, day: date) -> set[str]:
     prepare_build(url, schema)
-    subprocesses.dbt(["build", "--exclude-resource-type", "test", "--vars", f"{{as_of_date: '{day}'}}"],
-                environment.dbt_env(url, schema))
+    subprocesses.dbt(
+        ["build", "--exclude-resource-type", "test", "--vars", f"{{as_of_date: '{day}'}}"],
+        environment.dbt_env(url, schema),
+    )
     with psycopg.connect(url) as conn:
         return {r[0] for r in conn.execute(f"select cert_no from {schema}.int_certificates_in_force").fetchall()}
 
@@ -139,7 +146,8 @@ def test_each_change_of_status_is_a_statement_and_a_resend_is_none(night) -> Non
     assert statements == {
         ("A", "05-01"): [("有效", False), ("撤销", False), ("有效", True)],  # each change recorded, in order
         ("B", "05-01"): [("有效", True)],  # the identical re-send recorded nothing
-        ("C", "05-10"): [("有效", True)], ("C", "05-20"): [("暂停", True)],
+        ("C", "05-10"): [("有效", True)],
+        ("C", "05-20"): [("暂停", True)],
         ("D", "05-01"): [("有效", True)],  # 3a's 暂停 and 3b's 有效 in one run: 3b (later) only, as held
         ("E", "05-01"): [("暂停", True), ("有效", False)],  # 4a taken last (current), but landed first
     }

@@ -57,8 +57,10 @@ def comma_number_xlsx(path: Path) -> Path:
 
 def manifest(urls) -> dict[str, tuple[str, str, str | None]]:
     with psycopg.connect(urls["loader"]) as conn:
-        return {f: (b, s, r) for b, f, s, r in conn.execute(
-            "select batch_id, source_file, status, reason from raw.landing_manifest")}
+        return {
+            f: (b, s, r)
+            for b, f, s, r in conn.execute("select batch_id, source_file, status, reason from raw.landing_manifest")
+        }
 
 
 def raw_keys(urls) -> set[str]:
@@ -76,8 +78,10 @@ def test_an_unreadable_workbook_is_refused_and_the_good_files_load_in_the_same_r
     got = manifest(urls)
     assert got["a_good.csv"][1] == got["c_good.csv"][1] == "accepted"
     assert got["b_comma.xlsx"][1:] == (
-        "rejected", "b_comma.xlsx: row 3 of the workbook cannot be read (ValueError: invalid literal for int() with "
-        "base 10: '1,200'): a cell whose content does not match its type? the file is refused")
+        "rejected",
+        "b_comma.xlsx: row 3 of the workbook cannot be read (ValueError: invalid literal for int() with "
+        "base 10: '1,200'): a cell whose content does not match its type? the file is refused",
+    )
     assert raw_keys(urls) == {"A1", "A2", "C1"}
     assert run.failure is not None and "b_comma.xlsx: row 3 of the workbook cannot be read" in str(run.failure)
     # the next run: nothing to retry, nothing wedged, the run is green
@@ -90,8 +94,11 @@ def land_one(urls, tmp_path: Path, name: str, make) -> copy_batch.Batch:
     drop = tmp_path / "drop"
     drop.mkdir(exist_ok=True)
     make(drop / name)
-    (batch,) = [b for b in land_new_files(CERTS, urls["loader"], D, dropbox=drop, landing=tmp_path / "landing")
-                if b.source_file == name]
+    (batch,) = [
+        b
+        for b in land_new_files(CERTS, urls["loader"], D, dropbox=drop, landing=tmp_path / "landing")
+        if b.source_file == name
+    ]
     return batch
 
 
@@ -102,8 +109,9 @@ def refusal(urls, batch: copy_batch.Batch) -> str:
     assert message.startswith(f"{batch.source_file}: "), message
     assert manifest(urls)[batch.source_file][1:] == ("rejected", message)
     with psycopg.connect(urls["loader"]) as conn:
-        assert conn.execute("select count(*) from raw.certificates where batch_id = %s",
-                            (batch.batch_id,)).fetchone() == (0,)
+        assert conn.execute(
+            "select count(*) from raw.certificates where batch_id = %s", (batch.batch_id,)
+        ).fetchone() == (0,)
     return message
 
 
@@ -126,8 +134,12 @@ def test_a_zip_bomb_member_is_refused_unpacked(urls, tmp_path) -> None:
 
 def test_a_workbook_unpacking_past_the_bound_is_refused_unread(urls, tmp_path, monkeypatch) -> None:
     # a sharedStrings.xml of many distinct strings: compresses as a normal workbook would, but big
-    batch = land_one(urls, tmp_path, "big.xlsx", lambda p: write_xlsx(
-        p, [cert(f"S{i:05d}", 覆盖范围=f"范围{i:05d}" * 20) for i in range(2000)]))
+    batch = land_one(
+        urls,
+        tmp_path,
+        "big.xlsx",
+        lambda p: write_xlsx(p, [cert(f"S{i:05d}", 覆盖范围=f"范围{i:05d}" * 20) for i in range(2000)]),
+    )
     monkeypatch.setattr(settings, "MAX_XLSX_UNPACKED_BYTES", 200_000)
     message = refusal(urls, batch)
     assert "more than 200000 (GREENCERT_MAX_XLSX_UNPACKED_BYTES): refused unread" in message
@@ -153,5 +165,6 @@ def test_an_unexpected_error_while_reading_is_the_batchs_refusal_not_a_crash(url
 
     monkeypatch.setattr(copy_batch._Rows, "record", boom)
     monkeypatch.setattr(copy_batch._Rows, "plain", lambda self, lines, first: boom(self, first, lines))
-    assert refusal(urls, batch) == ("odd.csv: cannot be read (KeyError: 'a case nobody thought of'); "
-                                    "the file is refused")
+    assert refusal(urls, batch) == (
+        "odd.csv: cannot be read (KeyError: 'a case nobody thought of'); the file is refused"
+    )

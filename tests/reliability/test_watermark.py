@@ -50,8 +50,9 @@ def ingest(urls, source: Source, tmp_path, day: date = date(2025, 6, 30)) -> tup
 
 def watermark(urls) -> tuple[datetime, list[str]] | None:
     with psycopg.connect(urls["loader"]) as conn:
-        row = conn.execute("select updated_at, boundary_keys from raw.source_watermarks where feed = 'certificates'"
-                           ).fetchone()
+        row = conn.execute(
+            "select updated_at, boundary_keys from raw.source_watermarks where feed = 'certificates'"
+        ).fetchone()
     return (row[0], sorted(row[1])) if row else None
 
 
@@ -61,15 +62,22 @@ def quarantined(urls, batch_id: str) -> set[tuple[str, str]]:
 
 
 def test_records_dated_9999_or_in_the_future_are_quarantined_and_do_not_move_the_watermark(urls, tmp_path) -> None:
-    source = Source([cert("A", 更新时间="2025-06-01 08:00:00"), cert("B", 更新时间="2025-06-02 08:00:00"),
-                     cert("X", 更新时间="9999-12-31 00:00:00"), cert("Y", 更新时间="2030-01-01 00:00:00")])
+    source = Source(
+        [
+            cert("A", 更新时间="2025-06-01 08:00:00"),
+            cert("B", 更新时间="2025-06-02 08:00:00"),
+            cert("X", 更新时间="9999-12-31 00:00:00"),
+            cert("Y", 更新时间="2030-01-01 00:00:00"),
+        ]
+    )
     with source:
         batch_id, url, status = ingest(urls, source, tmp_path)
         assert status == "accepted" and "updated_since" not in url
         # 9999 is past the years a timestamp may have; 2030 is a date still to come
         with psycopg.connect(urls["loader"]) as conn:
-            assert set(conn.execute("select source_row, column_name, rule from dq.quarantine where batch_id = %s",
-                                    (batch_id,))) == {(4, "updated_at", "timestamp"), (5, "updated_at", "future_date")}
+            assert set(
+                conn.execute("select source_row, column_name, rule from dq.quarantine where batch_id = %s", (batch_id,))
+            ) == {(4, "updated_at", "timestamp"), (5, "updated_at", "future_date")}
         assert watermark(urls) == (datetime(2025, 6, 2, 8), ["B"])  # the last accepted record, not 9999
         # a record changed the next day is still fetched (with 9999 as the watermark it never was)
         source.records.append(cert("C", 更新时间="2025-06-03 08:00:00"))
@@ -89,16 +97,18 @@ def test_a_batch_refused_for_a_nul_byte_leaves_the_watermark_and_its_records_com
         assert "a NUL byte" in status and "row 4, column 组织名称" in status, status
         assert watermark(urls) == before  # refused: it did not move
         with psycopg.connect(urls["loader"]) as conn:
-            assert conn.execute("select status from raw.landing_manifest where batch_id = %s",
-                                (batch_id,)).fetchone() == ("rejected",)
+            assert conn.execute(
+                "select status from raw.landing_manifest where batch_id = %s", (batch_id,)
+            ).fetchone() == ("rejected",)
         # the source mends the record: the next fetch asks again from the old position, and the good
         # records of the refused batch come with it
         source.records[-1] = cert("N", 更新时间="2025-06-03 09:00:00")
         batch_id, url, status = ingest(urls, source, tmp_path)
         assert "updated_since=2025-05-01T08:00:00" in url and status == "accepted"
         with psycopg.connect(urls["loader"]) as conn:
-            taken = {r for (r,) in conn.execute("select cert_no from raw.certificates where batch_id = %s",
-                                                (batch_id,))}
+            taken = {
+                r for (r,) in conn.execute("select cert_no from raw.certificates where batch_id = %s", (batch_id,))
+            }
         assert taken == {"A", "B", "N"}
         assert watermark(urls) == (datetime(2025, 6, 3, 9), ["N"])
 
@@ -129,8 +139,9 @@ def test_a_refused_fetch_and_a_drop_folder_batch_leave_the_watermark(urls, tmp_p
     before = watermark(urls)
     # a file sent by hand with later records moves nothing: the API is asked again from where it was
     write_csv(tmp_path / "drop" / "certs.csv", [cert("H", 更新时间="2025-06-20 08:00:00")])
-    (batch,) = land_new_files(CERTS, urls["loader"], date(2025, 6, 30), dropbox=tmp_path / "drop",
-                              landing=tmp_path / "landing")
+    (batch,) = land_new_files(
+        CERTS, urls["loader"], date(2025, 6, 30), dropbox=tmp_path / "drop", landing=tmp_path / "landing"
+    )
     load_batch(CERTS, urls["loader"], batch)
     assert run_raw_gate(CERTS, urls["loader"], batch.batch_id, run_id="watermark").success
     assert watermark(urls) == before

@@ -33,8 +33,14 @@ def airflow_stack() -> Iterator[Callable[..., Stack]]:
     started: list[Stack] = []
 
     def start(role_urls: dict[str, str], name: str, **kwargs: object) -> Stack:  # noqa: F811
-        stack = Stack(role_urls, warehouse.admin_url(), schedules=False, metadata_db=f"airflow_{name}",
-                      home=settings.VAR / f"airflow_{name}", **kwargs)  # type: ignore[arg-type]
+        stack = Stack(
+            role_urls,
+            warehouse.admin_url(),
+            schedules=False,
+            metadata_db=f"airflow_{name}",
+            home=settings.VAR / f"airflow_{name}",
+            **kwargs,
+        )  # type: ignore[arg-type]
         started.append(stack)
         return stack.start()
 

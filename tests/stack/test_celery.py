@@ -55,15 +55,24 @@ def published(db: str) -> dict[str, str]:
     without what differs by build and time (build_id, published_at)."""
     out = {}
     with psycopg.connect(admin_url_for(db)) as conn:
-        tables = [t for (t,) in conn.execute(
-            "select schemaname || '.' || tablename from pg_tables where schemaname = 'marts' order by 1")]
+        tables = [
+            t
+            for (t,) in conn.execute(
+                "select schemaname || '.' || tablename from pg_tables where schemaname = 'marts' order by 1"
+            )
+        ]
         queries = {t: f"select md5(t::text) from {t} t" for t in tables}
-        cols = [c for (c,) in conn.execute(
-            """select column_name from information_schema.columns where table_schema = 'history'
+        cols = [
+            c
+            for (c,) in conn.execute(
+                """select column_name from information_schema.columns where table_schema = 'history'
                and table_name = 'target_progress_history' and column_name not in ('build_id', 'published_at')
-               order by ordinal_position""")]
+               order by ordinal_position"""
+            )
+        ]
         queries["history.target_progress_history"] = (
-            f"select md5(row({', '.join(cols)})::text) from history.target_progress_history")
+            f"select md5(row({', '.join(cols)})::text) from history.target_progress_history"
+        )
         for table, query in queries.items():
             rows = sorted(r[0] for r in conn.execute(query).fetchall())
             out[table] = f"{len(rows)}:{hashlib.sha256(''.join(rows).encode()).hexdigest()}"
@@ -96,8 +105,12 @@ def worker_of(hostname: str) -> int:
 def trigger(client: Any, dag_id: str, tag: str) -> str:
     """A manual run for the snapshot date AS_OF (conf), its logical date now, as the UI's Trigger sets it."""
     client.unpause(dag_id)
-    return client.trigger(dag_id, datetime.now(UTC), {"as_of_date": AS_OF.isoformat()},
-                          run_id=f"{tag}__{AS_OF}__{datetime.now(UTC):%Y%m%dT%H%M%S%f}")
+    return client.trigger(
+        dag_id,
+        datetime.now(UTC),
+        {"as_of_date": AS_OF.isoformat()},
+        run_id=f"{tag}__{AS_OF}__{datetime.now(UTC):%Y%m%dT%H%M%S%f}",
+    )
 
 
 def kill_a_worker_mid_dbt_task(stack: Stack, client: Any, run_id: str) -> dict[str, Any]:
@@ -107,8 +120,11 @@ def kill_a_worker_mid_dbt_task(stack: Stack, client: Any, run_id: str) -> dict[s
     deadline = time.monotonic() + BOUND_S
     while True:
         tis = client.task_instances(nightly.DAG_ID, run_id)
-        running = [t for t in tis if t["task_id"] == PRODUCER and t["state"] == "running"
-                   and t.get("hostname") and t.get("pid")]
+        running = [
+            t
+            for t in tis
+            if t["task_id"] == PRODUCER and t["state"] == "running" and t.get("hostname") and t.get("pid")
+        ]
         if running and (datetime.now(UTC) - datetime.fromisoformat(running[0]["start_date"])).total_seconds() > 3:
             [victim] = running
             break
@@ -130,8 +146,14 @@ def kill_a_worker_mid_dbt_task(stack: Stack, client: Any, run_id: str) -> dict[s
             assert time.monotonic() - killed_at < BOUND_S, f"{victim['task_id']} still running after the kill"
             time.sleep(0.5)
     stack.wait_worker(worker)
-    return {"task_id": victim["task_id"], "worker": worker, "try_number": victim["try_number"],
-            "pids": pids, "state_after": ti["state"], "noticed_s": round(noticed_s, 1)}
+    return {
+        "task_id": victim["task_id"],
+        "worker": worker,
+        "try_number": victim["try_number"],
+        "pids": pids,
+        "state_after": ti["state"],
+        "noticed_s": round(noticed_s, 1),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -149,21 +171,30 @@ def scenario(fresh_database, source_api) -> dict[str, Any]:
     subprocesses.dbt_parse()
     with psycopg.connect(warehouse.admin_url(), autocommit=True) as conn:  # Airflow's metadata: fresh too
         conn.execute(f'drop database if exists "{METADATA_DB}" with (force)')
-    stack = Stack(urls, warehouse.admin_url(), executor="CeleryExecutor", workers=2, schedules=False,
-                  metadata_db=METADATA_DB, home=settings.VAR / "airflow_celery",
-                  heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S)
+    stack = Stack(
+        urls,
+        warehouse.admin_url(),
+        executor="CeleryExecutor",
+        workers=2,
+        schedules=False,
+        metadata_db=METADATA_DB,
+        home=settings.VAR / "airflow_celery",
+        heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S,
+    )
     out: dict[str, Any] = {}
     try:
         stack.start()
         lap("stack started")
         client = stack.client()
         out["broker_url"] = stack.env()["AIRFLOW__CELERY__BROKER_URL"]
-        ingests = runs.trigger_and_wait(client, [d for d in client.dag_ids() if d.startswith("greencert_ingest_")],
-                                        AS_OF, BOUND_S)
+        ingests = runs.trigger_and_wait(
+            client, [d for d in client.dag_ids() if d.startswith("greencert_ingest_")], AS_OF, BOUND_S
+        )
         lap("ingests")
         out["ingests"] = {f.dag_id: f.state for f in ingests}
-        out["ingest_hostnames"] = sorted({ti["hostname"] for f in ingests
-                                          for ti in client.task_instances(f.dag_id, f.run_id)})
+        out["ingest_hostnames"] = sorted(
+            {ti["hostname"] for f in ingests for ti in client.task_instances(f.dag_id, f.run_id)}
+        )
         ref_urls = copy_database(DB, REF_DB)
         lap("copied")
 

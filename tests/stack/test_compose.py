@@ -37,9 +37,16 @@ DAY = date(2025, 6, 30)
 CITY = "320500"
 UP_TIMEOUT_S = 900  # images cached: minutes on 2 busy cores (every Airflow process imports Airflow)
 RUN_TIMEOUT_S = 1200
-SECRETS = ("AIRFLOW_JWT_SECRET", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_DB_PASSWORD", "REDIS_PASSWORD",
-           "WAREHOUSE_ADMIN_PASSWORD", "GREENCERT_LOADER_PASSWORD", "GREENCERT_TRANSFORMER_PASSWORD",
-           "GREENCERT_BI_READER_PASSWORD")
+SECRETS = (
+    "AIRFLOW_JWT_SECRET",
+    "AIRFLOW_ADMIN_PASSWORD",
+    "AIRFLOW_DB_PASSWORD",
+    "REDIS_PASSWORD",
+    "WAREHOUSE_ADMIN_PASSWORD",
+    "GREENCERT_LOADER_PASSWORD",
+    "GREENCERT_TRANSFORMER_PASSWORD",
+    "GREENCERT_BI_READER_PASSWORD",
+)
 
 
 def _compose_bin() -> list[str]:
@@ -72,13 +79,25 @@ class Stack:
     up_s: float
 
     def compose(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess[str]:
-        cmd = [*_compose_bin(), "-p", PROJECT, "--project-directory", str(ROOT), "--env-file", str(self.env_file),
-               "-f", str(ROOT / "docker-compose.yml"), "-f", str(ROOT / "tests" / "stack" / "compose.test.yml"),
-               *args]
+        cmd = [
+            *_compose_bin(),
+            "-p",
+            PROJECT,
+            "--project-directory",
+            str(ROOT),
+            "--env-file",
+            str(self.env_file),
+            "-f",
+            str(ROOT / "docker-compose.yml"),
+            "-f",
+            str(ROOT / "tests" / "stack" / "compose.test.yml"),
+            *args,
+        ]
         proc = subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True, timeout=timeout)
         if check and proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(args)} exited {proc.returncode}:\n"
-                               f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+            raise RuntimeError(
+                f"{' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+            )
         return proc
 
     def containers(self) -> list[dict]:
@@ -165,16 +184,25 @@ def test_every_service_healthy_on_loopback_and_not_root(stack: Stack) -> None:
     containers = stack.containers()
     services = [_service(c) for c in containers]
     assert services.count("airflow-worker") == 2
-    assert {"airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "redis",
-            "airflow-db", "warehouse", "greencert-init"} <= set(services)
+    assert {
+        "airflow-api-server",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-triggerer",
+        "redis",
+        "airflow-db",
+        "warehouse",
+        "greencert-init",
+    } <= set(services)
     init = next(c for c in containers if _service(c) == "greencert-init")
     assert init["State"]["ExitCode"] == 0
     for c in containers:
         # the image's user, and who really runs PID 1 (running containers)
         assert c["Config"]["User"] not in ("", "root", "0"), c["Name"]
         if c["State"]["Status"] == "running":
-            uid = subprocess.run(["docker", "exec", c["Id"], "id", "-u"], text=True, capture_output=True,
-                                 check=True, timeout=60).stdout.strip()
+            uid = subprocess.run(
+                ["docker", "exec", c["Id"], "id", "-u"], text=True, capture_output=True, check=True, timeout=60
+            ).stdout.strip()
             assert uid != "0", c["Name"]
         for bindings in (c["HostConfig"].get("PortBindings") or {}).values():
             assert all(b["HostIp"] == "127.0.0.1" for b in bindings), (c["Name"], bindings)
@@ -188,19 +216,25 @@ def test_a_night_through_the_rest_api(stack: Stack) -> None:
 
     started = time.monotonic()
     # one day of sample data into the shared volume: the drop folders and the stand-in API's store
-    stack.compose("exec", "-T", "--index", "1", "airflow-worker", "greencert", "generate", "--as-of", DAY.isoformat(),
-                  timeout=600)
+    stack.compose(
+        "exec", "-T", "--index", "1", "airflow-worker", "greencert", "generate", "--as-of", DAY.isoformat(), timeout=600
+    )
     # a long read timeout: on a small shared machine a poll of the api-server took over 30 s
-    client = AirflowREST(f"http://127.0.0.1:{AIRFLOW_PORT}", stack.env["AIRFLOW_ADMIN_USER"],
-                         stack.env["AIRFLOW_ADMIN_PASSWORD"], timeout_s=180)
+    client = AirflowREST(
+        f"http://127.0.0.1:{AIRFLOW_PORT}",
+        stack.env["AIRFLOW_ADMIN_USER"],
+        stack.env["AIRFLOW_ADMIN_PASSWORD"],
+        timeout_s=180,
+    )
     wanted = {ingest.dag_id(feed) for feed in feeds.registry().values()} | {nightly.DAG_ID}
     deadline = time.monotonic() + 300
     while not wanted <= set(client.dag_ids()):  # the dag-processor has parsed every DAG file
         assert not client.import_errors(), client.import_errors()
         assert time.monotonic() < deadline, f"DAGs not parsed after 300 s: {wanted - set(client.dag_ids())}"
         time.sleep(3)
-    done = runs.run_day(client, DAY, timeout_s=RUN_TIMEOUT_S,
-                        on_done=lambda f: _log(f"{f.dag_id}: {f.state} at {f.seconds:.0f} s"))
+    done = runs.run_day(
+        client, DAY, timeout_s=RUN_TIMEOUT_S, on_done=lambda f: _log(f"{f.dag_id}: {f.state} at {f.seconds:.0f} s")
+    )
     _log(f"generate + every ingest + the nightly in {time.monotonic() - started:.0f} s")
     assert runs.failed(done) == []
 
@@ -225,11 +259,17 @@ def test_a_night_through_the_rest_api(stack: Stack) -> None:
     # BI reads the night through the published port, as greencert_bi_reader
     from greencert.warehouse import roles
 
-    url = (f"postgresql://{roles.role_name('bi_reader')}:{stack.env['GREENCERT_BI_READER_PASSWORD']}"
-           f"@127.0.0.1:{WAREHOUSE_PORT}/greencert")
+    url = (
+        f"postgresql://{roles.role_name('bi_reader')}:{stack.env['GREENCERT_BI_READER_PASSWORD']}"
+        f"@127.0.0.1:{WAREHOUSE_PORT}/greencert"
+    )
     with psycopg.connect(url, connect_timeout=10) as conn:
-        city = dict(conn.execute("select target_id, actual_value from bi.target_progress "
-                                 "where as_of_date = %s and region_code = %s", (DAY, CITY)).fetchall())
+        city = dict(
+            conn.execute(
+                "select target_id, actual_value from bi.target_progress where as_of_date = %s and region_code = %s",
+                (DAY, CITY),
+            ).fetchall()
+        )
     targets = _target_ids()
     assert targets <= set(city), sorted(targets - set(city))
     assert any(v for v in city.values())

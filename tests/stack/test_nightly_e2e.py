@@ -76,20 +76,30 @@ PROGRAMS = {
 }
 
 
-LISTS = {"T01": green_manufacturing.FACTORY, "I06": green_manufacturing.PARK,
-         "I07": green_manufacturing.SUPPLY_CHAIN, "I08": green_manufacturing.DESIGN}
+LISTS = {
+    "T01": green_manufacturing.FACTORY,
+    "I06": green_manufacturing.PARK,
+    "I07": green_manufacturing.SUPPLY_CHAIN,
+    "I08": green_manufacturing.DESIGN,
+}
 PROGRAMS.update({target: () for target in (*LISTS, "T12", "I09")})
 
 
 def green_holders(day: date) -> set[str]:
     """USCCs holding a green certificate in force on `day`, from every certifying feed."""
     programs = {p for names in PROGRAMS.values() for p in names}
-    held = {c.enterprise.org_id for c in population().certificates
-            if c.program.name in programs and certificates.in_force(c, day)}
+    held = {
+        c.enterprise.org_id
+        for c in population().certificates
+        if c.program.name in programs and certificates.in_force(c, day)
+    }
     held |= {p.producer.uscc for p in green_food.build_population().products if green_food.in_force(p, day)}
     held |= {c.uscc for c in organic.build_population().certificates if organic.in_force(c, day)}
-    held |= {c.uscc for c in green_building_materials.build_population().certificates
-             if green_building_materials.in_force(c, day)}
+    held |= {
+        c.uscc
+        for c in green_building_materials.build_population().certificates
+        if green_building_materials.in_force(c, day)
+    }
     return held
 
 
@@ -177,8 +187,12 @@ def test_publishes_the_generators_numbers(env) -> None:
     # T04 is a share of sums: the city's is computed from its tonnes, not from the regions' shares
     year, tonnes = agri_output.share_on(2022, AS_OF)
     with psycopg.connect(urls["bi_reader"]) as conn:
-        t04 = dict(conn.execute("select region_code, actual_value from bi.target_progress "
-                                "where target_id = 'T04' and as_of_date = %s", (AS_OF,)).fetchall())
+        t04 = dict(
+            conn.execute(
+                "select region_code, actual_value from bi.target_progress where target_id = 'T04' and as_of_date = %s",
+                (AS_OF,),
+            ).fetchall()
+        )
     green, total = map(sum, zip(*tonnes.values(), strict=True))
     assert year == 2024 and t04["320500"] == share(green, total)
     assert {r: t04[r] for r in tonnes} == {r: share(g, t) for r, (g, t) in tonnes.items()}
@@ -187,10 +201,12 @@ def test_publishes_the_generators_numbers(env) -> None:
     with psycopg.connect(urls["loader"]) as conn:
         quarantined = conn.execute(
             """select r.cert_no, q.rule from dq.quarantine q
-               join raw.certificates r on r.batch_id = q.batch_id and r.source_row = q.source_row""").fetchall()
+               join raw.certificates r on r.batch_id = q.batch_id and r.source_row = q.source_row"""
+        ).fetchall()
         total = conn.execute("select count(*) from dq.quarantine").fetchone()[0]
-    assert sorted(quarantined) == sorted((row["证书编号"], rule)
-                                         for row, rule in certificates.broken_rows(population(), AS_OF))
+    assert sorted(quarantined) == sorted(
+        (row["证书编号"], rule) for row, rule in certificates.broken_rows(population(), AS_OF)
+    )
     assert total == len(quarantined)
 
 
@@ -202,13 +218,18 @@ def test_next_day_moves_by_exactly_that_days_changes(env) -> None:
     # its earlier batches stay; the other feeds and the nightly go on
     blacklist = feeds.get("credit_blacklist")
     headers = [c.headers[0] for c in blacklist.columns if c.name != "listed_on"]
-    write_csv(settings.dropbox("credit_blacklist") / "严重违法失信名单_补充.csv",
-              [{"统一社会信用代码": "91320500MA1XXXXXX0", "企业名称": "苏州某公司"}], headers)
+    write_csv(
+        settings.dropbox("credit_blacklist") / "严重违法失信名单_补充.csv",
+        [{"统一社会信用代码": "91320500MA1XXXXXX0", "企业名称": "苏州某公司"}],
+        headers,
+    )
     with pytest.raises(RuntimeError, match="DagRun failed: greencert_ingest_credit_blacklist 2025-07-01"):
         run_day(client, NEXT)
     with psycopg.connect(urls["loader"]) as conn:
-        fate = conn.execute("select source_file, logical_date, status, reason from raw.landing_manifest "
-                            "where feed = 'credit_blacklist' order by logical_date, source_file").fetchall()
+        fate = conn.execute(
+            "select source_file, logical_date, status, reason from raw.landing_manifest "
+            "where feed = 'credit_blacklist' order by logical_date, source_file"
+        ).fetchall()
     refused = [(f, d, why) for f, d, status, why in fate if status != "accepted"]
     name = "严重违法失信名单_补充.csv"
     assert refused == [(name, NEXT, f"{name}: missing required column 列入日期 (listed_on) in feed credit_blacklist")]
@@ -221,10 +242,13 @@ def test_next_day_moves_by_exactly_that_days_changes(env) -> None:
     assert published(urls["bi_reader"], AS_OF) == {}  # bi.target_progress shows only the latest build
     with psycopg.connect(urls["bi_reader"]) as conn:
         dates = conn.execute(
-            "select snapshot_date, count(*) from bi.target_progress_history group by 1 order by 1").fetchall()
+            "select snapshot_date, count(*) from bi.target_progress_history group by 1 order by 1"
+        ).fetchall()
         t06 = conn.execute(
             "select actual_value from bi.target_progress_history where snapshot_date = %s "
-            "and target_id = 'T06' and region_code = '320500'", (AS_OF,)).fetchone()
+            "and target_id = 'T06' and region_code = '320500'",
+            (AS_OF,),
+        ).fetchone()
     assert dates == [(AS_OF, 21 * 12), (NEXT, 21 * 12)]
     assert int(t06[0]) == before[("T06", "320500")]
 
@@ -234,9 +258,12 @@ THIRD = AS_OF + timedelta(days=2)
 
 def numbers(url: str, day: date) -> list[tuple]:
     with psycopg.connect(url) as conn:
-        return conn.execute("select target_id, region_code, numerator_value, denominator_value, actual_value, "
-                            "progress_status from history.target_progress_history where snapshot_date = %s "
-                            "order by target_id, region_code", (day,)).fetchall()
+        return conn.execute(
+            "select target_id, region_code, numerator_value, denominator_value, actual_value, "
+            "progress_status from history.target_progress_history where snapshot_date = %s "
+            "order by target_id, region_code",
+            (day,),
+        ).fetchall()
 
 
 def report_digests(day: date) -> dict[str, str]:
@@ -255,7 +282,8 @@ def test_three_dates_then_every_dag_rerun_for_the_middle_one_changes_nothing(env
     run_day(client, THIRD)
     with psycopg.connect(urls["bi_reader"]) as conn:
         dates = conn.execute(
-            "select snapshot_date, count(*) from bi.target_progress_history group by 1 order by 1").fetchall()
+            "select snapshot_date, count(*) from bi.target_progress_history group by 1 order by 1"
+        ).fetchall()
     assert dates == [(AS_OF, 21 * 12), (NEXT, 21 * 12), (THIRD, 21 * 12)]
     for day in (AS_OF, NEXT, THIRD):
         assert set(report_digests(day)) == {"report.html", "report.xlsx"}, day
@@ -296,10 +324,15 @@ def test_the_report_renders_in_a_browser_and_its_workbook_holds_the_published_nu
     assert len(book.sheetnames) == 1 + 11 + 1
     rows = list(book["目标 Targets"].iter_rows(min_row=3, values_only=True))
     with psycopg.connect(urls["bi_reader"]) as conn:
-        bi = {(t, r): v for t, r, v in conn.execute(
-            "select target_id, region_code, actual_value from bi.target_progress where as_of_date = %s", (THIRD,))}
-    assert {r[0]: r[5] for r in rows} == {t: (None if v is None else float(v) if v % 1 else int(v))
-                                          for (t, r), v in bi.items() if r == "320500"}
+        bi = {
+            (t, r): v
+            for t, r, v in conn.execute(
+                "select target_id, region_code, actual_value from bi.target_progress where as_of_date = %s", (THIRD,)
+            )
+        }
+    assert {r[0]: r[5] for r in rows} == {
+        t: (None if v is None else float(v) if v % 1 else int(v)) for (t, r), v in bi.items() if r == "320500"
+    }
     kunshan = {r[0]: r[4] for r in book["320583 昆山市"].iter_rows(min_row=3, values_only=True)}
     assert kunshan["T06"] == bi[("T06", "320583")] and kunshan["T04"] == float(bi[("T04", "320583")])
 
@@ -325,8 +358,14 @@ def test_a_model_that_fails_fails_the_night_by_name_and_publishes_nothing(env, w
     # the build's task failed (try 1, dbt's error in its log); its retry is Cosmos's skip: no second build
     producer = nightly.BUILD_TASK
     assert states[producer] in ("failed", "skipped")
-    log = (stack.home / "logs" / f"dag_id={nightly.DAG_ID}" / f"run_id={done.run_id}" / f"task_id={producer}"
-           / "attempt=1.log").read_text()
+    log = (
+        stack.home
+        / "logs"
+        / f"dag_id={nightly.DAG_ID}"
+        / f"run_id={done.run_id}"
+        / f"task_id={producer}"
+        / "attempt=1.log"
+    ).read_text()
     assert "stg_green_food__products" in log and "permission denied" in log
     assert states[f"{nightly.DBT_GROUP}.fct_t02_green_food_certificates.run"] in ("failed", "upstream_failed")
     assert states["audit"] == states["publish"] == "upstream_failed"

@@ -42,8 +42,9 @@ def test_every_marts_model_is_in_the_yaml() -> None:
 
 
 def _history_columns() -> dict[str, dict]:
-    tables = {t["name"]: t for s in yaml.safe_load(HISTORY_YML.read_text(encoding="utf-8"))["sources"]
-              for t in s["tables"]}
+    tables = {
+        t["name"]: t for s in yaml.safe_load(HISTORY_YML.read_text(encoding="utf-8"))["sources"] for t in s["tables"]
+    }
     return {c["name"]: c for c in tables["target_progress_history"]["columns"]}
 
 
@@ -53,9 +54,16 @@ def test_bi_views_are_the_bi_models() -> None:
     models = yaml.safe_load(BI_YML.read_text(encoding="utf-8"))["models"]
     assert [(v.model, v.name, v.columns, v.comment) for v in BI_VIEWS] == [
         (m["name"], m["name"].removeprefix("bi_"), tuple(c["name"] for c in m["columns"]), m["description"])
-        for m in models]
-    assert {v.name for v in BI_VIEWS} == {"target_progress", "target_progress_history", "policy_targets", "regions",
-                                          "certificates_in_force", "enterprises"}
+        for m in models
+    ]
+    assert {v.name for v in BI_VIEWS} == {
+        "target_progress",
+        "target_progress_history",
+        "policy_targets",
+        "regions",
+        "certificates_in_force",
+        "enterprises",
+    }
     assert {p.stem for p in BI_YML.parent.glob("*.sql")} == {v.model for v in BI_VIEWS}
     for m in models:
         assert m["config"]["materialized"] == "view" and m["config"]["contract"] == {"enforced": True}, m["name"]
@@ -65,8 +73,10 @@ def test_bi_views_are_the_bi_models() -> None:
 def test_bi_view_columns_are_documented_mart_columns() -> None:
     """Every bi column is described 中文 — English with a data type; a column the view takes as it is from
     a mart (or the history) carries that column's description and data type."""
-    marts = {m["name"]: {c["name"]: c for c in m.get("columns", [])}
-             for m in yaml.safe_load(MARTS_YML.read_text(encoding="utf-8"))["models"]}
+    marts = {
+        m["name"]: {c["name"]: c for c in m.get("columns", [])}
+        for m in yaml.safe_load(MARTS_YML.read_text(encoding="utf-8"))["models"]
+    }
     models = {m["name"]: m for m in yaml.safe_load(BI_YML.read_text(encoding="utf-8"))["models"]}
     for view in BI_VIEWS:
         code = (BI_YML.parent / f"{view.model}.sql").read_text(encoding="utf-8")
@@ -87,7 +97,9 @@ def test_bi_view_columns_are_documented_mart_columns() -> None:
             assert name in upstream, (view.name, name)  # every bi column is a documented mart column
             if name not in computed:
                 assert (description, column["data_type"]) == (
-                    upstream[name]["description"], upstream[name]["data_type"]), (view.name, name)
+                    upstream[name]["description"],
+                    upstream[name]["data_type"],
+                ), (view.name, name)
 
 
 PG_ALIASES = {"timestamptz": "timestamp with time zone"}  # as PostgreSQL's format_type() names them
@@ -112,8 +124,9 @@ def test_history_sources_are_the_ddl_documented_zh_en() -> None:
     """The tables outside dbt's build (history, staging.batches_taken) are dbt sources whose columns and
     data types are exactly what the warehouse bootstrap creates, each described 中文 — English."""
     sources = yaml.safe_load(HISTORY_YML.read_text(encoding="utf-8"))["sources"]
-    declared = {f"{s['schema']}.{t['name']}": {c["name"]: c for c in t["columns"]}
-                for s in sources for t in s["tables"]}
+    declared = {
+        f"{s['schema']}.{t['name']}": {c["name"]: c for c in t["columns"]} for s in sources for t in s["tables"]
+    }
     assert set(declared) == {"history.target_progress_history", "staging.batches_taken"}
     for table, columns in declared.items():
         ddl = {c: PG_ALIASES.get(type_, type_) for c, type_ in _ddl_columns(table).items()}

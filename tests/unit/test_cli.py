@@ -21,8 +21,9 @@ from standins import national
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _commands(p: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...],
-                                                                                       argparse.ArgumentParser]]:
+def _commands(
+    p: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
     """The parser and every subcommand's, however deep, with the words that reach it."""
     yield path, p
     for action in p._actions:
@@ -44,8 +45,9 @@ def test_the_real_commands_are_walked() -> None:
 
 
 @pytest.mark.parametrize(("path", "parser"), COMMANDS, ids=[" ".join(path) or "greencert" for path, _ in COMMANDS])
-def test_every_command_has_help(path: tuple[str, ...], parser: argparse.ArgumentParser,
-                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_command_has_help(
+    path: tuple[str, ...], parser: argparse.ArgumentParser, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A new command or option without a description or help text fails here."""
     with pytest.raises(SystemExit) as exited:
         cli.main([*path, "--help"])
@@ -98,33 +100,50 @@ def test_generate_draws_progress_on_a_terminal_only(tmp_path: Path) -> None:
     """`generate --scale national` (a small one): a bar on stderr when it is a terminal; off a
     terminal stderr stays empty; stdout and the files are the same either way."""
     env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR")}
-    env.update(PYTHONPATH=str(ROOT / "plugins"), GREENCERT_VAR=str(tmp_path / "var"), TERM="xterm-256color",
-               COLUMNS="100")
+    env.update(
+        PYTHONPATH=str(ROOT / "plugins"), GREENCERT_VAR=str(tmp_path / "var"), TERM="xterm-256color", COLUMNS="100"
+    )
     chains = 3000
     outputs = {}
     for tty in (False, True):
         out_dir = tmp_path / ("tty" if tty else "pipe")
-        args = ["generate", "--scale", "national", "--chains", str(chains), "--as-of", "2025-07-01",
-                "--out", str(out_dir)]
+        args = [
+            "generate",
+            "--scale",
+            "national",
+            "--chains",
+            str(chains),
+            "--as-of",
+            "2025-07-01",
+            "--out",
+            str(out_dir),
+        ]
         stdout, stderr = _run(args, env, tty)
         folder = out_dir / "certificates"
         # stdout as before progress existed: one line per file, its path, rows and seconds
-        assert re.fullmatch(rf"{re.escape(str(folder))}/certificates_national_20250701\.csv  \d+ rows  [\d.]+s\n"
-                            rf"{re.escape(str(folder))}/certificates_national_delta_20250701\.csv  \d+ rows  "
-                            r"[\d.]+s\n", stdout), stdout
+        assert re.fullmatch(
+            rf"{re.escape(str(folder))}/certificates_national_20250701\.csv  \d+ rows  [\d.]+s\n"
+            rf"{re.escape(str(folder))}/certificates_national_delta_20250701\.csv  \d+ rows  "
+            r"[\d.]+s\n",
+            stdout,
+        ), stdout
         if tty:
             assert "certificates full" in stderr and "certificates delta" in stderr
             assert f"/{chains:,} chains" in stderr and "━" in stderr  # the bar and its count
         else:
             assert stderr == ""
-        outputs[tty] = (re.sub(r"  [\d.]+s$", "", stdout.replace(str(out_dir), ""), flags=re.M),
-                        {p.name: p.read_bytes() for p in folder.iterdir()})
+        outputs[tty] = (
+            re.sub(r"  [\d.]+s$", "", stdout.replace(str(out_dir), ""), flags=re.M),
+            {p.name: p.read_bytes() for p in folder.iterdir()},
+        )
     assert outputs[True] == outputs[False]
 
 
 def test_demo_summarises_the_generated_files_per_folder(tmp_path: Path) -> None:
-    paths = [tmp_path / "api" / "certificates" / "c.csv", *(tmp_path / "dropbox" / "green_manufacturing" / f"{n}.csv"
-                                                            for n in range(42))]
+    paths = [
+        tmp_path / "api" / "certificates" / "c.csv",
+        *(tmp_path / "dropbox" / "green_manufacturing" / f"{n}.csv" for n in range(42)),
+    ]
     assert cli._by_folder(paths) == [
         f"certificates          1 file   {tmp_path / 'api' / 'certificates'}",
         f"green_manufacturing  42 files  {tmp_path / 'dropbox' / 'green_manufacturing'}",
@@ -135,8 +154,9 @@ def test_national_write_reports_every_block(tmp_path: Path, monkeypatch: pytest.
     """on_block sees every chain and row once, per block (not per row)."""
     monkeypatch.setattr(national, "BLOCK", 100)
     blocks: list[tuple[int, int]] = []
-    path, rows = national.write(date(2025, 7, 1), tmp_path / "f.csv", chains=207, workers=1,
-                                on_block=lambda c, r: blocks.append((c, r)))
+    path, rows = national.write(
+        date(2025, 7, 1), tmp_path / "f.csv", chains=207, workers=1, on_block=lambda c, r: blocks.append((c, r))
+    )
     assert blocks[0][1] > 0 and [c for c, _ in blocks] == [100, 100, 7]
     assert sum(r for _, r in blocks) == rows == len(path.read_text().splitlines()) - 1
 
@@ -164,8 +184,13 @@ def test_the_demo_prints_where_the_report_task_writes(tmp_path: Path, own_var: b
         env["GREENCERT_VAR"] = str(tmp_path / "elsewhere")
 
     def run(*args: str, env: dict[str, str]) -> str:
-        return subprocess.run([sys.executable, "-c", REPORTS_OF, *args], env=env, capture_output=True, text=True,
-                              check=True).stdout.strip().splitlines()[-1]
+        return (
+            subprocess.run(
+                [sys.executable, "-c", REPORTS_OF, *args], env=env, capture_output=True, text=True, check=True
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
 
     import json
 
@@ -178,6 +203,7 @@ def test_the_demo_prints_where_the_report_task_writes(tmp_path: Path, own_var: b
 
 def test_a_command_that_needs_the_standins_says_so_when_they_are_missing(monkeypatch, capsys) -> None:
     """The wheel and the image hold the product only: `generate`, `demo`, `source-api` need plugins/standins."""
+
     class NoStandins:  # as if plugins/standins were not there (an installed wheel, the image)
         def find_spec(self, name, path=None, target=None):
             if name.split(".")[0] == "standins":
@@ -200,11 +226,14 @@ def test_the_password_file_is_the_owners_only(tmp_path) -> None:
     path.parent.mkdir()
     path.write_text("old\n")
     path.chmod(0o644)
+
     def url(user: str, password: str) -> str:  # made-up logins, put together (no URL with a password in the file)
         return f"postgresql://{user}:{password}@127.0.0.1:5432/greencert"
 
     urls = {"loader": url("greencert_loader", "p%40ss"), "bi_reader": url("greencert_bi_reader", "pw")}
     assert warehouse.write_pgpass(urls, path) == path
     assert path.stat().st_mode & 0o777 == 0o600
-    assert path.read_text().splitlines() == ["127.0.0.1:5432:greencert:greencert_loader:p@ss",
-                                             "127.0.0.1:5432:greencert:greencert_bi_reader:pw"]
+    assert path.read_text().splitlines() == [
+        "127.0.0.1:5432:greencert:greencert_loader:p@ss",
+        "127.0.0.1:5432:greencert:greencert_bi_reader:pw",
+    ]

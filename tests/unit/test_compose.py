@@ -43,8 +43,11 @@ def _marked(value: str) -> str:
 
 
 def _airflow_services(compose: dict) -> dict[str, dict]:
-    return {name: s for name, s in compose["services"].items()
-            if s.get("command") and s["command"][0] == "airflow" and s["command"][1] in AIRFLOW_COMMANDS}
+    return {
+        name: s
+        for name, s in compose["services"].items()
+        if s.get("command") and s["command"][0] == "airflow" and s["command"][1] in AIRFLOW_COMMANDS
+    }
 
 
 def test_schema_valid(compose) -> None:
@@ -91,8 +94,13 @@ def test_setup_warehouse_only_leaves_airflow_alone(monkeypatch) -> None:
     from greencert import cli, warehouse
 
     called = []
-    monkeypatch.setattr(cli, "_setup", lambda: called.append("warehouse") or {
-        "bi_reader": "postgresql://greencert_bi_reader:pw@warehouse:5432/greencert"})
+    monkeypatch.setattr(
+        cli,
+        "_setup",
+        lambda: (
+            called.append("warehouse") or {"bi_reader": "postgresql://greencert_bi_reader:pw@warehouse:5432/greencert"}
+        ),
+    )
     monkeypatch.setattr(subprocesses, "dbt_parse", lambda: called.append("dbt parse"))
     monkeypatch.setattr(warehouse, "write_pgpass", lambda urls: called.append("password file"))
     monkeypatch.setattr(cli, "_print_connect", lambda urls, pgpass: called.append("connection settings"))
@@ -126,11 +134,17 @@ def test_connections_are_the_ones_the_dags_use(compose) -> None:
     """Every connection id the DAGs ask for is defined, as the local runtime defines it, for every
     Airflow service (the scheduler runs the tasks, the dag-processor and triggerer callbacks)."""
     ids = {connections.LOADER_CONN, connections.TRANSFORMER_CONN, connections.SOURCE_API_CONN}
-    local = {k: json.loads(v) for k, v in environment.airflow_env({
-        "loader": "postgresql://greencert_loader:pw@127.0.0.1:24329/greencert",
-        "transformer": "postgresql://greencert_transformer:pw@127.0.0.1:24329/greencert",
-        "bi_reader": "postgresql://greencert_bi_reader:pw@127.0.0.1:24329/greencert",
-    }).items() if k.startswith("AIRFLOW_CONN_GREENCERT_")}
+    local = {
+        k: json.loads(v)
+        for k, v in environment.airflow_env(
+            {
+                "loader": "postgresql://greencert_loader:pw@127.0.0.1:24329/greencert",
+                "transformer": "postgresql://greencert_transformer:pw@127.0.0.1:24329/greencert",
+                "bi_reader": "postgresql://greencert_bi_reader:pw@127.0.0.1:24329/greencert",
+            }
+        ).items()
+        if k.startswith("AIRFLOW_CONN_GREENCERT_")
+    }
     assert set(local) == {f"AIRFLOW_CONN_{i.upper()}" for i in ids}
     warehouse_db = compose["services"]["warehouse"]["environment"]["POSTGRES_DB"]
     for name, service in _airflow_services(compose).items():
@@ -238,7 +252,8 @@ def test_celery_workers_and_their_broker(compose) -> None:
         # what tasks share lives on the one volume every worker mounts
         assert "greencert-var:/opt/greencert/var" in service["volumes"], name
         assert env["GREENCERT_VAR"] == "/opt/greencert/var" and env["AIRFLOW__COSMOS__CACHE_DIR"].startswith(
-            "/opt/greencert/var/"), name
+            "/opt/greencert/var/"
+        ), name
     assert compose["services"]["redis"]["healthcheck"]
 
 

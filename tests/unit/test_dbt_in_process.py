@@ -40,11 +40,21 @@ def finished(status: str, tmp: Path, ti: Pushes | None = None) -> list[str]:
     compiled.parent.mkdir(parents=True, exist_ok=True)
     compiled.write_text("select 1")
     ti = ti or Pushes()
-    line = {"info": {"name": "NodeFinished", "msg": "done"},
-            "data": {"node_info": {"unique_id": MODEL, "node_status": status, "resource_type": "model",
-                                   "node_path": "marts/fct_t06.sql"}, "run_result": {"message": "x"}}}
-    base.store_dbt_resource_status_from_log(json.dumps(line), {"context": {"ti": ti}, "project_dir": str(tmp)},
-                                            should_generate_model_uris=False)
+    line = {
+        "info": {"name": "NodeFinished", "msg": "done"},
+        "data": {
+            "node_info": {
+                "unique_id": MODEL,
+                "node_status": status,
+                "resource_type": "model",
+                "node_path": "marts/fct_t06.sql",
+            },
+            "run_result": {"message": "x"},
+        },
+    }
+    base.store_dbt_resource_status_from_log(
+        json.dumps(line), {"context": {"ti": ti}, "project_dir": str(tmp)}, should_generate_model_uris=False
+    )
     pushes().drain()
     return ti.keys
 
@@ -77,8 +87,10 @@ def test_a_node_that_succeeded_pushes_its_status_only(tmp_path: Path) -> None:
 
 def test_a_node_that_failed_pushes_its_event_for_the_sensor_to_log(tmp_path: Path) -> None:
     speed_up_dbt()
-    assert finished("error", tmp_path) == ["model__greencert__fct_t06_ems_certificates_dbt_event",
-                                           "model__greencert__fct_t06_ems_certificates_status"]
+    assert finished("error", tmp_path) == [
+        "model__greencert__fct_t06_ems_certificates_dbt_event",
+        "model__greencert__fct_t06_ems_certificates_status",
+    ]
 
 
 def test_the_builds_end_is_pushed_after_every_node_it_reported(tmp_path: Path) -> None:

@@ -19,17 +19,24 @@ def test_a_stale_file_is_found_and_rewritten(tmp_path: Path) -> None:
     path.write_text(path.read_text(encoding="utf-8").replace("count: 7", "count: 8"), encoding="utf-8")
     assert dbt_sources.stale(tmp_path) == [Path("models/staging/certificates/_certificates__sources.yml")]
     assert dbt_sources.write(tmp_path) == dbt_sources.stale(settings.DBT_PROJECT_DIR) + [
-        Path("models/staging/certificates/_certificates__sources.yml")]
+        Path("models/staging/certificates/_certificates__sources.yml")
+    ]
     assert dbt_sources.stale(tmp_path) == []
 
 
 def test_each_source_declares_the_feeds_columns_and_its_registry_freshness() -> None:
     for feed in feeds.registry().values():
-        (source,) = yaml.safe_load(dbt_sources.generated()[
-            Path("models/staging") / feed.name / f"_{feed.name}__sources.yml"])["sources"]
+        (source,) = yaml.safe_load(
+            dbt_sources.generated()[Path("models/staging") / feed.name / f"_{feed.name}__sources.yml"]
+        )["sources"]
         (table,) = source["tables"]
         assert [c["name"] for c in table["columns"]] == [
-            *(c.name for c in feed.columns), "batch_id", "source_file", "source_row", "loaded_at"]
+            *(c.name for c in feed.columns),
+            "batch_id",
+            "source_file",
+            "source_row",
+            "loaded_at",
+        ]
         fresh = source["config"]["freshness"]
         assert (fresh["warn_after"]["count"], fresh["error_after"]["count"]) == feed.freshness
         assert fresh["warn_after"]["period"] == fresh["error_after"]["period"] == "day"

@@ -30,15 +30,30 @@ def no_boards() -> None:
     dbt_watch._BOARDS.clear()  # each test's event loop its own
 
 
-def events(xcom: dict[str, Any], producer: str | None = "running", try_number: int = 1,
-           is_test_sensor: bool = False, upstream: list[dict[str, str | None]] | None = None) -> list[TriggerEvent]:
+def events(
+    xcom: dict[str, Any],
+    producer: str | None = "running",
+    try_number: int = 1,
+    is_test_sensor: bool = False,
+    upstream: list[dict[str, str | None]] | None = None,
+) -> list[TriggerEvent]:
     """What the trigger yields; `upstream`: the states of what the node reads, one dict per read
     (the last one repeats)."""
-    trigger = NodeTrigger(model_unique_id=MODEL, producer_task_id="dbt.dbt_producer_watcher",
-                          dag_id="greencert_nightly", poke_interval=0.01, is_test_sensor=is_test_sensor,
-                          waits_for=UPSTREAM)
-    trigger.task_instance = SimpleNamespace(dag_id="greencert_nightly", task_id="dbt.fct_t06.run",
-                                            run_id="scheduled__1", map_index=-1, try_number=try_number)
+    trigger = NodeTrigger(
+        model_unique_id=MODEL,
+        producer_task_id="dbt.dbt_producer_watcher",
+        dag_id="greencert_nightly",
+        poke_interval=0.01,
+        is_test_sensor=is_test_sensor,
+        waits_for=UPSTREAM,
+    )
+    trigger.task_instance = SimpleNamespace(
+        dag_id="greencert_nightly",
+        task_id="dbt.fct_t06.run",
+        run_id="scheduled__1",
+        map_index=-1,
+        try_number=try_number,
+    )
 
     async def get_xcom_val(key: str) -> Any:  # the build pushes every status in one value
         return {STATUSES_KEY: xcom}.get(key)

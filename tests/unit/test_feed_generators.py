@@ -53,8 +53,11 @@ def test_agri_output_years_are_published_the_next_spring(tmp_path: Path) -> None
     assert all(0 <= r[4] <= r[3] for r in rows[2:-1])
     year, by_region = agri_output.share_on(2022, date(2025, 3, 30))
     assert year == 2023 and len(by_region) == 10
-    share = {d: sum(g for g, _ in agri_output.share_on(2022, d)[1].values())
-             / sum(t for _, t in agri_output.share_on(2022, d)[1].values()) for d in (date(2023, 6, 30), D)}
+    share = {
+        d: sum(g for g, _ in agri_output.share_on(2022, d)[1].values())
+        / sum(t for _, t in agri_output.share_on(2022, d)[1].values())
+        for d in (date(2023, 6, 30), D)
+    }
     assert 0.5 < share[date(2023, 6, 30)] < share[D] < 0.8  # climbing towards the 75 % goal
 
 
@@ -86,15 +89,16 @@ def test_green_manufacturing_files_drift_as_the_real_ones_do(tmp_path: Path) -> 
         header = rows[header_at][1]
         assert all(feed.column_for_header(h) for h in header), (path.name, header)  # every drifted header reads
         name_headers |= {h for h in header if feed.column_for_header(h).name == "name"}
-        cells += [c for _, r in rows[header_at + 1:] for c in r]
+        cells += [c for _, r in rows[header_at + 1 :] for c in r]
     assert {"工厂名称", "企业名称", "单位名称"} <= name_headers
     assert "nan" in cells and any(c.startswith(("移出", "撤销")) for c in cells)
     assert any("（有限公司）" in c for c in cells) and any(c.endswith("股份有限公司") for c in cells)
     pop = gm.build_population()
     assert 50 <= sum(gm.in_force_counts(pop, D).values()) < 80  # T01: on the way to 80
     withdrawn = [e for e in pop.entries if e.withdrawn_on and e.withdrawn_on <= D and e.region]
-    assert withdrawn and all(e.key not in {x.key for x in pop.entries if x is not e and gm.counted(x, D)}
-                             for e in withdrawn)
+    assert withdrawn and all(
+        e.key not in {x.key for x in pop.entries if x is not e and gm.counted(x, D)} for e in withdrawn
+    )
 
 
 def test_every_feed_is_a_registry_entry_a_generator_a_source_and_a_staging_model() -> None:

@@ -58,10 +58,13 @@ def test_rows_obey_the_contract() -> None:
     assert regions == set(gen.REGIONS) | {"", "320584"}
 
 
-@pytest.mark.parametrize("program, low, high", [
-    ("环境管理体系认证", 8_000, 10_000),
-    ("能源管理体系认证", 300, 400),
-])
+@pytest.mark.parametrize(
+    "program, low, high",
+    [
+        ("环境管理体系认证", 8_000, 10_000),
+        ("能源管理体系认证", 300, 400),
+    ],
+)
 def test_realistic_volumes_and_growth(program: str, low: int, high: int) -> None:
     now = sum(gen.in_force_counts(pop(), D, program).values())
     at_policy_start = sum(gen.in_force_counts(pop(), date(2022, 7, 19), program).values())
@@ -81,8 +84,7 @@ def test_in_force_follows_the_one_definition() -> None:
     cert = next(c for c in pop().certificates if any(s == "暂停" for _, s, _ in c.events) and not c.is_sub)
     suspended_on = next(d for d, s, _ in cert.events if s == "暂停")
     assert gen.status_on(cert, suspended_on) == "暂停" and not gen.in_force(cert, suspended_on)
-    assert gen.in_force(cert, suspended_on - timedelta(days=1)) == (
-        cert.issue_date <= suspended_on - timedelta(days=1))
+    assert gen.in_force(cert, suspended_on - timedelta(days=1)) == (cert.issue_date <= suspended_on - timedelta(days=1))
     assert not gen.in_force(cert, cert.expiry_date)  # D < expiry: not in force on its expiry day
     sub = next(c for c in pop().certificates if c.is_sub)
     assert not any(gen.in_force(sub, sub.issue_date + timedelta(days=k)) for k in (0, 100, 400))

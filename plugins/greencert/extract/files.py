@@ -64,9 +64,14 @@ class _Changing(Exception):
 
 
 def _kind(mode: int) -> str:
-    for test, what in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a directory"),
-                       (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+    for test, what in (
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
         if test(mode):
             return what
     return "not a regular file"
@@ -74,11 +79,15 @@ def _kind(mode: int) -> str:
 
 def _check(st: os.stat_result) -> None:
     if not stat.S_ISREG(st.st_mode):
-        raise _Refused(f"{_kind(st.st_mode)}, not a regular file: only files inside the drop folder are taken, "
-                       "nothing it points to")
+        raise _Refused(
+            f"{_kind(st.st_mode)}, not a regular file: only files inside the drop folder are taken, "
+            "nothing it points to"
+        )
     if st.st_nlink > 1:
-        raise _Refused(f"a file with {st.st_nlink} hard links: its other names may be outside the drop folder; "
-                       "copy it in (not `ln`)")
+        raise _Refused(
+            f"a file with {st.st_nlink} hard links: its other names may be outside the drop folder; "
+            "copy it in (not `ln`)"
+        )
     if st.st_size > settings.MAX_FILE_BYTES:
         raise _Refused(f"{st.st_size} bytes, more than {settings.MAX_FILE_BYTES} (GREENCERT_MAX_FILE_BYTES)")
 
@@ -116,8 +125,9 @@ def _copy_in(path: Path, seen: os.stat_result, into: Path) -> Path:
         os.close(fd)
 
 
-def _record_refusal(conn: psycopg.Connection, feed: str, name: str, st: os.stat_result | None, reason: str,
-                    logical_date: date) -> bool:
+def _record_refusal(
+    conn: psycopg.Connection, feed: str, name: str, st: os.stat_result | None, reason: str, logical_date: date
+) -> bool:
     """The refusal as a rejected batch (once per file and state); True if it is new."""
     ident = f"{name}\0{reason}\0{st.st_ino if st else ''}\0{st.st_size if st else ''}\0{st.st_mtime_ns if st else ''}"
     digest = "refused:" + hashlib.sha256(ident.encode("utf-8", "surrogateescape")).hexdigest()
@@ -125,8 +135,16 @@ def _record_refusal(conn: psycopg.Connection, feed: str, name: str, st: os.stat_
         """insert into raw.landing_manifest
            (batch_id, feed, source_file, landed_path, sha256, size_bytes, logical_date, status, reason)
            values (%s, %s, %s, '', %s, %s, %s, 'rejected', %s) on conflict do nothing""",
-        (f"{feed}-refused-{digest[8:24]}", feed, name, digest, st.st_size if st else 0, logical_date,
-         f"{name}: {reason}; the file is refused unread"))
+        (
+            f"{feed}-refused-{digest[8:24]}",
+            feed,
+            name,
+            digest,
+            st.st_size if st else 0,
+            logical_date,
+            f"{name}: {reason}; the file is refused unread",
+        ),
+    )
     return cur.rowcount == 1
 
 
@@ -144,8 +162,12 @@ def _candidates(feed: Feed, folder: Path) -> list[tuple[str, os.stat_result]]:
 
 
 def take_drop_folder(
-    feed: Feed, conninfo: str, logical_date: date, dropbox: Path | None = None,
-    landing: Path = settings.LANDING, settle_s: float | None = None,
+    feed: Feed,
+    conninfo: str,
+    logical_date: date,
+    dropbox: Path | None = None,
+    landing: Path = settings.LANDING,
+    settle_s: float | None = None,
 ) -> DropFolder:
     """Land every complete regular file of the drop folder not seen before (module docstring)."""
     settle_s = settings.DROP_SETTLE_S if settle_s is None else settle_s
@@ -164,8 +186,12 @@ def take_drop_folder(
             try:
                 _check(seen)
                 now = os.lstat(path)
-                if (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns) != \
-                        (seen.st_dev, seen.st_ino, seen.st_size, seen.st_mtime_ns):
+                if (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns) != (
+                    seen.st_dev,
+                    seen.st_ino,
+                    seen.st_size,
+                    seen.st_mtime_ns,
+                ):
                     raise _Changing("it changed while the poll waited for it to settle")
                 if os.path.realpath(path) != str(path):
                     raise _Refused("its path resolves outside the drop folder")

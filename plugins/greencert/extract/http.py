@@ -128,12 +128,21 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
     """Follow a redirect only to the origin (scheme, host, port) of the URL asked for."""
 
-    def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str,
-                         headers: http.client.HTTPMessage, newurl: str) -> urllib.request.Request | None:
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
         target = urljoin(req.full_url, newurl)
         if _origin(target) != _origin(req.full_url):
-            raise _CrossOrigin(f"redirected (HTTP {code}) to {target}, off the configured origin "
-                               f"{'://'.join(_origin(req.full_url)[:2])}: refused")
+            raise _CrossOrigin(
+                f"redirected (HTTP {code}) to {target}, off the configured origin "
+                f"{'://'.join(_origin(req.full_url)[:2])}: refused"
+            )
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
@@ -154,29 +163,31 @@ class _Budget:
         self.bytes = 0
 
     def refuse(self, what: str) -> SourceTooLarge:
-        return SourceTooLarge(f"feed {self.feed}: GET {self.url}: {what}; the fetch is refused: nothing landed, "
-                              "the watermark stays")
+        return SourceTooLarge(
+            f"feed {self.feed}: GET {self.url}: {what}; the fetch is refused: nothing landed, the watermark stays"
+        )
 
     def left_s(self) -> float:
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise self.refuse(f"the fetch took longer than {self.bounds.max_fetch_s:g} s "
-                              "(GREENCERT_HTTP_MAX_FETCH_S)")
+            raise self.refuse(f"the fetch took longer than {self.bounds.max_fetch_s:g} s (GREENCERT_HTTP_MAX_FETCH_S)")
         return left
 
     def page(self) -> None:
         self.pages += 1
         if self.pages > self.bounds.max_pages:
-            raise self.refuse(f"more than {self.bounds.max_pages} page requests (GREENCERT_HTTP_MAX_PAGES): "
-                              "pages that never end?")
+            raise self.refuse(
+                f"more than {self.bounds.max_pages} page requests (GREENCERT_HTTP_MAX_PAGES): pages that never end?"
+            )
 
     def read(self, resp: object, page_url: str) -> bytes:
         """The body, read in pieces, within the per-response and per-fetch byte bounds and the time."""
         limit = self.bounds.max_response_bytes
         length = getattr(resp, "headers", {}).get("Content-Length")
         if length and length.isdigit() and int(length) > limit:
-            raise self.refuse(f"page {page_url} announces {int(length)} bytes, more than "
-                              f"{limit} (GREENCERT_HTTP_MAX_RESPONSE_BYTES)")
+            raise self.refuse(
+                f"page {page_url} announces {int(length)} bytes, more than {limit} (GREENCERT_HTTP_MAX_RESPONSE_BYTES)"
+            )
         parts: list[bytes] = []
         got = 0
         read = getattr(resp, "read1", None) or resp.read  # type: ignore[attr-defined]
@@ -186,8 +197,10 @@ class _Budget:
             if got > limit:
                 raise self.refuse(f"page {page_url} is larger than {limit} bytes (GREENCERT_HTTP_MAX_RESPONSE_BYTES)")
             if self.bytes > self.bounds.max_fetch_bytes:
-                raise self.refuse(f"the pages add up to more than {self.bounds.max_fetch_bytes} bytes "
-                                  "(GREENCERT_HTTP_MAX_FETCH_BYTES)")
+                raise self.refuse(
+                    f"the pages add up to more than {self.bounds.max_fetch_bytes} bytes "
+                    "(GREENCERT_HTTP_MAX_FETCH_BYTES)"
+                )
             self.left_s()
             parts.append(chunk)
         return b"".join(parts)
@@ -195,9 +208,12 @@ class _Budget:
 
 def _shape(feed: str, url: str, body: object) -> dict:
     """The page if it is the API's {total, page, page_size, items}; else a SourceMalformed naming why."""
+
     def bad(why: str) -> SourceMalformed:
-        return SourceMalformed(f"feed {feed}: GET {url}: the answer is not the API's "
-                               f"{{total, page, page_size, items}} JSON: {why}; nothing landed, the watermark stays")
+        return SourceMalformed(
+            f"feed {feed}: GET {url}: the answer is not the API's "
+            f"{{total, page, page_size, items}} JSON: {why}; nothing landed, the watermark stays"
+        )
 
     if not isinstance(body, dict):
         raise bad(f"a JSON {type(body).__name__}, not an object")
@@ -231,25 +247,35 @@ def get_page(feed: str, url: str, policy: RetryPolicy, budget: _Budget | None = 
             body = json.loads(raw)
         except urllib.error.HTTPError as exc:
             if exc.code not in RETRYABLE:
-                raise SourceUnavailable(f"feed {feed}: GET {url} answered HTTP {exc.code} {exc.reason} "
-                                        "(not retried); nothing landed, the watermark stays") from None
+                raise SourceUnavailable(
+                    f"feed {feed}: GET {url} answered HTTP {exc.code} {exc.reason} "
+                    "(not retried); nothing landed, the watermark stays"
+                ) from None
             last, wait = f"HTTP {exc.code} {exc.reason}", _retry_after(exc.headers)
         except _CrossOrigin as exc:
-            raise SourceUnavailable(f"feed {feed}: GET {url} {exc.reason}; nothing landed, the watermark stays") \
-                from None
-        except (TimeoutError, urllib.error.URLError, ConnectionError, http.client.HTTPException,
-                ValueError) as exc:  # ValueError: a truncated or non-JSON body (retried: it may be transient)
+            raise SourceUnavailable(
+                f"feed {feed}: GET {url} {exc.reason}; nothing landed, the watermark stays"
+            ) from None
+        except (
+            TimeoutError,
+            urllib.error.URLError,
+            ConnectionError,
+            http.client.HTTPException,
+            ValueError,
+        ) as exc:  # ValueError: a truncated or non-JSON body (retried: it may be transient)
             last = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"[:300]
         else:
             return _shape(feed, url, body), attempt - 1
         if attempt < policy.attempts:
             delay = min(policy.max_backoff_s, wait if wait is not None else policy.backoff_s * 2 ** (attempt - 1))
             delay = min(delay, max(budget.left_s() - 0.001, 0))
-            log.warning("feed %s: GET %s: %s; retry %d/%d in %.2fs", feed, url, last, attempt,
-                        policy.attempts - 1, delay)
+            log.warning(
+                "feed %s: GET %s: %s; retry %d/%d in %.2fs", feed, url, last, attempt, policy.attempts - 1, delay
+            )
             time.sleep(delay)
-    raise SourceUnavailable(f"feed {feed}: GET {url} failed {policy.attempts} times (last: {last}); "
-                            "nothing landed, the watermark stays")
+    raise SourceUnavailable(
+        f"feed {feed}: GET {url} failed {policy.attempts} times (last: {last}); nothing landed, the watermark stays"
+    )
 
 
 def _timestamp(value: object) -> datetime | None:
@@ -284,8 +310,14 @@ class _Keys:
 
 
 def fetch(
-    feed: Feed, base: str, since: datetime | None = None, skip_keys: Iterable[str] = (),
-    policy: RetryPolicy | None = None, page_size: int = 500, max_passes: int = 5, bounds: Bounds | None = None,
+    feed: Feed,
+    base: str,
+    since: datetime | None = None,
+    skip_keys: Iterable[str] = (),
+    policy: RetryPolicy | None = None,
+    page_size: int = 500,
+    max_passes: int = 5,
+    bounds: Bounds | None = None,
 ) -> Fetched:
     """Every record changed since `since` (all if None), latest version per natural key, within
     `bounds` (SourceTooLarge past one)."""
@@ -310,9 +342,11 @@ def fetch(
             pages, retries = pages + 1, retries + r
             totals.append(body["total"])
             if body["total"] > bounds.max_records or len(in_pass) + len(body["items"]) > bounds.max_records:
-                raise budget.refuse(f"page {page_url} claims a total of {body['total']} records and "
-                                    f"{len(in_pass) + len(body['items'])} arrived so far: more than "
-                                    f"{bounds.max_records} (GREENCERT_HTTP_MAX_RECORDS)")
+                raise budget.refuse(
+                    f"page {page_url} claims a total of {body['total']} records and "
+                    f"{len(in_pass) + len(body['items'])} arrived so far: more than "
+                    f"{bounds.max_records} (GREENCERT_HTTP_MAX_RECORDS)"
+                )
             for item in body["items"]:
                 k, u = keys.key(item), keys.updated_at(item)
                 seen.add(k)
@@ -332,19 +366,23 @@ def fetch(
             raise SourceInconsistent(
                 f"feed {feed.name}: GET {url}: every page claims a total of {totals[-1]} records but the pages "
                 f"held {len(in_pass)}: the source's total disagrees with what arrived; nothing landed, "
-                "the watermark stays")
+                "the watermark stays"
+            )
         if steady and (len(seen) == totals[-1] or in_pass == previous):
             break
-        notes.append(f"pass {n}: total {'steady' if steady else 'moved ' + '→'.join(map(str, dict.fromkeys(totals)))}"
-                     f", {len(seen)} distinct keys of {totals[-1]}: reading the pages again")
+        notes.append(
+            f"pass {n}: total {'steady' if steady else 'moved ' + '→'.join(map(str, dict.fromkeys(totals)))}"
+            f", {len(seen)} distinct keys of {totals[-1]}: reading the pages again"
+        )
         log.warning("feed %s: %s", feed.name, notes[-1])
         previous = in_pass
     else:
-        raise SourceInconsistent(f"feed {feed.name}: GET {url} kept changing during {max_passes} passes "
-                                 f"({'; '.join(notes)}); nothing landed, the watermark stays")
+        raise SourceInconsistent(
+            f"feed {feed.name}: GET {url} kept changing during {max_passes} passes "
+            f"({'; '.join(notes)}); nothing landed, the watermark stays"
+        )
     skip = set(skip_keys)
-    items = [i for k, (u, held) in best.items() for i in held
-             if not (since is not None and k in skip and u == since)]
+    items = [i for k, (u, held) in best.items() for i in held if not (since is not None and k in skip and u == since)]
     return Fetched(items, n, pages, retries, url, notes, budget.bytes, started)
 
 
@@ -364,8 +402,10 @@ def write_csv(feed: Feed, items: list[Item], path: Path) -> None:
     headers = list(dict.fromkeys(h for item in items for h in item))
     order = {c.name: i for i, c in enumerate(feed.columns)}
     headers.sort(key=lambda h: order.get(keys.column(h) or "", len(order)))
-    rows = sorted(([_cell(item.get(h)) for h in headers] for item in items),
-                  key=lambda row: (keys.key(dict(zip(headers, row, strict=True))), row))
+    rows = sorted(
+        ([_cell(item.get(h)) for h in headers] for item in items),
+        key=lambda row: (keys.key(dict(zip(headers, row, strict=True))), row),
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
@@ -374,16 +414,23 @@ def write_csv(feed: Feed, items: list[Item], path: Path) -> None:
 
 
 def land_from_api(
-    feed: Feed, conninfo: str, logical_date: date, base: str, landing: Path = settings.LANDING,
-    policy: RetryPolicy | None = None, page_size: int = 500, bounds: Bounds | None = None,
+    feed: Feed,
+    conninfo: str,
+    logical_date: date,
+    base: str,
+    landing: Path = settings.LANDING,
+    policy: RetryPolicy | None = None,
+    page_size: int = 500,
+    bounds: Bounds | None = None,
 ) -> tuple[str | None, Fetched]:
     """Fetch from the watermark and land what came as one batch; (batch id or None, the fetch).
 
     The watermark does not move here: it moves when the raw gate accepts the batch
     (`advance_watermark`), to what was accepted."""
     with psycopg.connect(conninfo) as conn:
-        mark = conn.execute("select updated_at, boundary_keys from raw.source_watermarks where feed = %s",
-                            (feed.name,)).fetchone()
+        mark = conn.execute(
+            "select updated_at, boundary_keys from raw.source_watermarks where feed = %s", (feed.name,)
+        ).fetchone()
     since, boundary = (mark[0], mark[1]) if mark else (None, [])
     fetched = fetch(feed, base, since, boundary, policy, page_size, bounds=bounds)
     if not fetched.items:
@@ -402,8 +449,9 @@ def land_from_api(
 API_SOURCE_PREFIX = "GET /"  # the source_file of a batch landed from the API
 
 
-def advance_watermark(conn: psycopg.Connection, feed: Feed, batch_id: str,
-                      skew_s: float = settings.HTTP_CLOCK_SKEW_S) -> datetime | None:
+def advance_watermark(
+    conn: psycopg.Connection, feed: Feed, batch_id: str, skew_s: float = settings.HTTP_CLOCK_SKEW_S
+) -> datetime | None:
     """Move the feed's watermark for an accepted API batch, on `conn` (in the caller's transaction,
     the one that accepts the batch): to the largest 更新时间 among the batch's rows that were not
     quarantined and are not after the time the fetch was landed plus `skew_s`, with the keys
@@ -411,23 +459,32 @@ def advance_watermark(conn: psycopg.Connection, feed: Feed, batch_id: str,
     records dated after the fetch never move it. The new watermark, or None if it did not move."""
     if feed.connector != "http" or not any(c.name == "updated_at" for c in feed.columns):
         return None
-    row = conn.execute("select source_file, (landed_at at time zone %s) from raw.landing_manifest "
-                       "where batch_id = %s", (settings.TIMEZONE, batch_id)).fetchone()
+    row = conn.execute(
+        "select source_file, (landed_at at time zone %s) from raw.landing_manifest where batch_id = %s",
+        (settings.TIMEZONE, batch_id),
+    ).fetchone()
     if row is None or not row[0].startswith(API_SOURCE_PREFIX):
         return None
     cap = row[1] + timedelta(seconds=skew_s)
     cols = sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c)) for c in (*feed.natural_key, "updated_at"))
-    rows = conn.execute(sql.SQL(
-        """select {} from {} r where r.batch_id = %s and not exists
+    rows = conn.execute(
+        sql.SQL(
+            """select {} from {} r where r.batch_id = %s and not exists
            (select 1 from dq.quarantine q where q.batch_id = r.batch_id and q.source_row = r.source_row)"""
-    ).format(cols, sql.Identifier("raw", feed.name)), (batch_id,)).fetchall()
-    stamped = [(u, KEY_SEPARATOR.join(str(v or "").strip() for v in r[:-1]))
-               for r in rows if (u := _timestamp(r[-1])) is not None and u <= cap]
+        ).format(cols, sql.Identifier("raw", feed.name)),
+        (batch_id,),
+    ).fetchall()
+    stamped = [
+        (u, KEY_SEPARATOR.join(str(v or "").strip() for v in r[:-1]))
+        for r in rows
+        if (u := _timestamp(r[-1])) is not None and u <= cap
+    ]
     if not stamped:
         return None
     top = max(u for u, _ in stamped)
-    mark = conn.execute("select updated_at, boundary_keys from raw.source_watermarks where feed = %s for update",
-                        (feed.name,)).fetchone()
+    mark = conn.execute(
+        "select updated_at, boundary_keys from raw.source_watermarks where feed = %s for update", (feed.name,)
+    ).fetchone()
     if mark is not None and top < mark[0]:
         return None
     at_top = {k for u, k in stamped if u == top} | (set(mark[1]) if mark is not None and top == mark[0] else set())

@@ -51,8 +51,14 @@ def private_dir(path: Path, root: Path) -> Path:
 
 
 def land(
-    conn: psycopg.Connection, feed: str, path: Path, source_file: str, logical_date: date, landing: Path,
-    digest: str | None = None, move: bool = False,
+    conn: psycopg.Connection,
+    feed: str,
+    path: Path,
+    source_file: str,
+    logical_date: date,
+    landing: Path,
+    digest: str | None = None,
+    move: bool = False,
 ) -> str | None:
     """Land one delivery; its batch id, or None if the same content was landed before. `move`:
     `path` is a private copy of ours, renamed into place rather than copied.
@@ -60,8 +66,7 @@ def land(
     The manifest row is written on `conn` and commits with the caller's transaction. Landed files
     are readable by the service's user only (0400, in 0700 folders)."""
     digest = digest or sha256_of(path)
-    if conn.execute("select 1 from raw.landing_manifest where feed = %s and sha256 = %s",
-                    (feed, digest)).fetchone():
+    if conn.execute("select 1 from raw.landing_manifest where feed = %s and sha256 = %s", (feed, digest)).fetchone():
         return None
     target = landing / feed / logical_date.isoformat() / f"{digest}{path.suffix.lower()}"
     if not target.exists():

@@ -90,8 +90,10 @@ def registry() -> dict[str, Feed]:
             columns=columns,
             vocabularies={k: tuple(v) for k, v in f.get("vocabularies", {}).items()},
             date_order=tuple((a, b) for a, b in f.get("date_order", [])),
-            freshness=(int(f.get("freshness", {}).get("warn_after_days", 2)),
-                       int(f.get("freshness", {}).get("error_after_days", 7))),
+            freshness=(
+                int(f.get("freshness", {}).get("warn_after_days", 2)),
+                int(f.get("freshness", {}).get("error_after_days", 7)),
+            ),
             doc=f.get("doc", ""),
             grain=f.get("grain", ""),
         )

@@ -110,8 +110,10 @@ def _map_header(feed: Feed, name: str, head: list[tuple[int, list[str]]], path: 
     at = max(range(len(head)), key=lambda i: _header_score(feed, head[i][1]))
     header = head[at][1]
     if any("\x00" in h for h in header):
-        raise BatchRejected(f"{name}: the header (row {head[at][0]}) holds a NUL byte (\\x00): not a header that "
-                            "can be read as sent; the file is refused")
+        raise BatchRejected(
+            f"{name}: the header (row {head[at][0]}) holds a NUL byte (\\x00): not a header that "
+            "can be read as sent; the file is refused"
+        )
     names: list[str] = []
     positions: list[int] = []
     unknown: list[str] = []
@@ -158,11 +160,14 @@ class _Rows:
 
     def _bounded(self) -> None:
         if self.count > self._max_rows:
-            raise BatchRejected(f"{self._name}: more than {self._max_rows} data rows (GREENCERT_MAX_FILE_ROWS); "
-                                "the file is refused")
+            raise BatchRejected(
+                f"{self._name}: more than {self._max_rows} data rows (GREENCERT_MAX_FILE_ROWS); the file is refused"
+            )
         if time.monotonic() > self._deadline:
-            raise BatchRejected(f"{self._name}: reading it took longer than {settings.MAX_LOAD_S:g} s "
-                                "(GREENCERT_MAX_LOAD_S); the file is refused")
+            raise BatchRejected(
+                f"{self._name}: reading it took longer than {settings.MAX_LOAD_S:g} s "
+                "(GREENCERT_MAX_LOAD_S); the file is refused"
+            )
 
     def record(self, number: int, cells: list[str]) -> None:
         """One record as csv.reader (or the XLSX reader) gave it: skipped if blank or 合计, padded
@@ -173,7 +178,7 @@ class _Rows:
             cells = cells + [""] * (self._width - len(cells))
         extra = ""
         if self._extra_from is not None and len(cells) > self._extra_from:
-            past = cells[self._extra_from:]
+            past = cells[self._extra_from :]
             while past and not past[-1].strip():  # trailing empty cells (`a,b,,,`) are nothing
                 past.pop()
             extra = ",".join(past)
@@ -208,7 +213,8 @@ def _copy(feed: Feed, conninfo: str, batch: Batch, header: _Header, is_csv: bool
     """One transaction: replace the batch's rows by the ones written, and mark it loaded."""
     table = sql.Identifier("raw", feed.name)
     stmt = sql.SQL("copy {} ({}) from stdin (format csv, encoding 'UTF8')").format(
-        table, sql.SQL(", ").join(map(sql.Identifier, [*header.names, *META_COLUMNS])))
+        table, sql.SQL(", ").join(map(sql.Identifier, [*header.names, *META_COLUMNS]))
+    )
     with psycopg.connect(conninfo) as conn:  # one transaction: rows + manifest, or nothing
         ensure_raw_table(conn, feed)
         conn.execute(sql.SQL("delete from {} where batch_id = %s").format(table), (batch.batch_id,))
@@ -224,7 +230,7 @@ def _load_xlsx(feed: Feed, conninfo: str, batch: Batch) -> tuple[int, tuple[str,
     head = list(itertools.islice(records, HEADER_SEARCH_ROWS))
     at, header = _map_header(feed, batch.source_file, head, batch.landed_path)
     with _copy(feed, conninfo, batch, header, is_csv=False) as rows:
-        for number, cells in itertools.chain(head[at + 1:], records):
+        for number, cells in itertools.chain(head[at + 1 :], records):
             rows.record(number, cells)
     return rows.count, header.unknown
 
@@ -240,7 +246,7 @@ def _load_csv(feed: Feed, conninfo: str, batch: Batch, encoding: str | None) -> 
                 head.append((done, cells))
             at, header = _map_header(feed, batch.source_file, head, batch.landed_path)
             with _copy(feed, conninfo, batch, header, is_csv=True) as rows:
-                for number, cells in head[at + 1:]:
+                for number, cells in head[at + 1 :]:
                     rows.record(number, cells)
                 for number, record, lines in csv_records(src, header.cells if header.plain else None, len(head)):
                     if record is not None:  # (number, cells, None) or (first number, None, lines)
@@ -263,8 +269,10 @@ def _malformed(name: str, row: int, exc: csv.Error) -> str:
     if "unexpected end of data" in why:
         why = "a quoted cell opened in this row never closes (the rest of the file would run into it)"
     elif "field larger than field limit" in why:
-        why = (f"a cell longer than {readers.FIELD_LIMIT_BYTES >> 20} MB (a quote that does not close where the cell "
-               "ends?)")
+        why = (
+            f"a cell longer than {readers.FIELD_LIMIT_BYTES >> 20} MB (a quote that does not close where the cell "
+            "ends?)"
+        )
     elif "expected after" in why:
         why = f"text after the closing quote of a quoted cell ({exc})"
     return f"{name}: not well-formed CSV at row {row}: {why}; the file is refused (rows after it cannot be told apart)"
@@ -277,13 +285,15 @@ def _nul_reason(feed: Feed, batch: Batch) -> str:
     head = list(itertools.islice(records, HEADER_SEARCH_ROWS))
     at, _ = _map_header(feed, name, head, batch.landed_path)
     header = head[at][1]
-    for number, cells in itertools.chain(head[at + 1:], records):
+    for number, cells in itertools.chain(head[at + 1 :], records):
         for i, cell in enumerate(cells):
             if "\x00" in cell:
                 column = header[i] if i < len(header) else f"cell {i + 1}"
-                return (f"{name}: row {number}, column {column}: a NUL byte (\\x00), which PostgreSQL text cannot "
-                        "hold, so the row cannot be stored as sent; the file is refused (ask the source to send "
-                        "it again without NUL bytes)")
+                return (
+                    f"{name}: row {number}, column {column}: a NUL byte (\\x00), which PostgreSQL text cannot "
+                    "hold, so the row cannot be stored as sent; the file is refused (ask the source to send "
+                    "it again without NUL bytes)"
+                )
     return f"{name}: text PostgreSQL cannot store (a NUL byte?); the file is refused"
 
 
@@ -299,8 +309,7 @@ def load_batch(feed: Feed, conninfo: str, batch: Batch) -> LoadResult:
     except (psycopg.OperationalError, psycopg.InterfaceError):
         raise
     except Exception as exc:  # noqa: BLE001 — any other failure to read is this file's refusal
-        reason = (f"{batch.source_file}: cannot be read ({type(exc).__name__}: {str(exc)[:300]}); "
-                  "the file is refused")
+        reason = f"{batch.source_file}: cannot be read ({type(exc).__name__}: {str(exc)[:300]}); the file is refused"
         mark(conninfo, batch.batch_id, "rejected", reason)
         raise BatchRejected(reason) from exc
 
@@ -310,8 +319,10 @@ def _load_batch(feed: Feed, conninfo: str, batch: Batch) -> LoadResult:
         try:
             size = batch.landed_path.stat().st_size
             if size > settings.MAX_FILE_BYTES:
-                raise BatchRejected(f"{batch.source_file}: {size} bytes, more than {settings.MAX_FILE_BYTES} "
-                                    "(GREENCERT_MAX_FILE_BYTES); the file is refused unread")
+                raise BatchRejected(
+                    f"{batch.source_file}: {size} bytes, more than {settings.MAX_FILE_BYTES} "
+                    "(GREENCERT_MAX_FILE_BYTES); the file is refused unread"
+                )
             if readers.is_xlsx(batch.landed_path):
                 n, unknown = _load_xlsx(feed, conninfo, batch)
             else:

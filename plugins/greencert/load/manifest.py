@@ -25,17 +25,19 @@ def batches_by_id(conninfo: str, batch_ids: list[str]) -> list[Batch]:
 def mark(conninfo: str, batch_id: str, status: str, reason: str | None = None) -> None:
     """A batch's status (and reason) in a transaction of its own: a refusal, kept whatever else fails."""
     with psycopg.connect(conninfo) as conn:
-        conn.execute("update raw.landing_manifest set status = %s, reason = %s where batch_id = %s",
-                     (status, reason, batch_id))
+        conn.execute(
+            "update raw.landing_manifest set status = %s, reason = %s where batch_id = %s", (status, reason, batch_id)
+        )
 
 
 def mark_loaded(conn: psycopg.Connection, batch_id: str, rows: int) -> None:
     """In the load's transaction, with the rows it copied: loaded, or nothing."""
-    conn.execute("update raw.landing_manifest set status = 'loaded', rows = %s, loaded_at = now() where batch_id = %s",
-                 (rows, batch_id))
+    conn.execute(
+        "update raw.landing_manifest set status = 'loaded', rows = %s, loaded_at = now() where batch_id = %s",
+        (rows, batch_id),
+    )
 
 
 def mark_accepted(conn: psycopg.Connection, batch_id: str) -> None:
     """In the raw gate's transaction, with the watermark it moves: accepted, or nothing."""
-    conn.execute("update raw.landing_manifest set status = 'accepted', reason = null where batch_id = %s",
-                 (batch_id,))
+    conn.execute("update raw.landing_manifest set status = 'accepted', reason = null where batch_id = %s", (batch_id,))

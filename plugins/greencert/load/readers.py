@@ -82,16 +82,22 @@ def detect_encoding(path: Path, name: str | None = None) -> str:
     name, size = name or path.name, path.stat().st_size
     with path.open("rb") as fh:
         if fh.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-            raise UnreadableFile(f"{name}: UTF-16 text (it starts with a UTF-16 byte-order mark), not UTF-8 or "
-                                 "GB18030: save it as UTF-8 and send it again")
+            raise UnreadableFile(
+                f"{name}: UTF-16 text (it starts with a UTF-16 byte-order mark), not UTF-8 or "
+                "GB18030: save it as UTF-8 and send it again"
+            )
     if utf8.at_end:
         # UTF-8 all the way to a character cut in two at the very end: a file cut short in transit
-        raise UnreadableFile(f"{name}: truncated file: its UTF-8 text ends inside a character (byte "
-                             f"{utf8.offset + 1} of {size}); send the whole file again")
+        raise UnreadableFile(
+            f"{name}: truncated file: its UTF-8 text ends inside a character (byte "
+            f"{utf8.offset + 1} of {size}); send the whole file again"
+        )
     # the reading that went further names the likelier encoding and where the file breaks it
     worst = max((utf8, gb), key=lambda e: e.offset)
-    raise UnreadableFile(f"{name}: neither UTF-8 nor GB18030 text (as {worst.exc.encoding}: byte "
-                         f"{worst.offset + 1} of {size}: {worst.exc.reason})")
+    raise UnreadableFile(
+        f"{name}: neither UTF-8 nor GB18030 text (as {worst.exc.encoding}: byte "
+        f"{worst.offset + 1} of {size}: {worst.exc.reason})"
+    )
 
 
 def _cell(value: object) -> str:
@@ -124,13 +130,17 @@ def check_zip(path: Path, name: str, max_unpacked: int | None = None, max_ratio:
         raise UnreadableFile(f"{name}: not a readable XLSX workbook (BadZipFile: {exc})") from None
     total = sum(m.file_size for m in members)
     if total > max_unpacked:
-        raise UnreadableFile(f"{name}: the workbook unpacks to {total} bytes, more than {max_unpacked} "
-                             "(GREENCERT_MAX_XLSX_UNPACKED_BYTES): refused unread")
+        raise UnreadableFile(
+            f"{name}: the workbook unpacks to {total} bytes, more than {max_unpacked} "
+            "(GREENCERT_MAX_XLSX_UNPACKED_BYTES): refused unread"
+        )
     for m in members:
         if m.file_size > 1 << 20 and m.file_size > max_ratio * max(m.compress_size, 1):
-            raise UnreadableFile(f"{name}: workbook member {m.filename} unpacks {m.file_size} bytes from "
-                                 f"{m.compress_size} (more than {max_ratio}x, GREENCERT_MAX_XLSX_RATIO): a zip bomb? "
-                                 "refused unread")
+            raise UnreadableFile(
+                f"{name}: workbook member {m.filename} unpacks {m.file_size} bytes from "
+                f"{m.compress_size} (more than {max_ratio}x, GREENCERT_MAX_XLSX_RATIO): a zip bomb? "
+                "refused unread"
+            )
 
 
 def _xlsx(path: Path, name: str) -> Iterator[tuple[int, list[str]]]:
@@ -156,9 +166,11 @@ def _xlsx(path: Path, name: str) -> Iterator[tuple[int, list[str]]]:
                 number, values = got
                 cells = [_cell(v) for v in values]
             except Exception as exc:  # a cell openpyxl cannot read (a number cell holding `1,200`, …)
-                raise UnreadableFile(f"{name}: row {number + 1} of the workbook cannot be read ({type(exc).__name__}: "
-                                     f"{str(exc)[:200]}): a cell whose content does not match its type? the file "
-                                     "is refused") from None
+                raise UnreadableFile(
+                    f"{name}: row {number + 1} of the workbook cannot be read ({type(exc).__name__}: "
+                    f"{str(exc)[:200]}): a cell whose content does not match its type? the file "
+                    "is refused"
+                ) from None
             yield number, cells
     finally:
         wb.close()
@@ -237,7 +249,7 @@ class CsvSource:
                 return False
             if self._gb:
                 text = text.decode("gb18030").encode("utf-8")
-            self._buf = self._buf[self._pos:] + text
+            self._buf = self._buf[self._pos :] + text
             self._pos = 0
             return True
 
@@ -248,7 +260,7 @@ class CsvSource:
             n = buf.find(b"\n", pos)
             r = buf.find(b"\r", pos, n if n >= 0 else len(buf))
             if r >= 0 and (r + 1 < len(buf) or self._eof):
-                end = r + 2 if buf[r + 1:r + 2] == b"\n" else r + 1
+                end = r + 2 if buf[r + 1 : r + 2] == b"\n" else r + 1
             elif r < 0 and n >= 0:
                 end = n + 1
             elif self._eof:
@@ -271,7 +283,7 @@ class CsvSource:
         if self._pos >= len(self._buf) and not self._fill():
             return b""
         cut = self._buf.rfind(b"\n", self._pos) + 1
-        return self._buf[self._pos:cut or len(self._buf)]
+        return self._buf[self._pos : cut or len(self._buf)]
 
     def advance(self, n: int) -> None:
         self._pos += n
@@ -324,7 +336,7 @@ def csv_records(
             continue
         end = src.offset + len(block)
         for cells in csv.reader(src.lines(), strict=STRICT):  # this block's records (and the rest of one that
-            number += 1                        # runs on past its end)
+            number += 1  # runs on past its end)
             yield number, cells, None
             if src.offset >= end:
                 break

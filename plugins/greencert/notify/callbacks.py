@@ -35,12 +35,14 @@ def task_failed(context: dict[str, Any]) -> str:
     A night's sensor whose node was not built because what it reads failed says so, and sends nothing:
     those tasks have been notified on."""
     ti = context.get("ti") or context.get("task_instance")
-    where = (f"dag={getattr(ti, 'dag_id', '?')} task={getattr(ti, 'task_id', '?')} "
-             f"run={getattr(ti, 'run_id', '?')}")
+    where = f"dag={getattr(ti, 'dag_id', '?')} task={getattr(ti, 'task_id', '?')} run={getattr(ti, 'run_id', '?')}"
     upstream = _failed_upstream(ti)
     if upstream:
-        log.error("greencert FAILED: %s: not built, because %s did not succeed (not notified again)",
-                  where, ", ".join(upstream))
+        log.error(
+            "greencert FAILED: %s: not built, because %s did not succeed (not notified again)",
+            where,
+            ", ".join(upstream),
+        )
         return "not sent: " + ", ".join(upstream) + " failed first and were notified on"
     try:
         exc = context.get("exception")
@@ -115,8 +117,9 @@ def nightly_succeeded(context: dict[str, Any]) -> str:
             warnings = (_xcom(ti, AUDIT_TASK) or {}).get("warnings")
         except Exception as exc:
             log.info("mart gate warnings unreadable: %s", exc)
-        msg = message.nightly_success(dag_id, run_id, snapshot, counts,
-                                      report if isinstance(report, dict) else None, warnings or (), problems)
+        msg = message.nightly_success(
+            dag_id, run_id, snapshot, counts, report if isinstance(report, dict) else None, warnings or (), problems
+        )
         return outcome_text(deliver(msg))
     except Exception:
         log.exception("could not notify the nightly's success")
@@ -181,8 +184,13 @@ def deadline_missed(context: dict[str, Any]) -> str:
             log.info("deadline of backfill run %s.%s passed: no alert (a backfill starts after it)", dag_id, run_id)
             return "no alert: a backfill run starts after its deadline"
         if created_after_deadline(dag_run, deadline):
-            log.info("deadline of %s run %s.%s (%s) passed before the run was created: no alert",
-                     dag_run.get("run_type"), dag_id, run_id, _local(deadline))
+            log.info(
+                "deadline of %s run %s.%s (%s) passed before the run was created: no alert",
+                dag_run.get("run_type"),
+                dag_id,
+                run_id,
+                _local(deadline),
+            )
             return f"no alert: the run was created after its deadline {_local(deadline)}"
         snapshot = snapshot_date.of_run(dag_run.get("conf"), dag_run.get("logical_date"))
         notes: list[str] = []
@@ -191,13 +199,20 @@ def deadline_missed(context: dict[str, Any]) -> str:
                 if _published(snapshot):
                     log.info("deadline of %s.%s passed but %s is published: no alert", dag_id, run_id, snapshot)
                     return f"no alert: {snapshot} is published"
-                notes.append(f"bi.target_progress has nothing for {snapshot}: marts and bi still show the last "
-                             "good night")
+                notes.append(
+                    f"bi.target_progress has nothing for {snapshot}: marts and bi still show the last good night"
+                )
             except Exception as exc:
                 notes.append(f"could not check what is published ({type(exc).__name__}: {exc})")
-        msg = message.deadline_missed(dag_id, run_id, snapshot, dag_run.get("state"),
-                                      _local(deadline) if deadline else "its deadline", _run_url(dag_id, run_id),
-                                      notes)
+        msg = message.deadline_missed(
+            dag_id,
+            run_id,
+            snapshot,
+            dag_run.get("state"),
+            _local(deadline) if deadline else "its deadline",
+            _run_url(dag_id, run_id),
+            notes,
+        )
         return outcome_text(deliver(msg))
     except Exception:
         log.exception("could not notify a missed deadline")

@@ -59,7 +59,7 @@ def send_email(message: Message, conn: Any) -> None:
     extra = conn.extra_dejson
     to = recipients(extra)
     if not to:
-        raise ValueError(f"connection {conn.conn_id} has no recipients: set \"to\" in its extra")
+        raise ValueError(f'connection {conn.conn_id} has no recipients: set "to" in its extra')
     with SmtpHook(smtp_conn_id=conn.conn_id) as hook:
         hook.send_email_smtp(
             to=to,
@@ -69,8 +69,9 @@ def send_email(message: Message, conn: Any) -> None:
         )
 
 
-def webhook_url(host: str | None, port: int | None, schema: str | None, extra: dict[str, Any],
-                now_ms: int | None = None) -> str:
+def webhook_url(
+    host: str | None, port: int | None, schema: str | None, extra: dict[str, Any], now_ms: int | None = None
+) -> str:
     """The URL to post to, from an HTTP connection's fields (and a DingTalk signature if it has a secret)."""
     if not host:
         raise ValueError("the webhook connection has no host")
@@ -95,8 +96,10 @@ def send_webhook(message: Message, conn: Any) -> None:
     extra = conn.extra_dejson
     url = webhook_url(conn.host, conn.port, conn.schema, extra)
     request = urllib.request.Request(
-        url, data=json.dumps(webhook_payload(message), ensure_ascii=False).encode("utf-8"),
-        headers={"Content-Type": "application/json; charset=utf-8"}, method="POST",
+        url,
+        data=json.dumps(webhook_payload(message), ensure_ascii=False).encode("utf-8"),
+        headers={"Content-Type": "application/json; charset=utf-8"},
+        method="POST",
     )
     with urllib.request.urlopen(request, timeout=float(extra.get("timeout", 10))) as response:  # noqa: S310
         body = response.read()
@@ -123,16 +126,26 @@ def deliver(message: Message, lookup: Lookup | None = None) -> dict[str, str]:
         try:
             conn = lookup(conn_id)
             if conn is None:
-                log.info("notification %r: no %s channel (Airflow connection %s not defined), skipped",
-                         message.title, name, conn_id)
+                log.info(
+                    "notification %r: no %s channel (Airflow connection %s not defined), skipped",
+                    message.title,
+                    name,
+                    conn_id,
+                )
                 outcome[name] = "skipped"
                 continue
             send(message, conn)
             log.info("notification %r sent by %s (connection %s)", message.title, name, conn_id)
             outcome[name] = "sent"
         except Exception as exc:  # a notification must never fail the run it reports on
-            log.warning("notification %r by %s (connection %s) failed: %s: %s",
-                        message.title, name, conn_id, type(exc).__name__, exc)
+            log.warning(
+                "notification %r by %s (connection %s) failed: %s: %s",
+                message.title,
+                name,
+                conn_id,
+                type(exc).__name__,
+                exc,
+            )
             outcome[name] = f"failed: {type(exc).__name__}: {exc}"
     return outcome
 
@@ -143,4 +156,4 @@ MAX_OUTCOME = 500  # callback.output is for a glance in the metadata DB; the log
 def outcome_text(outcome: dict[str, str]) -> str:
     """One line per delivery, e.g. "email: sent; webhook: skipped" (a callback's storable return value)."""
     text = "; ".join(f"{name}: {what}" for name, what in outcome.items()) or "no channel"
-    return text if len(text) <= MAX_OUTCOME else text[:MAX_OUTCOME - 1] + "…"
+    return text if len(text) <= MAX_OUTCOME else text[: MAX_OUTCOME - 1] + "…"

@@ -48,8 +48,9 @@ def _clip(text: str, limit: int = MAX_DETAIL) -> str:
     return f"{kept}\n… ({len(text) - len(kept)} more characters in the log)"
 
 
-def task_failure(dag_id: str, task_id: str, run_id: str, error: str | None, log_url: str | None,
-                 try_number: int | None = None) -> Message:
+def task_failure(
+    dag_id: str, task_id: str, run_id: str, error: str | None, log_url: str | None, try_number: int | None = None
+) -> Message:
     facts = [("DAG", dag_id), ("task", task_id), ("run", run_id)]
     if try_number:
         facts.append(("try", str(try_number)))
@@ -71,16 +72,27 @@ def status_counts(rows: Sequence[Sequence[object]], status_column: int = 8) -> d
     return counts
 
 
-def nightly_success(dag_id: str, run_id: str, snapshot_date: str | None, counts: Mapping[str, int] | None,
-                    report: Mapping[str, str] | None, warnings: Sequence[str] = (),
-                    problems: Sequence[str] = ()) -> Message:
+def nightly_success(
+    dag_id: str,
+    run_id: str,
+    snapshot_date: str | None,
+    counts: Mapping[str, int] | None,
+    report: Mapping[str, str] | None,
+    warnings: Sequence[str] = (),
+    problems: Sequence[str] = (),
+) -> Message:
     """The nightly published: the snapshot date, the targets per status on the city row, the report."""
     facts = [("snapshot", snapshot_date or "?"), ("run", run_id)]
     if counts is not None:
         total = sum(counts.values())
-        facts.append(("targets (city)", " · ".join(f"{s} {counts.get(s, 0)}" for s in STATUSES)
-                      + "".join(f" · {s} {n}" for s, n in counts.items() if s not in STATUSES)
-                      + f" (of {total})"))
+        facts.append(
+            (
+                "targets (city)",
+                " · ".join(f"{s} {counts.get(s, 0)}" for s in STATUSES)
+                + "".join(f" · {s} {n}" for s, n in counts.items() if s not in STATUSES)
+                + f" (of {total})",
+            )
+        )
     if report:
         facts += [(f"report ({kind})", str(path)) for kind, path in sorted(report.items())]
     else:
@@ -89,8 +101,15 @@ def nightly_success(dag_id: str, run_id: str, snapshot_date: str | None, counts:
     return Message(title=f"[greencert] {dag_id} published {snapshot_date or ''}".rstrip(), facts=facts, notes=notes)
 
 
-def deadline_missed(dag_id: str, run_id: str, snapshot_date: str | None, state: str | None, deadline: str,
-                    run_url: str | None, notes: Sequence[str] = ()) -> Message:
+def deadline_missed(
+    dag_id: str,
+    run_id: str,
+    snapshot_date: str | None,
+    state: str | None,
+    deadline: str,
+    run_url: str | None,
+    notes: Sequence[str] = (),
+) -> Message:
     return Message(
         title=f"[greencert] {dag_id} not published by {deadline}",
         facts=[("snapshot", snapshot_date or "?"), ("run", run_id), ("state at the deadline", state or "?")],

@@ -176,8 +176,9 @@ def _dbt_in_this_process(args: list[str], env: dict[str, str]) -> None:
         raise RuntimeError(f"dbt {' '.join(args[:1])} failed: {result.exception}")
 
 
-def warm_partial_parse(env: dict[str, str], cache_key: str, profile: str = "greencert",
-                       target: str = "transformer") -> Path:
+def warm_partial_parse(
+    env: dict[str, str], cache_key: str, profile: str = "greencert", target: str = "transformer"
+) -> Path:
     """`dbt parse` with the dbt tasks' profile and env into a scratch folder (starting from the
     cached state, so an unchanged project parses in a moment), then atomically into Cosmos's cache
     for the task group `cache_key` ("<dag_id>__<group_id>"), where its dbt tasks look first."""
@@ -192,9 +193,24 @@ def warm_partial_parse(env: dict[str, str], cache_key: str, profile: str = "gree
         target_path.mkdir()
         if cached.exists():
             shutil.copy2(cached, target_path / cached.name)
-        _dbt_in_this_process(["parse", "--quiet", "--profile", profile, "--target", target,
-                              "--project-dir", str(settings.DBT_PROJECT_DIR),
-                              "--profiles-dir", str(settings.DBT_PROJECT_DIR),
-                              "--target-path", str(target_path), "--log-path", str(Path(tmp) / "logs")], env)
+        _dbt_in_this_process(
+            [
+                "parse",
+                "--quiet",
+                "--profile",
+                profile,
+                "--target",
+                target,
+                "--project-dir",
+                str(settings.DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(settings.DBT_PROJECT_DIR),
+                "--target-path",
+                str(target_path),
+                "--log-path",
+                str(Path(tmp) / "logs"),
+            ],
+            env,
+        )
         cache._update_partial_parse_cache(target_path / cached.name, cache_dir)
     return cached

@@ -66,8 +66,9 @@ class Board:
     read_at: float = float("-inf")
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    async def read(self, statuses: Callable[[], Awaitable[Any]],
-                   producer: Callable[[], Awaitable[str | None]]) -> Board:
+    async def read(
+        self, statuses: Callable[[], Awaitable[Any]], producer: Callable[[], Awaitable[str | None]]
+    ) -> Board:
         """The board, read again if older than `every`: the build's state first, so a build that
         has ended is read with every status it pushed (it pushes them all before it ends)."""
         asked = time.monotonic()
@@ -97,12 +98,28 @@ class NodeTrigger(WatcherTrigger):
     dag_id: str  # Cosmos's (untyped) WatcherTrigger sets them
     run_id: str
 
-    def __init__(self, model_unique_id: str, producer_task_id: str, dag_id: str = "", run_id: str = "",
-                 map_index: int | None = -1, poke_interval: float = 2.0, is_test_sensor: bool = False,
-                 waits_for: list[str] | None = None, **kwargs: Any) -> None:
-        super().__init__(model_unique_id=model_unique_id, producer_task_id=producer_task_id, dag_id=dag_id,
-                         run_id=run_id, map_index=map_index, poke_interval=poke_interval,
-                         is_test_sensor=is_test_sensor, **kwargs)
+    def __init__(
+        self,
+        model_unique_id: str,
+        producer_task_id: str,
+        dag_id: str = "",
+        run_id: str = "",
+        map_index: int | None = -1,
+        poke_interval: float = 2.0,
+        is_test_sensor: bool = False,
+        waits_for: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            model_unique_id=model_unique_id,
+            producer_task_id=producer_task_id,
+            dag_id=dag_id,
+            run_id=run_id,
+            map_index=map_index,
+            poke_interval=poke_interval,
+            is_test_sensor=is_test_sensor,
+            **kwargs,
+        )
         self.waits_for = sorted(waits_for or [])
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -117,7 +134,8 @@ class NodeTrigger(WatcherTrigger):
             if (ti.try_number or 1) > 1:  # a retry or a clear: the node's own dbt call, on a worker,
                 # once what it reads has been built again
                 yield await self._after_upstream(
-                    TriggerEvent({"status": EventStatus.FAILED, "reason": WatcherEventReason.PRODUCER_SKIPPED}))
+                    TriggerEvent({"status": EventStatus.FAILED, "reason": WatcherEventReason.PRODUCER_SKIPPED})
+                )
                 return
         # Cosmos's loop reads the producer's state, the node's status and its compiled SQL on every
         # poll, per trigger (three API calls each; ~100 triggers from the night's start on this
@@ -135,7 +153,8 @@ class NodeTrigger(WatcherTrigger):
                 return
             if is_dbt_node_status_skipped(status):  # dbt skipped it: something it reads failed in the build
                 yield await self._after_upstream(
-                    TriggerEvent({"status": EventStatus.FAILED, "reason": WatcherEventReason.PRODUCER_SKIPPED}))
+                    TriggerEvent({"status": EventStatus.FAILED, "reason": WatcherEventReason.PRODUCER_SKIPPED})
+                )
                 return
             if is_dbt_node_status_failed(status):  # the sensor's execute_complete names the node; retries apply
                 yield TriggerEvent({"status": EventStatus.FAILED, "reason": WatcherEventReason.NODE_FAILED})
@@ -149,8 +168,9 @@ class NodeTrigger(WatcherTrigger):
         the sensors' chain)."""
         from airflow.sdk.execution_time.xcom import XCom
 
-        return await XCom.aget_one(run_id=self.run_id, key=key, task_id=self.producer_task_id,
-                                   dag_id=self.dag_id, map_index=self.map_index)
+        return await XCom.aget_one(
+            run_id=self.run_id, key=key, task_id=self.producer_task_id, dag_id=self.dag_id, map_index=self.map_index
+        )
 
     async def _after_upstream(self, event: TriggerEvent) -> TriggerEvent:
         """`event` once every task this node reads (and their tests) has ended in success: the node
@@ -194,7 +214,8 @@ class NodeTrigger(WatcherTrigger):
         from airflow.sdk.execution_time.comms import GetTaskStates
 
         result = await task_runner.SUPERVISOR_COMMS.asend(
-            GetTaskStates(dag_id=self.dag_id, task_ids=task_ids, run_ids=[self.run_id]))
+            GetTaskStates(dag_id=self.dag_id, task_ids=task_ids, run_ids=[self.run_id])
+        )
         states = getattr(result, "task_states", {}).get(self.run_id, {})
         return {task: states.get(task) for task in task_ids}
 
@@ -228,9 +249,13 @@ def waits_for(task: Any, tasks: dict[str, Any]) -> list[str]:
     spanning models is not followed: it may follow this node itself."""
     upstream = set(task.upstream_task_ids)
     if not is_test_sensor(task):
-        upstream |= {down for up in task.upstream_task_ids if up in tasks
-                     for down in tasks[up].downstream_task_ids
-                     if down in tasks and is_test_sensor(tasks[down]) and tasks[down].upstream_task_ids == {up}}
+        upstream |= {
+            down
+            for up in task.upstream_task_ids
+            if up in tasks
+            for down in tasks[up].downstream_task_ids
+            if down in tasks and is_test_sensor(tasks[down]) and tasks[down].upstream_task_ids == {up}
+        }
     return sorted(upstream)
 
 

@@ -10,10 +10,12 @@ from greencert.feeds import Feed
 from greencert.orchestration.common import RETRIES, default_args
 from greencert.snapshot_date import of_context as as_of
 
-TAKES_HTTP = ("Fetches what changed since the feed's watermark from the source's API (connection "
-              "`greencert_source_api`, retried with backoff, bounded), lands it and any file in the drop folder "
-              "by content hash (the drop folder is taken even when the API fails: the run then fails at the end "
-              "naming the API error), ")
+TAKES_HTTP = (
+    "Fetches what changed since the feed's watermark from the source's API (connection "
+    "`greencert_source_api`, retried with backoff, bounded), lands it and any file in the drop folder "
+    "by content hash (the drop folder is taken even when the API fails: the run then fails at the end "
+    "naming the API error), "
+)
 TAKES_FILES = "Lands new files from the drop folder by content hash, "
 
 
@@ -53,9 +55,11 @@ def build(feed: Feed) -> Any:
 
                 try:
                     batch_id, fetched = land_from_api(feed, url, day, http_base(SOURCE_API_CONN))
-                    print(f"feed {feed.name}: {fetched.url}: {len(fetched.items)} records in {fetched.pages} pages "
-                          f"({fetched.passes} passes, {fetched.retries} retries, {fetched.bytes} bytes) → "
-                          f"{batch_id or 'nothing new to land'}")
+                    print(
+                        f"feed {feed.name}: {fetched.url}: {len(fetched.items)} records in {fetched.pages} pages "
+                        f"({fetched.passes} passes, {fetched.retries} retries, {fetched.bytes} bytes) → "
+                        f"{batch_id or 'nothing new to land'}"
+                    )
                 except Exception as exc:  # noqa: BLE001 — the API failing must not stop the drop folder
                     # the fallback the contracts allow: the drop folder is polled whatever the API did,
                     # its files land and load in this run, and the run fails at the end naming the API error
@@ -66,8 +70,7 @@ def build(feed: Feed) -> Any:
                 print(f"feed {feed.name}: refused from the drop folder: {line}")
             for name in drop.waiting:
                 print(f"feed {feed.name}: {name} is still being written: left for the next run")
-            return {"batch_ids": [b.batch_id for b in drop.batches], "api_error": api_error,
-                    "refused": drop.refused}
+            return {"batch_ids": [b.batch_id for b in drop.batches], "api_error": api_error, "refused": drop.refused}
 
         @task
         def load(landed: dict[str, Any]) -> dict[str, Any]:
@@ -79,8 +82,13 @@ def build(feed: Feed) -> Any:
             for batch in batches_by_id(url, landed["batch_ids"]):
                 try:
                     result = load_batch(feed, url, batch)
-                    loaded.append({"batch_id": batch.batch_id, "rows": result.rows,
-                                   "unknown_headers": list(result.unknown_headers)})
+                    loaded.append(
+                        {
+                            "batch_id": batch.batch_id,
+                            "rows": result.rows,
+                            "unknown_headers": list(result.unknown_headers),
+                        }
+                    )
                 except BatchRejected as exc:  # the other batches of the run still go on
                     print(f"feed {feed.name}: batch {batch.batch_id} refused: {exc}")
                     refused.append(str(exc))
@@ -108,15 +116,22 @@ def build(feed: Feed) -> Any:
             for gate in gates:
                 print(gate.summary())
             if load_result.get("api_error"):
-                problems.insert(0, "the API fetch failed (the drop folder was still taken): "
-                                   + load_result["api_error"])
+                problems.insert(
+                    0, "the API fetch failed (the drop folder was still taken): " + load_result["api_error"]
+                )
             problems += [f"batch refused: {reason}" for reason in load_result["refused"]]
             problems += [f"batch refused by the raw gate: {g.summary()}" for g in gates if not g.success]
             if problems:  # the feed stops here, loudly; earlier batches and other feeds are untouched
                 raise AirflowFailException(f"feed {feed.name}:\n" + "\n".join(problems))
-            return [{"batch_id": g.batch_id, "rows_checked": g.quarantined.rows_checked,
-                     "rows_quarantined": g.quarantined.rows_quarantined, "checks": len(g.outcome.checks)}
-                    for g in gates]
+            return [
+                {
+                    "batch_id": g.batch_id,
+                    "rows_checked": g.quarantined.rows_checked,
+                    "rows_quarantined": g.quarantined.rows_quarantined,
+                    "checks": len(g.outcome.checks),
+                }
+                for g in gates
+            ]
 
         validate(load(land()))  # type: ignore[arg-type]  # TaskFlow: each called with the one before's XComArg
 

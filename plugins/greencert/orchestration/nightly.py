@@ -66,8 +66,10 @@ def deadline_alert() -> Any:
         interval=publish_deadline(),
         callback=AsyncCallback(nightly_deadline_missed),
         name=f"published by {PUBLISH_BY:%H:%M} {settings.TIMEZONE} (logical date {RUNS_AT:%H:%M} + "
-             f"{_hours_minutes(publish_deadline())})",
+        f"{_hours_minutes(publish_deadline())})",
     )
+
+
 MANIFEST = settings.DBT_PROJECT_DIR / "target" / "manifest.json"
 
 BUILD_SCHEMA = NIGHTLY_BUILD  # one name every night: dbt's partial parsing survives from night to night
@@ -207,7 +209,8 @@ def build() -> Any:
             print(outcome.summary())
             if not outcome.success:
                 raise AirflowFailException(
-                    "mart gate failed, nothing published:\n" + outcome.summary()
+                    "mart gate failed, nothing published:\n"
+                    + outcome.summary()
                     + f"\nData Docs: {gx_run.data_docs_index()}"
                 )
             return {"checks": len(outcome.checks), "warnings": [c.why for c in outcome.warnings]}
@@ -217,8 +220,10 @@ def build() -> Any:
             from greencert.publish.swap import publish as do_publish
 
             result = do_publish(conninfo(TRANSFORMER_CONN), build_schema, snapshot_date.of_context(context))
-            return {"snapshot_date": result.snapshot_date.isoformat(),
-                    "history_rows_written": result.history_rows_written}
+            return {
+                "snapshot_date": result.snapshot_date.isoformat(),
+                "history_rows_written": result.history_rows_written,
+            }
 
         @task
         def summary(**context: Any) -> str:
@@ -246,4 +251,3 @@ def build() -> Any:
         watch_from_triggerer([t for t in dag.tasks if t.task_id.startswith(DBT_GROUP + ".")])
 
     return dag
-

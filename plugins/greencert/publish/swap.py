@@ -64,9 +64,11 @@ def bi_views(path: Path = BI_MODELS_YML) -> tuple[BIView, ...]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     models = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)["models"]  # noqa: S506 (a safe loader)
     return tuple(
-        BIView(m["name"].removeprefix(BI_MODEL_PREFIX), m["name"], tuple(c["name"] for c in m["columns"]),
-               m["description"])
-        for m in models)
+        BIView(
+            m["name"].removeprefix(BI_MODEL_PREFIX), m["name"], tuple(c["name"] for c in m["columns"]), m["description"]
+        )
+        for m in models
+    )
 
 
 # The BI contract: stable view names and column lists over the published marts and the history
@@ -74,8 +76,13 @@ def bi_views(path: Path = BI_MODELS_YML) -> tuple[BIView, ...]:
 BI_VIEWS: tuple[BIView, ...] = bi_views()
 
 HISTORY_COLUMNS = (
-    "target_id", "region_code", "region_name", "actual_value", "target_value",
-    "percent_of_target", "progress_status",
+    "target_id",
+    "region_code",
+    "region_name",
+    "actual_value",
+    "target_value",
+    "percent_of_target",
+    "progress_status",
 )
 
 
@@ -107,8 +114,11 @@ def prepare_build(conninfo: str, schema: str, as_of: date | None = None) -> str:
         if as_of is not None:
             conn.execute(sql.SQL("create table {}.build_info (as_of_date date not null)").format(ident))
             conn.execute(sql.SQL("insert into {}.build_info values (%s)").format(ident), (as_of,))
-            conn.execute(sql.SQL("comment on table {}.build_info is {}").format(ident, sql.Literal(
-                "构建日期 — the snapshot date this build counts on (written before dbt runs)")))
+            conn.execute(
+                sql.SQL("comment on table {}.build_info is {}").format(
+                    ident, sql.Literal("构建日期 — the snapshot date this build counts on (written before dbt runs)")
+                )
+            )
     return schema
 
 
@@ -122,21 +132,23 @@ class Published:
     bi_sessions_ended: int = 0  # BI sessions that held a read past PUBLISH_LOCK_WAIT_S, ended
 
 
-def publish(conninfo: str, build_schema: str, snapshot_date: date, *, lock_wait_s: float | None = None,
-            lock_try_ms: int | None = None) -> Published:
+def publish(
+    conninfo: str,
+    build_schema: str,
+    snapshot_date: date,
+    *,
+    lock_wait_s: float | None = None,
+    lock_try_ms: int | None = None,
+) -> Published:
     ident = _check_name(build_schema)
     waited, ended = 0.0, 0
     with psycopg.connect(conninfo) as conn, conn.transaction():
         conn.execute("set local lock_timeout = '60s'")
         conn.execute("select pg_advisory_xact_lock(%s)", (LOCK_KEY,))
-        found = conn.execute(
-            "select to_regclass(%s) is not null", (f"{build_schema}.fct_target_progress",)
-        ).fetchone()
+        found = conn.execute("select to_regclass(%s) is not null", (f"{build_schema}.fct_target_progress",)).fetchone()
         if not found or not found[0]:
             raise RuntimeError(f"build schema {build_schema} has no fct_target_progress: nothing to publish")
-        dates = conn.execute(
-            sql.SQL("select distinct as_of_date from {}.fct_target_progress").format(ident)
-        ).fetchall()
+        dates = conn.execute(sql.SQL("select distinct as_of_date from {}.fct_target_progress").format(ident)).fetchall()
         if [d[0] for d in dates] != [snapshot_date]:
             raise RuntimeError(f"build {build_schema} is for {dates}, not for snapshot date {snapshot_date}")
         latest = conn.execute("select max(snapshot_date) from history.target_progress_history").fetchone()
@@ -148,8 +160,10 @@ def publish(conninfo: str, build_schema: str, snapshot_date: date, *, lock_wait_
             published_as = "history"
         else:
             waited, ended = _lock_published(
-                conn, settings.PUBLISH_LOCK_WAIT_S if lock_wait_s is None else lock_wait_s,
-                settings.PUBLISH_LOCK_TRY_MS if lock_try_ms is None else lock_try_ms)
+                conn,
+                settings.PUBLISH_LOCK_WAIT_S if lock_wait_s is None else lock_wait_s,
+                settings.PUBLISH_LOCK_TRY_MS if lock_try_ms is None else lock_try_ms,
+            )
             _swap(conn, build_schema)
             written = _upsert_history(conn, snapshot_date, build_schema, source=sql.Identifier(PUBLISHED))
             published_as = PUBLISHED
@@ -172,11 +186,13 @@ def _lock_published(conn: psycopg.Connection, wait_s: float, try_ms: int) -> tup
            join pg_namespace n on n.oid = c.relnamespace
            where n.nspname = 'bi' and c.relkind = 'v' or n.nspname = any(%s) and c.relkind in ('r', 'p', 'm')
            order by 2, 3""",
-        ([PUBLISHED, RETIRING],)).fetchall()
+        ([PUBLISHED, RETIRING],),
+    ).fetchall()
     if not rels:
         return 0.0, 0
     stmt = sql.SQL("lock table {} in access exclusive mode").format(
-        sql.SQL(", ").join(sql.Identifier(schema, name) for _, schema, name in rels))
+        sql.SQL(", ").join(sql.Identifier(schema, name) for _, schema, name in rels)
+    )
     start = time.monotonic()
     ended = 0
     try_ms = max(int(try_ms), 1)
@@ -194,19 +210,26 @@ def _lock_published(conn: psycopg.Connection, wait_s: float, try_ms: int) -> tup
                 """select distinct l.pid, a.usename::text from pg_locks l join pg_stat_activity a on a.pid = l.pid
                    where l.granted and l.pid <> pg_backend_pid()
                      and l.database = (select oid from pg_database where datname = current_database())
-                     and l.relation = any(%s::regclass[])""", ([r[0] for r in rels],)).fetchall()
+                     and l.relation = any(%s::regclass[])""",
+                ([r[0] for r in rels],),
+            ).fetchall()
             others = [(pid, user) for pid, user in holders if user != BI_ROLE]
             if others or not holders:
                 raise RuntimeError(
                     f"publish: could not lock bi and {PUBLISHED} within {wait_s:.0f} s: held by "
                     + (", ".join(f"pid {pid} ({user})" for pid, user in others) or "sessions that ended meanwhile")
-                    + "; nothing was published") from None
+                    + "; nothing was published"
+                ) from None
             for pid, _ in holders:
                 terminated = conn.execute("select pg_terminate_backend(%s, 5000)", (pid,)).fetchone()
                 if terminated is not None and terminated[0]:
                     ended += 1
-            log.warning("publish: ended %d BI session(s) holding a read on bi past %.0f s (pids %s)",
-                        len(holders), wait_s, ", ".join(str(p) for p, _ in holders))
+            log.warning(
+                "publish: ended %d BI session(s) holding a read on bi past %.0f s (pids %s)",
+                len(holders),
+                wait_s,
+                ", ".join(str(p) for p, _ in holders),
+            )
             try_ms = max(try_ms, 5000)
     conn.execute("set local lock_timeout = '60s'")
     return time.monotonic() - start, ended
@@ -218,20 +241,25 @@ def _swap(conn: psycopg.Connection, schema: str) -> None:
     its views read `marts` (and the history); each keeps the comments dbt gave it and is granted to
     BI's reader (default privileges apply to what is created in `bi`, not to what is moved there)."""
     build = _check_name(schema)
-    built = {r[0] for r in conn.execute(
-        "select c.relname from pg_class c where c.relnamespace = %s::regnamespace and c.relkind = 'v'",
-        (schema,)).fetchall()}
+    built = {
+        r[0]
+        for r in conn.execute(
+            "select c.relname from pg_class c where c.relnamespace = %s::regnamespace and c.relkind = 'v'", (schema,)
+        ).fetchall()
+    }
     missing = [view.model for view in BI_VIEWS if view.model not in built]
     if missing:  # a build made by hand with --select, or an older build: refused before anything changed
-        raise RuntimeError(f"build schema {schema} has no bi view {', '.join(missing)} (dbt_project/models/bi): "
-                           "nothing published")
+        raise RuntimeError(
+            f"build schema {schema} has no bi view {', '.join(missing)} (dbt_project/models/bi): nothing published"
+        )
     for view in BI_VIEWS:
         conn.execute(sql.SQL("drop view if exists bi.{}").format(sql.Identifier(view.name)))
     has_marts = conn.execute("select 1 from pg_namespace where nspname = %s", (PUBLISHED,)).fetchone()
     conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(RETIRING)))
     if has_marts:
-        conn.execute(sql.SQL("alter schema {} rename to {}").format(
-            sql.Identifier(PUBLISHED), sql.Identifier(RETIRING)))
+        conn.execute(
+            sql.SQL("alter schema {} rename to {}").format(sql.Identifier(PUBLISHED), sql.Identifier(RETIRING))
+        )
     conn.execute(sql.SQL("alter schema {} rename to {}").format(build, sql.Identifier(PUBLISHED)))
     for view in BI_VIEWS:
         _move_bi_view(conn, view)
@@ -242,23 +270,27 @@ def _move_bi_view(conn: psycopg.Connection, view: BIView) -> None:
     """marts.<model> (dbt's view, with its comments) becomes bi.<name>, readable by BI's reader only."""
     conn.execute(sql.SQL("alter view {} set schema bi").format(sql.Identifier(PUBLISHED, view.model)))
     if view.model != view.name:
-        conn.execute(sql.SQL("alter view {} rename to {}").format(
-            sql.Identifier("bi", view.model), sql.Identifier(view.name)))
+        conn.execute(
+            sql.SQL("alter view {} rename to {}").format(sql.Identifier("bi", view.model), sql.Identifier(view.name))
+        )
     conn.execute(sql.SQL("grant select on {} to {}").format(sql.Identifier("bi", view.name), sql.Identifier(BI_ROLE)))
 
 
 def _upsert_history(conn: psycopg.Connection, snapshot_date: date, build_id: str, source: sql.Identifier) -> int:
     """Replace the snapshot date's rows with `source`.fct_target_progress; rows whose numbers did not
     change are left untouched."""
-    conn.execute(sql.SQL(
-        """delete from history.target_progress_history h
+    conn.execute(
+        sql.SQL(
+            """delete from history.target_progress_history h
            where h.snapshot_date = %s and not exists (
                select 1 from {}.fct_target_progress p
-               where p.target_id = h.target_id and p.region_code = h.region_code)""").format(source),
+               where p.target_id = h.target_id and p.region_code = h.region_code)"""
+        ).format(source),
         (snapshot_date,),
     )
-    cur = conn.execute(sql.SQL(
-        """insert into history.target_progress_history as h
+    cur = conn.execute(
+        sql.SQL(
+            """insert into history.target_progress_history as h
                (snapshot_date, target_id, region_code, region_name, numerator_value, denominator_value,
                 actual_value, target_value, percent_of_target, trajectory_value, projected_value,
                 progress_status, build_id, published_at)
@@ -283,7 +315,8 @@ def _upsert_history(conn: psycopg.Connection, snapshot_date: date, build_id: str
                  is distinct from
                  (excluded.region_name, excluded.numerator_value, excluded.denominator_value, excluded.actual_value,
                   excluded.target_value, excluded.percent_of_target, excluded.trajectory_value,
-                  excluded.projected_value, excluded.progress_status)""").format(source),
+                  excluded.projected_value, excluded.progress_status)"""
+        ).format(source),
         (build_id,),
     )
     return cur.rowcount

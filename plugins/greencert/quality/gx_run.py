@@ -77,8 +77,11 @@ class Outcome:
     def summary(self) -> str:
         ok = sum(c.success for c in self.checks)
         lines = [f"GX suite {self.suite} on {self.target}: {ok}/{len(self.checks)} expectations passed"]
-        lines += [f"  {'FAILED' if c.severity == 'critical' else 'WARNING'} {c.expectation}({c.column or ''})"
-                  f"{' — ' + c.why if c.why else ''}: {c.observed}" for c in (*self.failed, *self.warnings)]
+        lines += [
+            f"  {'FAILED' if c.severity == 'critical' else 'WARNING'} {c.expectation}({c.column or ''})"
+            f"{' — ' + c.why if c.why else ''}: {c.observed}"
+            for c in (*self.failed, *self.warnings)
+        ]
         return "\n".join(lines)
 
 
@@ -199,8 +202,9 @@ def load_suite(ctx: Any, name: str, expectations: list[dict[str, Any]] | None = 
     for e in expectations:
         # add as Expectation objects: adding configurations de-duplicates by domain, which would
         # silently keep only one of several table-level UnexpectedRows checks
-        config = ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e.get("meta", {}),
-                                          severity=e.get("severity", "critical"))
+        config = ExpectationConfiguration(
+            type=e["type"], kwargs=e["kwargs"], meta=e.get("meta", {}), severity=e.get("severity", "critical")
+        )
         suite.add_expectation(config.to_domain_obj())
     try:
         ctx.suites.delete(name)
@@ -251,8 +255,16 @@ def validate(
     return outcome
 
 
-def _run(ctx: Any, gx: Any, suite_name: str, table: tuple[str, str] | None, query: str | None,
-         expectations: list[dict[str, Any]] | None, result_format: str, data_docs: bool) -> list[Check]:
+def _run(
+    ctx: Any,
+    gx: Any,
+    suite_name: str,
+    table: tuple[str, str] | None,
+    query: str | None,
+    expectations: list[dict[str, Any]] | None,
+    result_format: str,
+    data_docs: bool,
+) -> list[Check]:
     """Configure the suite's asset, validation definition and checkpoint in the context, run it."""
     ds = ctx.data_sources.add_or_update_postgres(name=DATASOURCE, connection_string="${" + CONN_VAR + "}")
     asset_name = suite_name.replace(".", "__")
@@ -342,8 +354,16 @@ def _checks(result: Any) -> list[Check]:
             if not r.success and res.get("details", {}).get("unexpected_rows"):
                 rows = [{k: str(v) for k, v in dict(row).items()} for row in res["details"]["unexpected_rows"][:5]]
                 observed = f"{observed} unexpected rows, e.g. {rows}"
-            checks.append(Check(cfg.type, cfg.kwargs.get("column"), bool(r.success), str(observed)[:500],
-                                (cfg.meta or {}).get("why", ""), str(getattr(cfg.severity, "value", cfg.severity))))
+            checks.append(
+                Check(
+                    cfg.type,
+                    cfg.kwargs.get("column"),
+                    bool(r.success),
+                    str(observed)[:500],
+                    (cfg.meta or {}).get("why", ""),
+                    str(getattr(cfg.severity, "value", cfg.severity)),
+                )
+            )
     return checks
 
 
@@ -353,8 +373,10 @@ def record(conninfo: str, run_id: str, outcome: Outcome) -> None:
             """insert into dq.validation_runs
                    (run_id, suite, target, expectation, column_name, success, observed, severity)
                values (%s, %s, %s, %s, %s, %s, %s, %s)""",
-            [(run_id, outcome.suite, outcome.target, c.expectation, c.column, c.success, c.observed, c.severity)
-             for c in outcome.checks],
+            [
+                (run_id, outcome.suite, outcome.target, c.expectation, c.column, c.success, c.observed, c.severity)
+                for c in outcome.checks
+            ],
         )
 
 

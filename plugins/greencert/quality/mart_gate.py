@@ -34,15 +34,21 @@ def volume_anomaly(max_drop_share: float) -> dict[str, Any]:
           and b.actual_value < last.actual_value * (1 - {max_drop_share:.4f})
           and not exists (select 1 from dq.explained_drops as e
                           where e.target_id = b.target_id and e.as_of_date = b.as_of_date)"""
-    return {"type": "unexpected_rows_expectation", "kwargs": {"unexpected_rows_query": query},
-            "meta": {"why": f"no city total falls more than {max_drop_share:.0%} below the last published "
-                            "snapshot without an explanation (greencert explain-drop)"}}
+    return {
+        "type": "unexpected_rows_expectation",
+        "kwargs": {"unexpected_rows_query": query},
+        "meta": {
+            "why": f"no city total falls more than {max_drop_share:.0%} below the last published "
+            "snapshot without an explanation (greencert explain-drop)"
+        },
+    }
 
 
 def freshness(level: str) -> dict[str, Any]:
     """Feeds whose last accepted batch is more than the registry's warn/error days behind the build."""
-    limits = ", ".join(f"('{f.name}', {f.freshness[0] if level == 'warning' else f.freshness[1]})"
-                       for f in feeds.registry().values())
+    limits = ", ".join(
+        f"('{f.name}', {f.freshness[0] if level == 'warning' else f.freshness[1]})" for f in feeds.registry().values()
+    )
     query = f"""
         select last.feed, last.last_batch_on, d.as_of_date - last.last_batch_on as days_behind
         from (select feed, max(logical_date) as last_batch_on from raw.landing_manifest
@@ -51,9 +57,12 @@ def freshness(level: str) -> dict[str, Any]:
         cross join (select max(as_of_date) as as_of_date from {{batch}} as b) as d
         where d.as_of_date - last.last_batch_on > limits.max_days"""
     days = "warn_after_days" if level == "warning" else "error_after_days"
-    return {"type": "unexpected_rows_expectation", "kwargs": {"unexpected_rows_query": query},
-            "severity": level,
-            "meta": {"why": f"every feed delivered an accepted batch within its {days} (feed registry)"}}
+    return {
+        "type": "unexpected_rows_expectation",
+        "kwargs": {"unexpected_rows_query": query},
+        "severity": level,
+        "meta": {"why": f"every feed delivered an accepted batch within its {days} (feed registry)"},
+    }
 
 
 def expectations(max_drop_share: float | None = None) -> list[dict[str, Any]]:
@@ -64,6 +73,13 @@ def expectations(max_drop_share: float | None = None) -> list[dict[str, Any]]:
 
 def audit(conninfo: str, build_schema: str, run_id: str, max_drop_share: float | None = None) -> gx_run.Outcome:
     """Validate build_schema.fct_target_progress; the outcome is recorded in dq.validation_runs."""
-    return gx_run.validate(conninfo, SUITE, table=(build_schema, TABLE), target=f"{build_schema}.{TABLE}",
-                           run_id=run_id, expectations=expectations(max_drop_share), result_format="COMPLETE",
-                           data_docs=True)
+    return gx_run.validate(
+        conninfo,
+        SUITE,
+        table=(build_schema, TABLE),
+        target=f"{build_schema}.{TABLE}",
+        run_id=run_id,
+        expectations=expectations(max_drop_share),
+        result_format="COMPLETE",
+        data_docs=True,
+    )

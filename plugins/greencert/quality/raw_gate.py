@@ -37,8 +37,10 @@ class RawGate:
     def summary(self) -> str:
         q = self.quarantined
         rules = ", ".join(f"{rule} {n}" for rule, n in q.by_rule.items()) or "none"
-        return (f"batch {q.batch_id}: {q.rows_checked} rows checked, {q.rows_quarantined} quarantined "
-                f"(rules broken: {rules}); " + self.outcome.summary())
+        return (
+            f"batch {q.batch_id}: {q.rows_checked} rows checked, {q.rows_quarantined} quarantined "
+            f"(rules broken: {rules}); " + self.outcome.summary()
+        )
 
 
 def _import_gx() -> None:

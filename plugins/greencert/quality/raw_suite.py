@@ -16,8 +16,11 @@ from greencert.feeds import Feed
 
 def expectations(feed: Feed) -> list[dict[str, Any]]:
     exps: list[dict[str, Any]] = [
-        {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1},
-         "meta": {"why": "a batch with no usable row (every row quarantined) is refused"}},
+        {
+            "type": "expect_table_row_count_to_be_between",
+            "kwargs": {"min_value": 1},
+            "meta": {"why": "a batch with no usable row (every row quarantined) is refused"},
+        },
     ]
     for col in feed.columns:
         if col.required:
@@ -25,11 +28,11 @@ def expectations(feed: Feed) -> list[dict[str, Any]]:
     if len(feed.natural_key) == 1:
         exps.append({"type": "expect_column_values_to_be_unique", "kwargs": {"column": feed.natural_key[0]}})
     else:
-        exps.append({"type": "expect_compound_columns_to_be_unique",
-                     "kwargs": {"column_list": list(feed.natural_key)}})
+        exps.append({"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": list(feed.natural_key)}})
     for column, values in feed.vocabularies.items():
-        exps.append({"type": "expect_column_values_to_be_in_set",
-                     "kwargs": {"column": column, "value_set": list(values)}})
+        exps.append(
+            {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": column, "value_set": list(values)}}
+        )
     return exps
 
 

@@ -38,14 +38,14 @@ CHECKS: dict[str, tuple[str, str]] = {
     "timestamp": ("util.parse_timestamp({v}) is not null", "a date or date and time"),
     "number": ("coalesce(util.parse_number({v}) >= 0, false)", "a non-negative number"),
     "year": ("{v} ~ '^[12][0-9]{{3}}$'", "a four-digit year"),
-    "uscc": ("util.is_valid_uscc(upper({v}))",
-             "a 统一社会信用代码 with a valid check character (GB 32100-2015)"),
-    "org_id": ("upper(replace({v}, '-', '')) = '000000000' or util.is_valid_uscc(upper({v}))"
-               " or util.is_valid_org_code(upper({v}))",
-               "a valid 统一社会信用代码, a valid 组织机构代码 (GB 11714) or 000000000"),
+    "uscc": ("util.is_valid_uscc(upper({v}))", "a 统一社会信用代码 with a valid check character (GB 32100-2015)"),
+    "org_id": (
+        "upper(replace({v}, '-', '')) = '000000000' or util.is_valid_uscc(upper({v}))"
+        " or util.is_valid_org_code(upper({v}))",
+        "a valid 统一社会信用代码, a valid 组织机构代码 (GB 11714) or 000000000",
+    ),
     "region_code": ("{v} ~ '^3205[0-9]{{2}}$'", "a Suzhou 行政区划代码 (3205xx)"),
-    "cert_no": ("upper({v}) ~ '^[0-9A-Z][0-9A-Z/()-]*$'",
-                "a certificate number: letters, digits, / ( ) - only"),
+    "cert_no": ("upper({v}) ~ '^[0-9A-Z][0-9A-Z/()-]*$'", "a certificate number: letters, digits, / ( ) - only"),
     "product_code": ("upper({v}) ~ '^LB-[0-9]{{2}}-[0-9]{{10}}[A-Z]$'", "a green-food product code LB-xx-yymmnnnnnnA"),
     "enterprise_code": ("upper({v}) ~ '^GF[0-9]{{12}}$'", "a green-food enterprise code GF + 12 digits"),
 }
@@ -95,43 +95,87 @@ def rules(feed: Feed) -> list[Rule]:
         v = V.format(col=col)
         header = c.headers[0]
         if c.required:
-            out.append(Rule(c.name, "required", f"{placed} and {v} is null", col,
-                            _lit(f"{header} ({c.name}) is empty")))
+            out.append(
+                Rule(c.name, "required", f"{placed} and {v} is null", col, _lit(f"{header} ({c.name}) is empty"))
+            )
         if c.check:
             ok, says = CHECKS[c.check]
-            out.append(Rule(c.name, c.check, f"{placed} and {v} is not null and not coalesce({ok.format(v=v)}, false)",
-                            col, _lit(f"{header} ({c.name}) is not {says}")))
+            out.append(
+                Rule(
+                    c.name,
+                    c.check,
+                    f"{placed} and {v} is not null and not coalesce({ok.format(v=v)}, false)",
+                    col,
+                    _lit(f"{header} ({c.name}) is not {says}"),
+                )
+            )
         if c.not_future:
             day = _day(feed, c.name, v)
             # the year first (text): a plain comparison spares the parse for all but this year's dates;
             # an unreadable date is its check's business (coalesce: never future_date too)
-            out.append(Rule(c.name, "future_date", f"case when {v} is null or not ({placed}) "
-                            f"or left({v}, 4) < r.landed_year then false "
-                            f"else coalesce({day} > r.landed_on, false) end", col,
-                            f"{_lit(f'{header} ({c.name}) is after the day the file was landed (')} || r.landed_on "
-                            f"|| {_lit('): a date still to come')}"))
+            out.append(
+                Rule(
+                    c.name,
+                    "future_date",
+                    f"case when {v} is null or not ({placed}) "
+                    f"or left({v}, 4) < r.landed_year then false "
+                    f"else coalesce({day} > r.landed_on, false) end",
+                    col,
+                    f"{_lit(f'{header} ({c.name}) is after the day the file was landed (')} || r.landed_on "
+                    f"|| {_lit('): a date still to come')}",
+                )
+            )
         if c.name in feed.vocabularies:
             values = feed.vocabularies[c.name]
             in_set = ", ".join(_lit(x) for x in values)
-            out.append(Rule(c.name, "vocabulary", f"{placed} and {v} is not null and {v} not in ({in_set})", col,
-                            _lit(f"{header} ({c.name}) is not one of {' / '.join(values)}")))
+            out.append(
+                Rule(
+                    c.name,
+                    "vocabulary",
+                    f"{placed} and {v} is not null and {v} not in ({in_set})",
+                    col,
+                    _lit(f"{header} ({c.name}) is not one of {' / '.join(values)}"),
+                )
+            )
     for earlier, later in feed.date_order:
         # both dates must read (an unreadable one is its check's business): coalesce(null < x) is false
         a = _day(feed, earlier, V.format(col="r." + earlier))
         b = _day(feed, later, V.format(col="r." + later))
-        out.append(Rule(later, "date_order", f"{placed} and coalesce({b} < {a}, false)",
-                        f"r.{earlier} || ' > ' || r.{later}",
-                        _lit(f"{feed.column(later).headers[0]} ({later}) is before "
-                             f"{feed.column(earlier).headers[0]} ({earlier})")))
-    out.append(Rule(None, "extra_cells", "r.source_extra is not null", "r.source_extra",
-                    _lit("the row has more cells than the header (an unquoted comma in a cell?): its values "
-                         "may have shifted, so no column of it is judged; the value is what lay past the header")))
+        out.append(
+            Rule(
+                later,
+                "date_order",
+                f"{placed} and coalesce({b} < {a}, false)",
+                f"r.{earlier} || ' > ' || r.{later}",
+                _lit(
+                    f"{feed.column(later).headers[0]} ({later}) is before {feed.column(earlier).headers[0]} ({earlier})"
+                ),
+            )
+        )
+    out.append(
+        Rule(
+            None,
+            "extra_cells",
+            "r.source_extra is not null",
+            "r.source_extra",
+            _lit(
+                "the row has more cells than the header (an unquoted comma in a cell?): its values "
+                "may have shifted, so no column of it is judged; the value is what lay past the header"
+            ),
+        )
+    )
     keys = ", ".join(feed.natural_key)
-    out.append(Rule(keys, "duplicate_key", "r.key_present and r.key_copies > 1 and (r.key_conflicts or r.key_rank > 1)",
-                    "r.key_text",
-                    f"case when r.key_conflicts then {_lit(f'natural key ({keys}) sent ')} || r.key_copies "
-                    f"|| {_lit(' times in this file with different values: every copy quarantined')} "
-                    f"else {_lit(f'natural key ({keys}) repeated by an identical row: the first copy stands')} end"))
+    out.append(
+        Rule(
+            keys,
+            "duplicate_key",
+            "r.key_present and r.key_copies > 1 and (r.key_conflicts or r.key_rank > 1)",
+            "r.key_text",
+            f"case when r.key_conflicts then {_lit(f'natural key ({keys}) sent ')} || r.key_copies "
+            f"|| {_lit(' times in this file with different values: every copy quarantined')} "
+            f"else {_lit(f'natural key ({keys}) repeated by an identical row: the first copy stands')} end",
+        )
+    )
     return out
 
 
@@ -144,8 +188,7 @@ def statement(feed: Feed, candidates: bool = False) -> str:
     row_hash = "md5(row(" + ", ".join(sql.Identifier(c.name).as_string() for c in feed.columns) + ")::text)"
     checks = rules(feed)
     values = ",\n            ".join(
-        f"({_lit(r.column) if r.column else 'null'}, {_lit(r.rule)}, {r.broken}, {r.value}, {r.detail})"
-        for r in checks
+        f"({_lit(r.column) if r.column else 'null'}, {_lit(r.rule)}, {r.broken}, {r.value}, {r.detail})" for r in checks
     )
     return f"""
         insert into dq.quarantine (feed, batch_id, source_file, source_row, column_name, rule, value, detail)
@@ -198,21 +241,26 @@ PLAIN: dict[str, str] = {  # check -> SQL on the raw value {x}: true only if the
 # the exact way (util.parse_date).
 _FIRST_DAY, _LAST_DAY = date(1950, 1, 1), date(2099, 12, 31)
 PLAIN_DATES = [(_FIRST_DAY + timedelta(days=n)).isoformat() for n in range((_LAST_DAY - _FIRST_DAY).days + 1)]
-PLAIN_TIMES = ([f" {h:02}:{m:02}" for h in range(24) for m in range(60)]
-               + [f" {h:02}:{m:02}:{sec:02}" for h in range(24) for m in range(60) for sec in range(60)])
+PLAIN_TIMES = [f" {h:02}:{m:02}" for h in range(24) for m in range(60)] + [
+    f" {h:02}:{m:02}:{sec:02}" for h in range(24) for m in range(60) for sec in range(60)
+]
 PLAIN_DAY_PARAMS = {"plain_dates": PLAIN_DATES, "plain_times": PLAIN_TIMES}
 DATED = {"date", "timestamp"}  # checks whose plain form starts with the ISO date (YYYY-MM-DD)
 PLAIN["date"] = "{x} = any(%(plain_dates)s::text[])"
-PLAIN["timestamp"] = ("left({x}, 10) = any(%(plain_dates)s::text[])"
-                      " and (length({x}) = 10 or substr({x}, 11) = any(%(plain_times)s::text[]))")
+PLAIN["timestamp"] = (
+    "left({x}, 10) = any(%(plain_dates)s::text[])"
+    " and (length({x}) = 10 or substr({x}, 11) = any(%(plain_times)s::text[]))"
+)
 
 
 # a value that starts with one of these is not blank once cleaned (NFKC keeps them as they are, and
 # btrim strips blanks only): its first character's code point (ascii(): no scan of the value, where a
 # regular expression converted all of it first — a third of a second per column per million rows)
 # is a digit, an ASCII letter or a CJK unified ideograph (U+4E00–U+9FFF); any other value goes the exact way
-PRESENT = ("(ascii({x}) between 19968 and 40959 or ascii({x}) between 48 and 57"
-           " or ascii({x}) between 65 and 90 or ascii({x}) between 97 and 122)")
+PRESENT = (
+    "(ascii({x}) between 19968 and 40959 or ascii({x}) between 48 and 57"
+    " or ascii({x}) between 65 and 90 or ascii({x}) between 97 and 122)"
+)
 # candidates past this many: the exact statement judges the whole batch (no list of rows is shipped)
 MAX_CANDIDATES = 100_000
 
@@ -241,7 +289,7 @@ def _column_test(feed: Feed, c: Column, x: str) -> str | None:
         words = [w for w in feed.vocabularies[c.name] if _stable(w)]
         tests.append(f"{x} in ({', '.join(_lit(w) for w in words)})" if words else "false")
     if c.not_future:  # a plain date or timestamp (its check above) is its first ten characters
-        tests.append(f"left({x}, 10) <= t.landed_text collate \"C\"" if c.check in DATED else "false")
+        tests.append(f'left({x}, 10) <= t.landed_text collate "C"' if c.check in DATED else "false")
     if not tests and not c.required:
         return None
     if not tests:
@@ -279,8 +327,11 @@ def plainly_fine(feed: Feed, judged: frozenset[str] = frozenset()) -> str:
     for c in feed.columns:
         x = f"t.{sql.Identifier(c.name).as_string()}"
         if c.name in judged:  # a null value: fine unless required (as _column_test on null)
-            parts.append(f"({x} is not null and {x} <> all(%(not_plain_{c.name})s::text[]))" if c.required
-                         else f"({x} is null or {x} <> all(%(not_plain_{c.name})s::text[]))")
+            parts.append(
+                f"({x} is not null and {x} <> all(%(not_plain_{c.name})s::text[]))"
+                if c.required
+                else f"({x} is null or {x} <> all(%(not_plain_{c.name})s::text[]))"
+            )
             continue
         test = _column_test(feed, c, x)
         if test is not None:
@@ -288,8 +339,9 @@ def plainly_fine(feed: Feed, judged: frozenset[str] = frozenset()) -> str:
     for earlier, later in feed.date_order:  # both plain (above) or one absent: compare as text
         a, b = (f"t.{sql.Identifier(n).as_string()}" for n in (earlier, later))
         dated = {feed.column(earlier).check, feed.column(later).check} <= DATED
-        parts.append(f"({a} is null or {b} is null or left({b}, 10) >= left({a}, 10) collate \"C\")"
-                     if dated else "false")
+        parts.append(
+            f'({a} is null or {b} is null or left({b}, 10) >= left({a}, 10) collate "C")' if dated else "false"
+        )
     # null anywhere (a value absent where the pattern needs one) is not plainly fine
     return "coalesce(" + "\n              and ".join(parts) + ", false)"
 
@@ -352,15 +404,20 @@ def candidates(conn: psycopg.Connection, feed: Feed, batch_id: str, conninfo: st
         beside = pool.submit(_repeated, conninfo, feed, batch_id)
         not_plain: dict[str, list[str]] = {}  # judged per distinct value; too many: per row, as the rest
         for column in distinct_columns(feed):
-            row = conn.execute(distinct_values_query(feed, column),
-                               {"batch_id": batch_id, **PLAIN_DAY_PARAMS}).fetchone()
+            row = conn.execute(
+                distinct_values_query(feed, column), {"batch_id": batch_id, **PLAIN_DAY_PARAMS}
+            ).fetchone()
             assert row is not None  # an aggregate: always one row
             _, values = row
             if values is not None:
                 not_plain[column] = values
         judged = frozenset(not_plain)
-        params: dict[str, object] = {"batch_id": batch_id, "repeated": None, **PLAIN_DAY_PARAMS,
-                                     **{f"not_plain_{column}": values for column, values in not_plain.items()}}
+        params: dict[str, object] = {
+            "batch_id": batch_id,
+            "repeated": None,
+            **PLAIN_DAY_PARAMS,
+            **{f"not_plain_{column}": values for column, values in not_plain.items()},
+        }
         row = conn.execute(candidates_query(feed, False, judged), params).fetchone()
         assert row is not None  # an aggregate: always one row
         _, rows = row
@@ -391,13 +448,17 @@ def quarantine_batch(feed: Feed, conninfo: str, batch_id: str) -> Quarantined:
             conn.execute(statement(feed), {"batch_id": batch_id})
         elif rows:  # the exact rules on the candidates only (none: nothing to judge)
             conn.execute(statement(feed, candidates=True), {"batch_id": batch_id, "rows": rows})
-        checked = conn.execute(sql.SQL("select count(*) from {} where batch_id = %s").format(
-            sql.Identifier("raw", feed.name)), (batch_id,)).fetchone()
-        by_rule: dict[str, int] = dict(conn.execute(
-            "select rule, count(*) from dq.quarantine where batch_id = %s group by rule order by rule",
-            (batch_id,)).fetchall())
-        quarantined = conn.execute("select count(distinct source_row) from dq.quarantine where batch_id = %s",
-                                   (batch_id,)).fetchone()
+        checked = conn.execute(
+            sql.SQL("select count(*) from {} where batch_id = %s").format(sql.Identifier("raw", feed.name)), (batch_id,)
+        ).fetchone()
+        by_rule: dict[str, int] = dict(
+            conn.execute(
+                "select rule, count(*) from dq.quarantine where batch_id = %s group by rule order by rule", (batch_id,)
+            ).fetchall()
+        )
+        quarantined = conn.execute(
+            "select count(distinct source_row) from dq.quarantine where batch_id = %s", (batch_id,)
+        ).fetchone()
     return Quarantined(batch_id, checked[0] if checked else 0, quarantined[0] if quarantined else 0, by_rule)
 
 
@@ -410,6 +471,7 @@ def clean_rows_query(feed: Feed, batch_id: str, any_quarantined: bool = True) ->
     uniqueness sorts the batch by it, and byte order sorts a quarter faster than the database's
     C.UTF-8 through strcoll (equality, all it asks, is the same). `any_quarantined` False (the row
     rules sent none of the batch's rows to quarantine): no anti-join with dq.quarantine."""
+
     def col(c: Column) -> str:
         name = sql.Identifier(c.name).as_string()
         cleaned = V.format(col=f"r.{name}")

@@ -24,8 +24,14 @@ if TYPE_CHECKING:
     from matplotlib.dates import DateFormatter, YearLocator
     from matplotlib.figure import Figure
 
-STATUS_EN = {"达标": "met", "进度正常": "on track", "滞后": "behind", "监测": "tracked", "未接入": "not yet fed",
-             "—": "—"}
+STATUS_EN = {
+    "达标": "met",
+    "进度正常": "on track",
+    "滞后": "behind",
+    "监测": "tracked",
+    "未接入": "not yet fed",
+    "—": "—",
+}
 STATUS_COLOURS = {"达标": "#1a9850", "进度正常": "#66bd63", "滞后": "#d73027", "监测": "#878787", "未接入": "#bdbdbd"}
 
 
@@ -37,14 +43,16 @@ def _pyplot() -> ModuleType:
     import matplotlib
 
     matplotlib.use("Agg")  # no screen
-    matplotlib.rcParams.update({
-        "svg.fonttype": "none",
-        "svg.hashsalt": "greencert",
-        "font.family": "DejaVu Sans",  # bundled with matplotlib: the same glyph widths everywhere
-        "font.size": 9,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-    })
+    matplotlib.rcParams.update(
+        {
+            "svg.fonttype": "none",
+            "svg.hashsalt": "greencert",
+            "font.family": "DejaVu Sans",  # bundled with matplotlib: the same glyph widths everywhere
+            "font.size": 9,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    )
     import matplotlib.pyplot as plt
 
     return plt
@@ -56,7 +64,7 @@ def _svg(fig: Figure, chart_id: str) -> str:
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
     plt.close(fig)
     svg = buf.getvalue()
-    svg = svg[svg.index("<svg"):]  # drop the XML prolog and DOCTYPE: the SVG sits inside HTML
+    svg = svg[svg.index("<svg") :]  # drop the XML prolog and DOCTYPE: the SVG sits inside HTML
     return svg.replace("<svg ", f'<svg id="{chart_id}" class="chart" role="img" ', 1)
 
 
@@ -115,8 +123,13 @@ def heat_map(data: ReportData) -> str:
         shares.append(row)
         texts.append(text_row)
     fig, ax = plt.subplots(figsize=(0.62 * len(targets) + 2.6, 0.34 * len(regions) + 1.0))
-    image = ax.imshow(shares, cmap="YlGn", vmin=0, vmax=max(0.5, max((v for r in shares for v in r if v == v),
-                                                                      default=0.5)), aspect="auto")
+    image = ax.imshow(
+        shares,
+        cmap="YlGn",
+        vmin=0,
+        vmax=max(0.5, max((v for r in shares for v in r if v == v), default=0.5)),
+        aspect="auto",
+    )
     for i, text_row in enumerate(texts):
         for j, text in enumerate(text_row):
             ax.text(j, i, text, ha="center", va="center", fontsize=7)
@@ -137,21 +150,40 @@ def trends(data: ReportData) -> str:
     cols = 4
     rows = (len(targets) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(10, 2.2 * rows), squeeze=False)
-    for ax in axes.flat[len(targets):]:
+    for ax in axes.flat[len(targets) :]:
         ax.set_visible(False)
     for ax, t in zip(axes.flat, targets, strict=False):
         start, deadline = t.policy_start, t.deadline or date(2025, 12, 31)
         baseline = float(t.baseline_value or 0)
         assert t.target_value is not None  # the targets that have one (above)
-        ax.plot([start, deadline], [baseline, float(t.target_value)], color="#555555", linestyle="--",
-                linewidth=1, label="trajectory")
+        ax.plot(
+            [start, deadline],
+            [baseline, float(t.target_value)],
+            color="#555555",
+            linestyle="--",
+            linewidth=1,
+            label="trajectory",
+        )
         points = data.history.get(t.target_id, [])
         if points:
-            ax.plot([d for d, _ in points], [float(v) for _, v in points], color="#1f78b4", marker="o",
-                    markersize=2.5, linewidth=1.5, label="actual")
+            ax.plot(
+                [d for d, _ in points],
+                [float(v) for _, v in points],
+                color="#1f78b4",
+                marker="o",
+                markersize=2.5,
+                linewidth=1.5,
+                label="actual",
+            )
         if t.projected_value is not None and t.actual_value is not None and data.as_of < deadline:
-            ax.plot([data.as_of, deadline], [float(t.actual_value), float(t.projected_value)], color="#ff7f00",
-                    linestyle=":", linewidth=1.5, label="projection")
+            ax.plot(
+                [data.as_of, deadline],
+                [float(t.actual_value), float(t.projected_value)],
+                color="#ff7f00",
+                linestyle=":",
+                linewidth=1.5,
+                label="projection",
+            )
         ax.axhline(float(t.target_value), color=STATUS_COLOURS["达标"], linewidth=0.8)
         ax.set_title(_label(f"{t.target_id} ({STATUS_EN.get(t.progress_status, t.progress_status)})"), fontsize=9)
         ax.tick_params(labelsize=7)

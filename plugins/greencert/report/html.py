@@ -55,8 +55,11 @@ def render(data: ReportData) -> str:
         colours=charts.STATUS_COLOURS,
         status_en=charts.STATUS_EN,
         numeric=[t for t in data.targets if t.kind == "target"],
-        charts={"progress": charts.progress_bars(data), "heatmap": charts.heat_map(data),
-                "trends": charts.trends(data)},
+        charts={
+            "progress": charts.progress_bars(data),
+            "heatmap": charts.heat_map(data),
+            "trends": charts.trends(data),
+        },
         rows_checked=f"{sum(b['rows'] or 0 for b in data.batches):,}",
         rows_quarantined=f"{sum(b['quarantined'] for b in data.batches):,}",
         refused=sum(b["status"] == "rejected" for b in data.batches),

@@ -53,20 +53,26 @@ def progress_table(conninfo: str, as_of: date, region_code: str = CITY) -> str:
     body: list[tuple[Any, ...]] = []
     for target_id, clause, indicator, actual, comparator, target, pct, trajectory, status, unit in data:
         ratio = unit == "%"
-        body.append((
-            target_id, clause, indicator,
-            f"{actual}%" if ratio and actual is not None else _fmt(actual),
-            f"{comparator or ''}{_fmt(target)}{unit or ''}" if target is not None else "—",
-            f"{pct}%" if pct is not None else "—",
-            f"{trajectory}%" if ratio and trajectory is not None else _fmt(trajectory),
-            "未接入 not yet fed" if status == "未接入" else status,
-        ))
+        body.append(
+            (
+                target_id,
+                clause,
+                indicator,
+                f"{actual}%" if ratio and actual is not None else _fmt(actual),
+                f"{comparator or ''}{_fmt(target)}{unit or ''}" if target is not None else "—",
+                f"{pct}%" if pct is not None else "—",
+                f"{trajectory}%" if ratio and trajectory is not None else _fmt(trajectory),
+                "未接入 not yet fed" if status == "未接入" else status,
+            )
+        )
     body = [tuple(visible(v) if isinstance(v, str) else v for v in r) for r in body]
     widths = [max(_width(str(r[i])) for r in (header, *body)) for i in range(len(header))]
     numeric = {3, 4, 5, 6}
     region_code = visible(region_code)
-    lines = [f"Target progress on {as_of} — region {region_code}"
-             + ("" if region_code != CITY else " (进度线 = where the straight line to the 2025 target stands today)")]
+    lines = [
+        f"Target progress on {as_of} — region {region_code}"
+        + ("" if region_code != CITY else " (进度线 = where the straight line to the 2025 target stands today)")
+    ]
     for r in (header, *body):
         lines.append("  ".join(_pad(str(v), widths[i], right=i in numeric) for i, v in enumerate(r)))
         if r is header:

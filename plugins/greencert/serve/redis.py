@@ -72,8 +72,10 @@ class Redis:
         try:
             return pwd.getpwnam(self.user)
         except KeyError as exc:
-            raise RedisError(f"running as root and there is no {self.user!r} user to start redis-server "
-                             "as (Debian's redis-server package creates it: `make redis`)") from exc
+            raise RedisError(
+                f"running as root and there is no {self.user!r} user to start redis-server "
+                "as (Debian's redis-server package creates it: `make redis`)"
+            ) from exc
 
     def config(self) -> str:
         lines = [
@@ -116,9 +118,14 @@ class Redis:
                 os.chown(path, account.pw_uid, account.pw_gid)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 — kept open for the process's life
         self.proc = subprocess.Popen(
-            [binary, str(conf)], stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, cwd=self.folder,
-            user=account.pw_uid if account else None, group=account.pw_gid if account else None,
+            [binary, str(conf)],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=self.folder,
+            user=account.pw_uid if account else None,
+            group=account.pw_gid if account else None,
             extra_groups=[] if account else None,
         )
         deadline = time.monotonic() + timeout_s
@@ -129,8 +136,9 @@ class Redis:
                 raise RedisError(f"redis-server exited {code}: {self.tail()}")
             if time.monotonic() > deadline:
                 self.stop()
-                raise RedisError(f"redis-server on 127.0.0.1:{self.port} not answering PING after "
-                                 f"{timeout_s:.0f} s: {self.tail()}")
+                raise RedisError(
+                    f"redis-server on 127.0.0.1:{self.port} not answering PING after {timeout_s:.0f} s: {self.tail()}"
+                )
             time.sleep(0.1)
         return self
 

@@ -36,18 +36,21 @@ class AirflowREST:
     def token(self) -> str:
         """A JWT from the auth manager's login endpoint (SimpleAuthManager: POST /auth/token)."""
         if self._token is None:
-            r = self._http.post(f"{self.base_url}/auth/token",
-                                json={"username": self.username, "password": self.password})
+            r = self._http.post(
+                f"{self.base_url}/auth/token", json={"username": self.username, "password": self.password}
+            )
             if r.status_code >= 400:
-                raise AirflowUnavailable(f"login to {self.base_url} as {self.username} failed: "
-                                         f"HTTP {r.status_code} {r.text[:200]}")
+                raise AirflowUnavailable(
+                    f"login to {self.base_url} as {self.username} failed: HTTP {r.status_code} {r.text[:200]}"
+                )
             self._token = str(r.json()["access_token"])
         return self._token
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         for attempt in (1, 2):
-            r = self._http.request(method, f"{self.base_url}/api/v2{path}",
-                                   headers={"Authorization": f"Bearer {self.token()}"}, **kwargs)
+            r = self._http.request(
+                method, f"{self.base_url}/api/v2{path}", headers={"Authorization": f"Bearer {self.token()}"}, **kwargs
+            )
             if r.status_code == 401 and attempt == 1:  # the token expired: log in again once
                 self._token = None
                 continue
@@ -77,11 +80,15 @@ class AirflowREST:
     def unpause(self, dag_id: str) -> None:
         self.set_paused(dag_id, False)
 
-    def trigger(self, dag_id: str, logical_date: date | datetime, conf: dict[str, Any] | None = None,
-                run_id: str | None = None) -> str:
+    def trigger(
+        self, dag_id: str, logical_date: date | datetime, conf: dict[str, Any] | None = None, run_id: str | None = None
+    ) -> str:
         """A manual run for that logical date (a bare date = its midnight UTC, as the CLI reads one)."""
-        when = logical_date if isinstance(logical_date, datetime) else datetime.combine(
-            logical_date, datetime.min.time(), tzinfo=UTC)
+        when = (
+            logical_date
+            if isinstance(logical_date, datetime)
+            else datetime.combine(logical_date, datetime.min.time(), tzinfo=UTC)
+        )
         body: dict[str, Any] = {"logical_date": when.isoformat(), "conf": conf or {}}
         if run_id:
             body["dag_run_id"] = run_id
@@ -112,8 +119,9 @@ class AirflowREST:
                     break
             if len(seen) == total:
                 return list(seen.values())
-        raise RuntimeError(f"{dag_id} run {run_id}: no consistent list of its {total} task instances "
-                           f"in {attempts} reads")
+        raise RuntimeError(
+            f"{dag_id} run {run_id}: no consistent list of its {total} task instances in {attempts} reads"
+        )
 
     def wait(self, dag_id: str, run_id: str, timeout_s: float = 1800, poll_s: float = 1.0) -> str:
         """Block until the run has finished; its final state."""

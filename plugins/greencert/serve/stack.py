@@ -78,11 +78,17 @@ def metadata_url(admin_url: str, host: str, port: int, password: str, database: 
     with psycopg.connect(admin_url, autocommit=True) as conn:
         exists = conn.execute("select 1 from pg_roles where rolname = %s", (METADATA_ROLE,)).fetchone()
         verb = "alter" if exists else "create"
-        conn.execute(sql.SQL(verb + " role {} login nosuperuser nocreaterole nocreatedb password {}").format(
-            sql.Identifier(METADATA_ROLE), sql.Literal(password)))
+        conn.execute(
+            sql.SQL(verb + " role {} login nosuperuser nocreaterole nocreatedb password {}").format(
+                sql.Identifier(METADATA_ROLE), sql.Literal(password)
+            )
+        )
         if not conn.execute("select 1 from pg_database where datname = %s", (database,)).fetchone():
-            conn.execute(sql.SQL("create database {} owner {} encoding 'UTF8' template template0").format(
-                sql.Identifier(database), sql.Identifier(METADATA_ROLE)))
+            conn.execute(
+                sql.SQL("create database {} owner {} encoding 'UTF8' template template0").format(
+                    sql.Identifier(database), sql.Identifier(METADATA_ROLE)
+                )
+            )
         conn.execute(sql.SQL("revoke all on database {} from public").format(sql.Identifier(database)))
     # psycopg 3 for both of Airflow's engines, sync and async (no asyncpg needed)
     return f"postgresql+psycopg://{METADATA_ROLE}:{password}@{host}:{port}/{database}"
@@ -130,48 +136,55 @@ class Stack:
         s = self._secrets = _secrets(self.home.parent / "secrets" / "airflow.json")
         wh = urlsplit(self.role_urls["transformer"])
         env = environment.airflow_env(self.role_urls)
-        metadata = metadata_url(self.admin_url, wh.hostname or "127.0.0.1", wh.port or 5432,
-                                s["metadata_password"], self.metadata_db)
-        env.update({
-            "AIRFLOW_HOME": str(self.home),
-            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
-            "AIRFLOW__COSMOS__CACHE_DIR": str(self.home / "cosmos_cache"),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata,
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": metadata,
-            "AIRFLOW__CORE__EXECUTOR": self.executor,
-            "AIRFLOW__CORE__FERNET_KEY": s["fernet_key"],
-            "AIRFLOW__API_AUTH__JWT_SECRET": s["jwt_secret"],
-            "AIRFLOW__API__SECRET_KEY": s["api_secret_key"],
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(self.port),
-            "AIRFLOW__API__BASE_URL": self.base_url,
-            "AIRFLOW__API__WORKERS": "1",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
-            "AIRFLOW__CORE__DEFAULT_TIMEZONE": settings.TIMEZONE,
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
-            "AIRFLOW__CORE__PARALLELISM": "4",
-            # a link of the night's sensor chain waits for a scheduler round: Airflow idles 1 s between them
-            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
-            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(self.schedules),
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",  # runs.trigger_and_wait unpauses for a run
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
-        })
+        metadata = metadata_url(
+            self.admin_url, wh.hostname or "127.0.0.1", wh.port or 5432, s["metadata_password"], self.metadata_db
+        )
+        env.update(
+            {
+                "AIRFLOW_HOME": str(self.home),
+                "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
+                "AIRFLOW__COSMOS__CACHE_DIR": str(self.home / "cosmos_cache"),
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata,
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": metadata,
+                "AIRFLOW__CORE__EXECUTOR": self.executor,
+                "AIRFLOW__CORE__FERNET_KEY": s["fernet_key"],
+                "AIRFLOW__API_AUTH__JWT_SECRET": s["jwt_secret"],
+                "AIRFLOW__API__SECRET_KEY": s["api_secret_key"],
+                "AIRFLOW__API__HOST": "127.0.0.1",
+                "AIRFLOW__API__PORT": str(self.port),
+                "AIRFLOW__API__BASE_URL": self.base_url,
+                "AIRFLOW__API__WORKERS": "1",
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
+                "AIRFLOW__CORE__DEFAULT_TIMEZONE": settings.TIMEZONE,
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+                "AIRFLOW__CORE__PARALLELISM": "4",
+                # a link of the night's sensor chain waits for a scheduler round: Airflow idles 1 s between them
+                "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(self.schedules),
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",  # runs.trigger_and_wait unpauses for a run
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+            }
+        )
         if self.heartbeat_timeout_s is not None:
-            env.update({
-                "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(self.heartbeat_timeout_s),
-                "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
-            })
+            env.update(
+                {
+                    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(self.heartbeat_timeout_s),
+                    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
+                }
+            )
         if self.executor == "CeleryExecutor":
             from greencert.serve.redis import Redis
 
-            env.update({
-                # Debian's redis-server on loopback with a password (greencert.serve.redis)
-                "AIRFLOW__CELERY__BROKER_URL": Redis(self.redis_dir, settings.REDIS_PORT, s["redis_password"]).url,
-                # task states in the metadata database (Celery's SQLAlchemy backend, psycopg 3)
-                "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata,
-                "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.worker_concurrency),
-                "AIRFLOW__OPERATORS__DEFAULT_QUEUE": QUEUE,
-            })
+            env.update(
+                {
+                    # Debian's redis-server on loopback with a password (greencert.serve.redis)
+                    "AIRFLOW__CELERY__BROKER_URL": Redis(self.redis_dir, settings.REDIS_PORT, s["redis_password"]).url,
+                    # task states in the metadata database (Celery's SQLAlchemy backend, psycopg 3)
+                    "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata,
+                    "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.worker_concurrency),
+                    "AIRFLOW__OPERATORS__DEFAULT_QUEUE": QUEUE,
+                }
+            )
         env.update(self.extra_env)
         return env
 
@@ -228,8 +241,9 @@ class Stack:
         os.chmod(fd, 0o600)
         log = open(fd, "ab")  # noqa: SIM115 — kept open for the process's life
         self._logs.append(log)
-        self.procs[name] = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, start_new_session=True)
+        self.procs[name] = subprocess.Popen(
+            args, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
         self._write_pids()
 
     @staticmethod
@@ -237,8 +251,9 @@ class Stack:
         """Celery's node name of worker i, which is also its task instances' `hostname`."""
         return f"worker{i}@{socket.gethostname()}"
 
-    def start_worker(self, i: int, env: dict[str, str] | None = None, timeout_s: float = 240,
-                     wait: bool = True) -> None:
+    def start_worker(
+        self, i: int, env: dict[str, str] | None = None, timeout_s: float = 240, wait: bool = True
+    ) -> None:
         """Worker i (`airflow celery worker`), consuming the default queue; returns once it is ready
         (with `wait`; else see `wait_worker`).
         The workers of this machine share the task logs' folder (the api-server reads them there),
@@ -246,13 +261,27 @@ class Stack:
         0.0.0.0:8793, once per machine)."""
         name = self.worker_name(i)
         env = dict(env or self._env or self.env())
-        env.update({"AIRFLOW__CORE__HOSTNAME_CALLABLE": "greencert.serve.stack.worker_hostname",
-                    WORKER_HOSTNAME_ENV: name})
+        env.update(
+            {"AIRFLOW__CORE__HOSTNAME_CALLABLE": "greencert.serve.stack.worker_hostname", WORKER_HOSTNAME_ENV: name}
+        )
         log = self.log_dir / f"worker-{i}.log"
         self._worker_log_offset[i] = log.stat().st_size if log.exists() else 0
-        self._spawn(f"worker-{i}", [str(subprocesses.AIRFLOW_BIN), "celery", "worker", "--celery-hostname", name,
-                                    "--queues", QUEUE, "--concurrency", str(self.worker_concurrency),
-                                    "--skip-serve-logs"], env)
+        self._spawn(
+            f"worker-{i}",
+            [
+                str(subprocesses.AIRFLOW_BIN),
+                "celery",
+                "worker",
+                "--celery-hostname",
+                name,
+                "--queues",
+                QUEUE,
+                "--concurrency",
+                str(self.worker_concurrency),
+                "--skip-serve-logs",
+            ],
+            env,
+        )
         if wait:
             self.wait_worker(i, timeout_s)
 
@@ -270,8 +299,9 @@ class Stack:
                 if f"{name} ready.".encode() in fh.read():
                     return
             if time.monotonic() > deadline:
-                raise TimeoutError(f"celery worker {name} not ready after {timeout_s:.0f} s:\n"
-                                   f"{self.tail(f'worker-{i}')}")
+                raise TimeoutError(
+                    f"celery worker {name} not ready after {timeout_s:.0f} s:\n{self.tail(f'worker-{i}')}"
+                )
             time.sleep(0.5)
 
     def stop_worker(self, i: int, timeout_s: float = 60) -> None:
@@ -334,8 +364,10 @@ class Stack:
         while time.monotonic() < deadline:
             for name, proc in self.procs.items():
                 if proc.poll() is not None:
-                    raise RuntimeError(f"airflow {name} exited {proc.returncode}: "
-                                       f"see {self.log_dir / (name + '.log')}\n{self.tail(name)}")
+                    raise RuntimeError(
+                        f"airflow {name} exited {proc.returncode}: "
+                        f"see {self.log_dir / (name + '.log')}\n{self.tail(name)}"
+                    )
             try:
                 client = self.client()
                 health = client.health()

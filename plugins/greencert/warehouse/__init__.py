@@ -33,8 +33,9 @@ def write_pgpass(urls: dict[str, str], path: Path = PGPASS) -> Path:
     lines = []
     for url in urls.values():
         p = urlsplit(url)
-        lines.append(f"{p.hostname}:{p.port}:{p.path.lstrip('/')}:{unquote(p.username or '')}:"
-                     f"{unquote(p.password or '')}")
+        lines.append(
+            f"{p.hostname}:{p.port}:{p.path.lstrip('/')}:{unquote(p.username or '')}:{unquote(p.password or '')}"
+        )
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -76,8 +76,9 @@ def load_secrets(path: Path = settings.SECRETS_FILE) -> dict[str, str]:
 def ensure_database(admin_url: str, database: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         if not conn.execute("select 1 from pg_database where datname = %s", (database,)).fetchone():
-            conn.execute(sql.SQL("create database {} encoding 'UTF8' template template0").format(
-                sql.Identifier(database)))
+            conn.execute(
+                sql.SQL("create database {} encoding 'UTF8' template template0").format(sql.Identifier(database))
+            )
 
 
 def drop_database(admin_url: str, database: str) -> None:
@@ -90,13 +91,15 @@ def role_settings(role: str) -> dict[str, str]:
     for BI its timeouts (settings.BI_*)."""
     out = {"search_path": SEARCH_PATH}
     if role == "bi_reader":
-        out.update({
-            "statement_timeout": settings.BI_STATEMENT_TIMEOUT,
-            "idle_in_transaction_session_timeout": settings.BI_IDLE_IN_TRANSACTION_TIMEOUT,
-            "lock_timeout": settings.BI_LOCK_TIMEOUT,
-            # a BI login's sessions are read-only unless it asks otherwise (and it may write nowhere anyway)
-            "default_transaction_read_only": "on",
-        })
+        out.update(
+            {
+                "statement_timeout": settings.BI_STATEMENT_TIMEOUT,
+                "idle_in_transaction_session_timeout": settings.BI_IDLE_IN_TRANSACTION_TIMEOUT,
+                "lock_timeout": settings.BI_LOCK_TIMEOUT,
+                # a BI login's sessions are read-only unless it asks otherwise (and it may write nowhere anyway)
+                "default_transaction_read_only": "on",
+            }
+        )
     return out
 
 
@@ -106,15 +109,24 @@ def ensure_roles(admin_url: str, passwords: dict[str, str]) -> None:
             name = sql.Identifier(role_name(role))
             exists = conn.execute("select 1 from pg_roles where rolname = %s", (role_name(role),)).fetchone()
             verb = "alter" if exists else "create"
-            conn.execute(sql.SQL(verb + " role {} login nosuperuser nocreaterole nocreatedb nobypassrls "
-                                 "connection limit {} password {}").format(
-                name, sql.Literal(settings.CONNECTION_LIMITS[role]), sql.Literal(passwords[role])))
+            conn.execute(
+                sql.SQL(
+                    verb + " role {} login nosuperuser nocreaterole nocreatedb nobypassrls "
+                    "connection limit {} password {}"
+                ).format(name, sql.Literal(settings.CONNECTION_LIMITS[role]), sql.Literal(passwords[role]))
+            )
             for key, value in role_settings(role).items():
-                conn.execute(sql.SQL("alter role {} set {} = {}").format(
-                    name, sql.Identifier(key), sql.SQL(value) if key == "search_path" else sql.Literal(value)))
+                conn.execute(
+                    sql.SQL("alter role {} set {} = {}").format(
+                        name, sql.Identifier(key), sql.SQL(value) if key == "search_path" else sql.Literal(value)
+                    )
+                )
         if not conn.execute("select 1 from pg_roles where rolname = %s", (OWNER,)).fetchone():
-            conn.execute(sql.SQL("create role {} nologin nosuperuser nocreaterole nocreatedb nobypassrls").format(
-                sql.Identifier(OWNER)))
+            conn.execute(
+                sql.SQL("create role {} nologin nosuperuser nocreaterole nocreatedb nobypassrls").format(
+                    sql.Identifier(OWNER)
+                )
+            )
 
 
 def _swap_db(admin_url: str, database: str) -> str:
@@ -303,15 +315,21 @@ def bootstrap(admin_url: str, database: str = settings.DATABASE) -> dict[str, st
         conn.execute(sql.SQL("grant create, temporary on database {} to {}").format(db, T))
         for owner, schemas in SCHEMAS.items():
             for schema in schemas:
-                conn.execute(sql.SQL("create schema if not exists {} authorization {}").format(
-                    sql.Identifier(schema), sql.Identifier(owner)))
-                conn.execute(sql.SQL("alter schema {} owner to {}").format(
-                    sql.Identifier(schema), sql.Identifier(owner)))
+                conn.execute(
+                    sql.SQL("create schema if not exists {} authorization {}").format(
+                        sql.Identifier(schema), sql.Identifier(owner)
+                    )
+                )
+                conn.execute(
+                    sql.SQL("alter schema {} owner to {}").format(sql.Identifier(schema), sql.Identifier(owner))
+                )
         # raw and dq tables made by an older bootstrap belong to the loader: hand them to the owner
         for schema, table in conn.execute(
-                """select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+            """select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
                    where n.nspname in ('raw', 'dq') and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')
-                     and c.relowner <> %s::regrole order by 1, 2""", (OWNER,)).fetchall():
+                     and c.relowner <> %s::regrole order by 1, 2""",
+            (OWNER,),
+        ).fetchall():
             conn.execute(sql.SQL("alter table {} owner to {}").format(sql.Identifier(schema, table), own))
         grants = [
             "grant usage on schema raw, dq to {l}, {t}",
@@ -344,8 +362,9 @@ def bootstrap(admin_url: str, database: str = settings.DATABASE) -> dict[str, st
         if superuser:
             # PUBLIC may create large objects by default, a way to store data past every grant above; no
             # greencert role uses them (pg_catalog's ACLs are per database; needs a superuser admin)
-            conn.execute("revoke execute on function lo_create(oid), lo_creat(integer), lo_from_bytea(oid, bytea) "
-                         "from public")
+            conn.execute(
+                "revoke execute on function lo_create(oid), lo_creat(integer), lo_from_bytea(oid, bytea) from public"
+            )
             # the server's reserved_connections are the loader's and the transformer's: BI cannot take them
             conn.execute(sql.SQL("grant pg_use_reserved_connections to {}, {}").format(L, T))
         # util: the shared parse/clean/code-check functions (owned by the admin; the roles run them)

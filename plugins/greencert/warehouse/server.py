@@ -81,8 +81,19 @@ def ensure_running(pgdata: Path = settings.PGDATA, port: int = settings.PG_PORT)
         os.chown(pgdata, pw.pw_uid, pw.pw_gid)
         pgdata.chmod(0o700)
     if not (pgdata / "PG_VERSION").exists():
-        _run(bin_path, user, "initdb", "--auth-local=trust", "--auth-host=scram-sha-256",
-             "--encoding=UTF8", "--locale=C.UTF-8", "-U", ADMIN_USER, "-D", str(pgdata))
+        _run(
+            bin_path,
+            user,
+            "initdb",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+            "-U",
+            ADMIN_USER,
+            "-D",
+            str(pgdata),
+        )
         # The admin connects through the Unix socket only (trust, socket in pgdata, mode 0700
         # folder); every TCP login needs a password, so the roles' passwords mean something.
         with open(pgdata / "postgresql.auto.conf", "a") as conf:
@@ -96,8 +107,7 @@ def ensure_running(pgdata: Path = settings.PGDATA, port: int = settings.PG_PORT)
     if not is_running(pgdata):
         _follow_port_setting(pgdata, port)
         _connection_settings(pgdata)
-        _run(bin_path, user, "pg_ctl", "-w", "-t", "60", "-D", str(pgdata),
-             "-l", str(pgdata / "server.log"), "start")
+        _run(bin_path, user, "pg_ctl", "-w", "-t", "60", "-D", str(pgdata), "-l", str(pgdata / "server.log"), "start")
     return admin_url(pgdata)
 
 
@@ -114,8 +124,10 @@ def _connection_settings(pgdata: Path) -> None:
     """max_connections and reserved_connections (settings.PG_*; the reserved slots are the loader's
     and the transformer's, roles.bootstrap grants them pg_use_reserved_connections), set at each start."""
     conf = pgdata / "postgresql.auto.conf"
-    want = {"max_connections": str(settings.PG_MAX_CONNECTIONS),
-            "reserved_connections": str(settings.PG_RESERVED_CONNECTIONS)}
+    want = {
+        "max_connections": str(settings.PG_MAX_CONNECTIONS),
+        "reserved_connections": str(settings.PG_RESERVED_CONNECTIONS),
+    }
     lines = [line for line in conf.read_text().splitlines() if line.split("=")[0].strip() not in want]
     conf.write_text("\n".join([*lines, *(f"{k} = {v}" for k, v in want.items())]) + "\n")
 
