@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 
@@ -85,9 +85,19 @@ class Outcome:
         return "\n".join(lines)
 
 
+# GX's session: its uniqueness expectation is a sort and a window over the batch, which PostgreSQL's
+# default parallel costs (1000 to start workers, 0.1 per row a worker sends) keep in one process; a
+# sorted key is one narrow column, cheap to send, so at these costs the sort runs in the parallel
+# workers (1.5 → 1.1 s on 1 M rows, measured side by side). Small tables (the marts) stay serial:
+# below min_parallel_table_scan_size no worker is planned at all.
+GX_SESSION_OPTIONS = "-c parallel_setup_cost=100 -c parallel_tuple_cost=0.01"
+
+
 def _sqlalchemy_url(conninfo: str) -> str:
     parts = urlsplit(conninfo)
-    return urlunsplit(parts._replace(scheme="postgresql+psycopg2"))
+    query = dict(parse_qsl(parts.query))
+    query["options"] = f"{query['options']} {GX_SESSION_OPTIONS}" if query.get("options") else GX_SESSION_OPTIONS
+    return urlunsplit(parts._replace(scheme="postgresql+psycopg2", query=urlencode(query)))
 
 
 # Modules great_expectations imports at its top level for expectations and renderers the gates never
