@@ -272,6 +272,13 @@ def _stable(word: str) -> bool:
     return bool(word) and unicodedata.normalize("NFKC", word) == word and word.strip(" \t\r\n") == word
 
 
+def stable_words(feed: Feed, column: str) -> str | None:
+    """SQL list of the column's vocabulary words that are their own cleaned value (_stable): a value
+    sent as one of them is in the vocabulary as it is (None: no such word)."""
+    words = [w for w in feed.vocabularies[column] if _stable(w)]
+    return ", ".join(_lit(w) for w in words) if words else None
+
+
 # Checks that cost more per value than a hash lookup (the USCC and 组织机构代码 check characters: two
 # dozen string operations a value, half the first pass when run per row): judged once per distinct
 # value the batch holds (distinct_values_query), each row then only looked up in the few values that
@@ -286,8 +293,8 @@ def _column_test(feed: Feed, c: Column, x: str) -> str | None:
     if c.check:
         tests.append(PLAIN[c.check].format(x=x))
     if c.name in feed.vocabularies:
-        words = [w for w in feed.vocabularies[c.name] if _stable(w)]
-        tests.append(f"{x} in ({', '.join(_lit(w) for w in words)})" if words else "false")
+        words = stable_words(feed, c.name)
+        tests.append(f"{x} in ({words})" if words else "false")
     if c.not_future:  # a plain date or timestamp (its check above) is its first ten characters
         tests.append(f'left({x}, 10) <= t.landed_text collate "C"' if c.check in DATED else "false")
     if not tests and not c.required:
@@ -477,12 +484,11 @@ def clean_rows_query(feed: Feed, batch_id: str, any_quarantined: bool = True) ->
         cleaned = V.format(col=f"r.{name}")
         if c.name in feed.natural_key:
             return f'{cleaned} collate "C" as {name}'
-        if c.name in feed.vocabularies:  # a stable word is its own cleaned value (_stable)
-            words = [w for w in feed.vocabularies[c.name] if _stable(w)]
+        if c.name in feed.vocabularies:
+            words = stable_words(feed, c.name)
             if not words:
                 return f"{cleaned} as {name}"
-            stable = ", ".join(_lit(w) for w in words)
-            return f"case when r.{name} in ({stable}) then r.{name} else {cleaned} end as {name}"
+            return f"case when r.{name} in ({words}) then r.{name} else {cleaned} end as {name}"
         return f"case when {PRESENT.format(x=f'r.{name}')} then r.{name} else {cleaned} end as {name}"
 
     cols = ", ".join(col(c) for c in feed.columns)
