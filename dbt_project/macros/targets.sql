@@ -29,8 +29,9 @@
 {#- Ratio facts: fact model -> (target, numerator column, denominator column); one target each. -#}
 {% macro ratio_facts() %}
     {%- set facts = {} %}
+    {%- set counted = count_facts() %}
     {%- for target_id, rule in counting_rules().items() if rule.ratio is defined %}
-        {%- if rule.fact in facts or rule.fact in count_facts() %}
+        {%- if rule.fact in facts or rule.fact in counted %}
             {{ exceptions.raise_compiler_error(
                 "counting_rules: " ~ target_id ~ " is a ratio; its fact " ~ rule.fact ~ " answers another target") }}
         {%- endif %}

@@ -21,8 +21,9 @@ from greencert import feeds, settings
 
 STAGING = Path("models") / "staging"
 LOADER = "loader"
-HEADER = "# Generated from plugins/greencert/feeds/registry.yml by `greencert dbt-sources`: edit the registry.\n"
-SQL_HEADER = "-- Generated from plugins/greencert/feeds/registry.yml by `greencert dbt-sources`: edit the registry.\n"
+GENERATED = "Generated from plugins/greencert/feeds/registry.yml by `greencert dbt-sources`: edit the registry."
+HEADER = f"# {GENERATED}\n"
+SQL_HEADER = f"-- {GENERATED}\n"
 
 BATCH_COLUMNS = [
     {
