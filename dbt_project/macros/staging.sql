@@ -124,3 +124,67 @@ from (
 where cert_no is not null and updated_at is not null
 order by cert_no asc, updated_at asc, landed_at desc, source_row desc
 {%- endmacro %}
+
+{#- Pre-hook of an incremental model derived from another one (`upstream`, whose rows carry the
+    batch that last changed them) and from rules (`rules`: the seeds it reads, e.g. the region
+    tables): take the batches `upstream` has taken that this model has not, and drop this model's
+    rows for the keys those batches changed, so that just those are derived again (the model reads
+    the upstream rows of the batches taken in this transaction) — a key that no longer qualifies
+    leaves the table. It starts over (emptied, every batch taken again) on --full-refresh, when its
+    table is missing, when `upstream` started over since (a batch this model took is no longer
+    upstream's, or upstream took it again later), or when the rules' contents changed
+    (staging.rules_applied: an md5 of their rows). -#}
+{% macro take_batches_of(upstream, key, rules=[]) -%}
+{%- set relation = adapter.quote(this.schema) ~ '.' ~ adapter.quote(this.identifier) -%}
+{%- set fingerprint -%}
+md5(concat_ws('|'
+    {%- for rule in rules %},
+    (select md5(string_agg(rule_rows::text, E'\n' order by rule_rows::text)) from {{ rule }} as rule_rows)
+    {%- endfor %}))
+{%- endset -%}
+do $take$
+begin
+    if to_regclass('{{ relation }}') is null
+        or {{ 'true' if flags.FULL_REFRESH else 'false' }}
+        or exists (
+            select 1 from staging.batches_taken as mine
+            left join staging.batches_taken as theirs
+                on theirs.model = '{{ upstream.identifier }}' and theirs.batch_id = mine.batch_id
+            where mine.model = '{{ this.identifier }}' and (theirs.batch_id is null or theirs.taken_in > mine.taken_in)
+        )
+        or {{ fingerprint }} is distinct from (
+            select applied.fingerprint from staging.rules_applied as applied where applied.model = '{{ this.identifier }}'
+        )
+    then
+        delete from staging.batches_taken where model = '{{ this.identifier }}';
+        insert into staging.rules_applied (model, fingerprint) values ('{{ this.identifier }}', {{ fingerprint }})
+        on conflict (model) do update set fingerprint = excluded.fingerprint, applied_at = now();
+        if to_regclass('{{ relation }}') is not null then
+            execute 'truncate {{ relation }}';
+        end if;
+    end if;
+end
+$take$;
+insert into staging.batches_taken (model, batch_id)
+select '{{ this.identifier }}', theirs.batch_id
+from staging.batches_taken as theirs
+where
+    theirs.model = '{{ upstream.identifier }}'
+    and not exists (
+        select 1 from staging.batches_taken as mine
+        where mine.model = '{{ this.identifier }}' and mine.batch_id = theirs.batch_id
+    );
+do $forget$
+begin
+    if to_regclass('{{ relation }}') is not null then
+        execute $sql$
+            delete from {{ relation }}
+            where {{ key }} in (
+                select changed.{{ key }} from {{ upstream }} as changed
+                where {{ taken_in_this_transaction(this.identifier, 'changed.batch_id') }}
+            )
+        $sql$;
+    end if;
+end
+$forget$;
+{%- endmacro %}

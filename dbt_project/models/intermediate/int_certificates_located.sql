@@ -3,10 +3,27 @@
 -- goes to 000000 (未定位) so it is counted and shown, never dropped — unless its USCC says the
 -- holder is registered outside Suzhou: a provincial relay also carries other cities' certificates,
 -- and those are not Suzhou's to count (a Suzhou code or address still places them here).
+-- Incremental, in the persistent `staging` schema: a night places again only the certificates the
+-- day's batches changed (take_batches_of), not the whole register; it starts over when the region
+-- or program seeds change, or when the register itself started over.
+{{ config(
+    materialized='incremental',
+    schema='staging',
+    unique_key='cert_no',
+    incremental_strategy='delete+insert',
+    indexes=[{'columns': ['cert_no'], 'unique': true}],
+    pre_hook="{{ take_batches_of(ref('stg_certificates__certificates'), 'cert_no',
+                                 rules=[ref('regions'), ref('region_code_aliases'), ref('programs')]) }}",
+) }}
+
 with
 
 certificates as (
     select * from {{ ref('stg_certificates__certificates') }}
+    {%- if is_incremental() %}
+    -- the certificates the batches taken in this build changed (their rows here were dropped)
+    where {{ taken_in_this_transaction(this.identifier) }}
+    {%- endif %}
 ),
 
 programs as (

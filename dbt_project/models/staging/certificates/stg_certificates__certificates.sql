@@ -7,7 +7,7 @@
     schema='staging',
     unique_key='cert_no',
     incremental_strategy='delete+insert',
-    indexes=[{'columns': ['cert_no'], 'unique': true}],
+    indexes=[{'columns': ['cert_no'], 'unique': true}, {'columns': ['batch_id']}],
     pre_hook="{{ take_new_batches('certificates') }}",
 ) }}
 
