@@ -132,12 +132,13 @@ order by cert_no asc, updated_at asc, landed_at desc, source_row desc
     the upstream rows of the batches taken in this transaction) — a key that no longer qualifies
     leaves the table. It starts over (emptied, every batch taken again) on --full-refresh, when its
     table is missing, when `upstream` started over since (a batch this model took is no longer
-    upstream's, or upstream took it again later), or when the rules' contents changed
-    (staging.rules_applied: an md5 of their rows). -#}
+    upstream's, or upstream took it again later), or when the rules changed (staging.rules_applied:
+    an md5 of the rules' rows and of the model's own SQL, so an edited model is built afresh, new
+    columns included, rather than keeping rows derived the old way). -#}
 {% macro take_batches_of(upstream, key, rules=[]) -%}
 {%- set relation = adapter.quote(this.schema) ~ '.' ~ adapter.quote(this.identifier) -%}
 {%- set fingerprint -%}
-md5(concat_ws('|'
+md5(concat_ws('|', '{{ model.checksum.checksum }}'
     {%- for rule in rules %},
     (select md5(string_agg(rule_rows::text, E'\n' order by rule_rows::text)) from {{ rule }} as rule_rows)
     {%- endfor %}))

@@ -467,7 +467,7 @@ def test_dbt_unit_tests_of_the_target_math(built) -> None:
 
 
 def test_history_sources_declare_the_warehouses_columns(built) -> None:
-    """The dbt sources of the tables outside the build (history, staging.batches_taken) name every
+    """The dbt sources of the tables outside the build (history, staging's control tables) name every
     column of the warehouse's tables with its data type, as the catalog has them."""
     import yaml
 

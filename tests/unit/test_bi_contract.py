@@ -121,13 +121,13 @@ def _ddl_columns(table: str) -> dict[str, str]:
 
 
 def test_history_sources_are_the_ddl_documented_zh_en() -> None:
-    """The tables outside dbt's build (history, staging.batches_taken) are dbt sources whose columns and
+    """The tables outside dbt's build (history, staging's control tables) are dbt sources whose columns and
     data types are exactly what the warehouse bootstrap creates, each described 中文 — English."""
     sources = yaml.safe_load(HISTORY_YML.read_text(encoding="utf-8"))["sources"]
     declared = {
         f"{s['schema']}.{t['name']}": {c["name"]: c for c in t["columns"]} for s in sources for t in s["tables"]
     }
-    assert set(declared) == {"history.target_progress_history", "staging.batches_taken"}
+    assert set(declared) == {"history.target_progress_history", "staging.batches_taken", "staging.rules_applied"}
     for table, columns in declared.items():
         ddl = {c: PG_ALIASES.get(type_, type_) for c, type_ in _ddl_columns(table).items()}
         assert {c: col["data_type"] for c, col in columns.items()} == ddl, table

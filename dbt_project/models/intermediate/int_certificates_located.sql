@@ -5,12 +5,14 @@
 -- and those are not Suzhou's to count (a Suzhou code or address still places them here).
 -- Incremental, in the persistent `staging` schema: a night places again only the certificates the
 -- day's batches changed (take_batches_of), not the whole register; it starts over when the region
--- or program seeds change, or when the register itself started over.
+-- or program seeds or this file change (its columns follow: sync_all_columns), or when the register
+-- itself started over.
 {{ config(
     materialized='incremental',
     schema='staging',
     unique_key='cert_no',
     incremental_strategy='delete+insert',
+    on_schema_change='sync_all_columns',
     indexes=[{'columns': ['cert_no'], 'unique': true}],
     pre_hook="{{ take_batches_of(ref('stg_certificates__certificates'), 'cert_no',
                                  rules=[ref('regions'), ref('region_code_aliases'), ref('programs')]) }}",
@@ -72,6 +74,7 @@ final as (
         placed.cert_program,
         placed.org_name,
         placed.org_id,
+        placed.org_id_is_uscc,
         placed.body_name,
         placed.issue_date,
         placed.expiry_date,

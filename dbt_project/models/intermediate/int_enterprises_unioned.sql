@@ -1,11 +1,13 @@
 -- The names each enterprise (valid USCC) is sent under, per feed, with how many records send each:
 -- the key that resolves an enterprise across feeds. Sources without a USCC (green-manufacturing
--- lists) are matched by name later. Counted here, once: a national register's millions of records
--- come down to one row per enterprise and name for what reads it.
+-- lists) are matched by name later. Counted here, once, for what reads it. Of the certificates
+-- register, the certificates that are Suzhou's (placed here, or not registered elsewhere): on the
+-- national register the other cities' millions of holders are not this warehouse's enterprises,
+-- as their certificates are not counted (int_certificates_located).
 with
 
 certificates as (
-    select * from {{ ref('stg_certificates__certificates') }}
+    select * from {{ ref('int_certificates_located') }}
 ),
 
 green_food as (

@@ -249,9 +249,10 @@ create table if not exists staging.batches_taken (
 -- the rules (seed contents) each incremental model that derives from them was last built with
 -- (macro take_batches_of): a change of rules makes it start over
 create table if not exists staging.rules_applied (
-    model        text primary key,
+    model        text not null,
     fingerprint  text not null,
-    applied_at   timestamptz not null default now()
+    applied_at   timestamptz not null default now(),
+    primary key (model)
 );
 create table if not exists history.target_progress_history (
     snapshot_date     date not null,
