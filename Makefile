@@ -1,10 +1,10 @@
 # The two commands of the README. Everything else is `greencert --help`.
-.PHONY: demo serve test test-stack test-compose lint evaluate install browser redis clean stack-deps dockerd dockerd-stop wheelhouse stack-images
+.PHONY: demo serve test test-stack test-compose lint evaluate install browser fonts redis clean stack-deps dockerd dockerd-stop wheelhouse stack-images
 
 VENV := .venv
 UV := $(shell command -v uv 2>/dev/null)
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed fonts
 
 # Install exactly what uv.lock pins (uv itself comes from PyPI if the machine lacks it).
 $(VENV)/.installed: uv.lock pyproject.toml
@@ -37,7 +37,16 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || apt-get install -y -qq chromium >/dev/null \
 		|| (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-test: lint browser
+# The report's charts are drawn with a CJK font (Debian's fonts-noto-cjk, report/charts.py),
+# installed here when running as root; otherwise the command to run is printed.
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+fonts:
+	@[ -e $(CJK_FONT) ] || fc-list :lang=zh family 2>/dev/null | grep -q . || { [ "$$(id -u)" = 0 ] \
+		&& { apt-get install -y -qq fonts-noto-cjk >/dev/null 2>&1 \
+			|| (apt-get update -qq && apt-get install -y -qq fonts-noto-cjk >/dev/null); } \
+		|| echo "the report's charts need a CJK font: sudo apt-get install fonts-noto-cjk"; }
+
+test: lint browser fonts
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # --- docker-compose.yml (README "Run it on a server"): images built with no registry, no index ---

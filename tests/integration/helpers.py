@@ -90,21 +90,41 @@ window.addEventListener('load', () => {
     const box = svg.getBoundingClientRect();
     return {id: svg.id, width: box.width, height: box.height,
             marks: svg.querySelectorAll('path, rect, use, polyline, line, image').length,
-            texts: svg.querySelectorAll('text').length};
+            texts: svg.querySelectorAll('g[id^="text_"]').length};  // a label: a group of glyph paths
   });
   const rows = id => document.querySelectorAll('#' + id + ' tbody tr').length;
+  // every character of the page's text drawn in its font stack, against a private-use character no
+  // font has: the same ink is the missing-glyph box (tofu)
+  const canvas = document.createElement('canvas');
+  canvas.width = canvas.height = 48;
+  const g = canvas.getContext('2d', {willReadFrequently: true});
+  g.font = '32px ' + getComputedStyle(document.body).fontFamily;
+  const ink = ch => {
+    g.clearRect(0, 0, 48, 48); g.fillText(ch, 4, 38);
+    const d = g.getImageData(0, 0, 48, 48).data; let h = 0;
+    for (let i = 3; i < d.length; i += 4) h = (Math.imul(h, 31) + d[i]) | 0;
+    return h;
+  };
+  const box = ink('\uE000');
+  const chars = [...new Set(document.body.innerText.replace(/\s/g, ''))];
+  const missing = chars.filter(ch => ink(ch) === box);
   const out = document.createElement('pre');
   out.id = 'greencert-measure';
   out.textContent = JSON.stringify({charts, targets: rows('targets'), regions: rows('regions'),
-                                    quality: rows('quality'), bars: document.querySelectorAll('.bar .fill').length});
+                                    quality: rows('quality'), bars: document.querySelectorAll('.bar .fill').length,
+                                    font: g.font, chars: chars.length, missing_glyphs: missing});
   document.body.appendChild(out);
 });
 </script>"""
 
 
-def render_in_chromium(page: Path, tmp: Path) -> dict:
+ARTEFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"  # screenshots, kept after the run
+
+
+def render_in_chromium(page: Path, tmp: Path, screenshot: str | None = None) -> dict:
     """Open a copy of `page` in headless Chromium and return what it laid out: each SVG chart's box
-    and number of marks, and the rows of the page's tables."""
+    and number of marks, the rows of the page's tables, and the characters of its text drawn as the
+    missing-glyph box; with `screenshot`, a PNG of the page as well (var/test-artifacts/<name>)."""
     import json
     import re
     import subprocess
@@ -116,28 +136,28 @@ def render_in_chromium(page: Path, tmp: Path) -> dict:
     copy = tmp / page.name
     copy.write_text(page.read_text(encoding="utf-8").replace("</body>", _MEASURE + "</body>"), encoding="utf-8")
     # flags: a closed network and root (CI) — no sandbox, no background fetches, a throwaway profile
+    flags = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp / 'chromium-profile'}",
+        "--window-size=1200,3000",
+        "--virtual-time-budget=5000",
+    ]
     out = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp / 'chromium-profile'}",
-            "--window-size=1200,3000",
-            "--virtual-time-budget=5000",
-            "--dump-dom",
-            copy.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
+        [*flags, "--dump-dom", copy.as_uri()], capture_output=True, text=True, timeout=120, check=True
     ).stdout
+    if screenshot:
+        ARTEFACTS.mkdir(parents=True, exist_ok=True)
+        shot = [*flags, "--hide-scrollbars", f"--screenshot={ARTEFACTS / screenshot}", page.as_uri()]
+        subprocess.run(shot, capture_output=True, timeout=120, check=True)
+        assert (ARTEFACTS / screenshot).stat().st_size > 10_000
     found = re.search(r'<pre id="greencert-measure">(.*?)</pre>', out, re.S)
     assert found, f"the page did not finish loading in Chromium:\n{out[:2000]}"
     return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))

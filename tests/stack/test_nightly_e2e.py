@@ -308,7 +308,8 @@ def test_the_report_renders_in_a_browser_and_its_workbook_holds_the_published_nu
 
     client, urls, stack = env
     folder = settings.REPORTS / THIRD.isoformat()
-    page = render_in_chromium(folder / "report.html", tmp_path)
+    page = render_in_chromium(folder / "report.html", tmp_path, screenshot="report-nightly.png")
+    assert page["missing_glyphs"] == [], page["missing_glyphs"]  # every character has its glyph
     charts = {c["id"]: c for c in page["charts"]}
     assert set(charts) == {"chart-progress", "chart-heatmap", "chart-trends"}
     for chart in charts.values():

@@ -3,13 +3,15 @@ sources escaped in the HTML and neutralised in the workbook, the same data givin
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from openpyxl import load_workbook
 
-from greencert.report import html, workbook
+from greencert.report import charts, html, workbook
 from greencert.report.data import Region, ReportData, Target
 
 AS_OF = date(2025, 7, 2)
@@ -63,7 +65,7 @@ def data() -> ReportData:
     ]
     return ReportData(
         as_of=AS_OF,
-        published_at="2025-07-02 23:41:00+08",
+        published_at="2025-07-02 23:41",
         targets=targets,
         regions=regions,
         history={"T06": [(date(2025, 6, 30), Decimal(50)), (date(2025, 7, 1), Decimal(55)), (AS_OF, Decimal(60))]},
@@ -132,3 +134,48 @@ def test_safe_text() -> None:
         5,
         None,
     ]
+
+
+def _glyphs(svg: str) -> set[tuple[str, int]]:
+    """(font, glyph index) of every glyph path the SVG defines: matplotlib names each path
+    <font's PostScript name>-<hex glyph index>, and draws the text as <use>s of them."""
+    return {(font, int(glyph, 16)) for font, glyph in re.findall(r'<path id="([A-Za-z0-9_.]+-[A-Za-z]+)-([0-9a-f]+)"', svg)}
+
+
+def test_charts_are_chinese_first_drawn_as_glyph_paths_with_no_missing_glyph() -> None:
+    """The charts' labels are Chinese (English beside them where it helps), drawn as glyph paths of
+    the CJK font (so the SVG reads the same on a machine without one), matplotlib's comment beside
+    each label keeping its text; every glyph drawn is one its font has (none fell back to a box)."""
+    from matplotlib import font_manager
+
+    try:
+        family = charts.cjk_font()
+    except charts.MissingFont:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("no CJK font here: make fonts (Debian's fonts-noto-cjk)")
+    d = data()
+    svgs = {"progress": charts.progress_bars(d), "heatmap": charts.heat_map(d), "trends": charts.trends(d)}
+    labels = {
+        "progress": ["T06 环境管理体系认证证书", "2025 年目标完成率", "未接入 not yet fed"],
+        "heatmap": ["320583 昆山市", "000000 未定位", "占全市比例 share of the city's total"],
+        "trends": ["T06 环境管理体系认证证书 · 滞后", "进度线 trajectory", "实际 actual", "预测 projection"],
+    }
+    cmaps = {}
+    for name in (family, "DejaVu Sans"):
+        font = font_manager.get_font(font_manager.findfont(font_manager.FontProperties(family=name), fallback_to_default=False))
+        cmaps[font.postscript_name.replace(" ", "")] = font.get_charmap()
+    for chart, svg in svgs.items():
+        assert "<text" not in svg, chart  # no text left for the reader's fonts to draw
+        comments = re.findall(r"<!-- (.*?) -->", svg, re.S)
+        for label in labels[chart]:
+            assert any(label in c for c in comments), (chart, label)
+        glyphs = _glyphs(svg)
+        assert {font for font, _ in glyphs} <= set(cmaps), chart
+        # glyph 0 is a font's .notdef, the box drawn for a character it lacks; and every character of
+        # every label is one the fonts have (shaping may draw some with glyphs of their own)
+        assert {(font, g) for font, g in glyphs if g == 0} == set(), chart
+        assert charts.missing_glyphs(comments) == [], chart
+        ideographs = {(font, g) for font, cmap in cmaps.items() for code, g in cmap.items() if 0x4E00 <= code <= 0x9FFF}
+        assert len(glyphs & ideographs) >= 5, chart  # the Chinese is drawn, as paths of CJK glyphs
+    assert charts.missing_glyphs(["苏州 Suzhou", "\U0010fffd"]) == ["\U0010fffd"]

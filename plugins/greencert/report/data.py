@@ -92,7 +92,10 @@ def load(conninfo: str, as_of: date) -> ReportData:
             (CITY, as_of),
         ).fetchall()
         published = conn.execute(
-            "select max(published_at)::text as at from bi.target_progress_history where snapshot_date = %s", (as_of,)
+            # the readers' time, to the minute: 北京时间 (Asia/Shanghai), whatever the server's zone
+            """select to_char(max(published_at) at time zone 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') as at
+               from bi.target_progress_history where snapshot_date = %s""",
+            (as_of,),
         ).fetchone()
         batches = conn.execute(
             """select m.feed, m.source_file, m.status, m.rows, m.reason,
