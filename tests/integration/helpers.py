@@ -105,8 +105,8 @@ window.addEventListener('load', () => {
     for (let i = 3; i < d.length; i += 4) h = (Math.imul(h, 31) + d[i]) | 0;
     return h;
   };
-  const box = ink('\uE000');
-  const chars = [...new Set(document.body.innerText.replace(/\s/g, ''))];
+  const box = ink('\ue000');
+  const chars = [...new Set(document.body.innerText.replace(/\\s/g, ''))];
   const missing = chars.filter(ch => ink(ch) === box);
   const out = document.createElement('pre');
   out.id = 'greencert-measure';

@@ -168,11 +168,17 @@ def test_a_build_reads_only_new_batches_keeps_the_newer_version_and_starts_over_
 
     before = (wh.staging(), wh.versions(), wh.located())
     wh.build()  # nothing new, the same rules: nothing changes, nothing is placed again
-    assert (wh.staging(), wh.versions(), wh.located()) == before and wh.taken("stg_certificates__certificates") == [a, b]
+    assert (wh.staging(), wh.versions(), wh.located()) == before and wh.taken("stg_certificates__certificates") == [
+        a,
+        b,
+    ]
 
     wh.query("update staging.rules_applied set fingerprint = 'older rules' returning 1")
     wh.build()  # the rules changed: every certificate is placed again
-    assert wh.located() == {"X": ("320583", "source_code", "苏州X有限公司"), "Y": ("320583", "source_code", "苏州Y有限公司")}
+    assert wh.located() == {
+        "X": ("320583", "source_code", "苏州X有限公司"),
+        "Y": ("320583", "source_code", "苏州Y有限公司"),
+    }
     assert (wh.staging(), wh.versions()) == before[:2]
 
     with psycopg.connect(wh.urls["loader"]) as conn:  # B withdrawn by hand after it was built

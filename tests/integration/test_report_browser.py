@@ -29,7 +29,7 @@ def test_the_missing_glyph_check_sees_a_box(tmp_path) -> None:
     probe = tmp_path / "probe.html"
     probe.write_text(
         '<!doctype html><html lang="zh-CN"><meta charset="utf-8">'
-        '<body style="font-family: \'Noto Sans CJK SC\', sans-serif">苏州 Suzhou \U000f0001</body></html>',
+        "<body style=\"font-family: 'Noto Sans CJK SC', sans-serif\">苏州 Suzhou \U000f0001</body></html>",
         encoding="utf-8",
     )
     assert render_in_chromium(probe, tmp_path)["missing_glyphs"] == ["\U000f0001"]

@@ -139,7 +139,9 @@ def test_safe_text() -> None:
 def _glyphs(svg: str) -> set[tuple[str, int]]:
     """(font, glyph index) of every glyph path the SVG defines: matplotlib names each path
     <font's PostScript name>-<hex glyph index>, and draws the text as <use>s of them."""
-    return {(font, int(glyph, 16)) for font, glyph in re.findall(r'<path id="([A-Za-z0-9_.]+-[A-Za-z]+)-([0-9a-f]+)"', svg)}
+    return {
+        (font, int(glyph, 16)) for font, glyph in re.findall(r'<path id="([A-Za-z0-9_.]+-[A-Za-z]+)-([0-9a-f]+)"', svg)
+    }
 
 
 def test_charts_are_chinese_first_drawn_as_glyph_paths_with_no_missing_glyph() -> None:
@@ -163,7 +165,9 @@ def test_charts_are_chinese_first_drawn_as_glyph_paths_with_no_missing_glyph() -
     }
     cmaps = {}
     for name in (family, "DejaVu Sans"):
-        font = font_manager.get_font(font_manager.findfont(font_manager.FontProperties(family=name), fallback_to_default=False))
+        font = font_manager.get_font(
+            font_manager.findfont(font_manager.FontProperties(family=name), fallback_to_default=False)
+        )
         cmaps[font.postscript_name.replace(" ", "")] = font.get_charmap()
     for chart, svg in svgs.items():
         assert "<text" not in svg, chart  # no text left for the reader's fonts to draw

@@ -23,8 +23,8 @@ with
 certificates as (
     select * from {{ ref('stg_certificates__certificates') }}
     {%- if is_incremental() %}
-    -- the certificates the batches taken in this build changed (their rows here were dropped)
-    where {{ taken_in_this_transaction(this.identifier) }}
+        -- the certificates the batches taken in this build changed (their rows here were dropped)
+        where {{ taken_in_this_transaction(this.identifier) }}
     {%- endif %}
 ),
 

@@ -18,8 +18,8 @@ import io
 import logging
 import re
 from datetime import date
-from functools import cache
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -145,7 +145,10 @@ def progress_bars(data: ReportData) -> str:
     ax.axvline(100, color="#555555", linestyle=":", linewidth=1)
     ax.set_yticks(ys, labels)
     ax.set_xlim(0, 130)
-    ax.set_xlabel("2025 年目标完成率（%）　竖线：进度线当日位置\n% of the 2025 target reached; tick: where the straight line stands today")
+    ax.set_xlabel(
+        "2025 年目标完成率（%）　竖线：进度线当日位置\n"
+        "% of the 2025 target reached; tick: where the straight line stands today"
+    )
     return _svg(fig, "chart-progress")
 
 
