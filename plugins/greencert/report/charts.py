@@ -9,7 +9,8 @@ with a character the fonts lack is drawn as a box: `missing_glyphs` lists what a
 that the fonts do not have. The SVG ids are salted with a fixed value, so the same data always gives
 the same bytes. Every label from the warehouse goes through `_label`: made visible
 (greencert.terminal_text) and with $ escaped, so no value is read as mathtext (a `$` pair would be
-typeset, a bad one would stop the chart).
+typeset, a bad one would stop the chart); matplotlib escapes < > & and "--" in the comment it writes
+beside the paths, so no label is markup.
 """
 
 from __future__ import annotations
